@@ -1,0 +1,57 @@
+"""RFC 9457 problem details: every error the API returns has this one shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from vasguard.domain.catalogue import UnknownSubscriber
+from vasguard.domain.msisdn import InvalidMsisdn
+from vasguard.domain.ordering import OrderRefused, Refusal
+
+PROBLEM_BASE = "https://vasguard.example/problems/"
+
+_REFUSAL_STATUS = {Refusal.UNKNOWN_SERVICE: 404}
+
+
+def problem(status: int, kind: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": PROBLEM_BASE + kind, "title": title, "status": status, "detail": detail}
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_payload(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"location": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        return problem(
+            422,
+            "invalid-payload",
+            "The request is not valid",
+            "fix the fields listed in 'errors' and send it again",
+            errors=errors,
+        )
+
+    @app.exception_handler(OrderRefused)
+    async def refused(_: Request, exc: OrderRefused) -> JSONResponse:
+        status = _REFUSAL_STATUS.get(exc.refusal, 409)
+        return problem(status, exc.refusal.value.replace("_", "-"), "Order refused", exc.detail)
+
+    @app.exception_handler(UnknownSubscriber)
+    async def unknown_subscriber(_: Request, exc: UnknownSubscriber) -> JSONResponse:
+        return problem(404, "unknown-subscriber", "Unknown subscriber", str(exc))
+
+    @app.exception_handler(InvalidMsisdn)
+    async def bad_number(_: Request, exc: InvalidMsisdn) -> JSONResponse:
+        return problem(422, "invalid-msisdn", "Not a mobile number", str(exc))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return problem(exc.status_code, "http-error", str(exc.detail), str(exc.detail))

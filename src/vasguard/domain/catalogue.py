@@ -1,0 +1,47 @@
+"""What can be sold: services, their providers and prices, as the domain sees them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class BillingMode(StrEnum):
+    MONTHLY = "monthly"
+    PER_USE = "per_use"
+    FREE = "free"
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    id: int
+    code: str
+    name: str
+    provider_id: int
+    provider_name: str
+    category: str
+    billing_mode: BillingMode
+    price_fen: int
+    reminder_exempt_reason: str | None
+    group_service: bool
+
+    @property
+    def reminder_applies(self) -> bool:
+        return self.reminder_exempt_reason is None
+
+
+class UnknownSubscriber(LookupError):
+    """A well-formed number that is not one of this operator's subscribers."""
+
+    def __init__(self, msisdn: str) -> None:
+        super().__init__(f"{msisdn} is not a subscriber of this operator")
+        self.msisdn = msisdn
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    id: int
+    msisdn: str
+    province: str
+    language: str
+    status: str

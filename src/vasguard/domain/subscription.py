@@ -1,0 +1,57 @@
+"""The life of a subscription (订购关系) and the rules that move it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class State(StrEnum):
+    PENDING = "pending_confirmation"
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    WEB = "web"
+    PARTNER = "partner"
+    CARE = "care"
+
+
+_ALLOWED: dict[State, frozenset[State]] = {
+    State.PENDING: frozenset({State.ACTIVE, State.CANCELLED, State.EXPIRED}),
+    State.ACTIVE: frozenset({State.CANCELLED}),
+    State.CANCELLED: frozenset(),
+    State.EXPIRED: frozenset(),
+}
+
+OPEN_STATES = frozenset({State.PENDING, State.ACTIVE})
+
+
+class InvalidTransition(ValueError):
+    """A subscription was asked to move somewhere its state does not allow."""
+
+
+def check_transition(current: State, target: State) -> None:
+    if target not in _ALLOWED[current]:
+        raise InvalidTransition(f"a subscription cannot go from {current} to {target}")
+
+
+@dataclass(frozen=True, slots=True)
+class PendingOrder:
+    """An order waiting for the customer's 是/否, as a reply is matched against it."""
+
+    subscription_id: int
+    service_id: int
+    service_code: str
+    service_name: str
+    provider_name: str
+    price_fen: int
+    code: str
+    confirm_by: datetime
+
+    def open_at(self, at: datetime) -> bool:
+        return at < self.confirm_by

@@ -1,0 +1,52 @@
+"""Wiring at the edge: settings → engine, clock and deployment for the adapters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cached_property
+
+from sqlalchemy import Engine
+
+from vasguard.config import Settings
+from vasguard.domain.clock import Clock, FixedClock, SystemClock, parse_instant
+from vasguard.domain.templates import Branding
+from vasguard.services.deployment import Deployment
+from vasguard.store.engine import open_engine
+from vasguard.store.uow import UnitOfWork
+
+
+@dataclass
+class Runtime:
+    """``fixed_clock`` pins the time for every request (tests, demos); otherwise wall time."""
+
+    settings: Settings
+    fixed_clock: Clock | None = None
+
+    @cached_property
+    def engine(self) -> Engine:
+        return open_engine(self.settings.database_url)
+
+    @cached_property
+    def deployment(self) -> Deployment:
+        s = self.settings
+        return Deployment(
+            branding=Branding(
+                signature_zh=s.signature_zh,
+                signature_en=s.signature_en,
+                service_number=s.service_number,
+            ),
+            listing_port=s.listing_port,
+            timezone=s.timezone,
+            confirmation_window=timedelta(hours=s.confirmation_hours),
+            listing_validity=timedelta(hours=s.listing_hours),
+        )
+
+    def clock(self, at: str | None = None) -> Clock:
+        """``--at`` given: a clock fixed there (zone-less times are in the deployment zone)."""
+        if at is None:
+            return self.fixed_clock or SystemClock()
+        return FixedClock(parse_instant(at, self.settings.timezone))
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.engine)

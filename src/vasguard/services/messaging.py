@@ -1,0 +1,44 @@
+"""Storing messages: MO before anything acts on it, MT segmented and queued, always free."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from vasguard.domain.catalogue import Subscriber
+from vasguard.domain.segmentation import split
+from vasguard.services.deployment import Deployment
+from vasguard.store.uow import UnitOfWork
+
+
+def queue_mt(
+    uow: UnitOfWork,
+    deployment: Deployment,
+    subscriber: Subscriber,
+    *,
+    kind: str,
+    text: str,
+    at: datetime,
+    in_reply_to: int | None = None,
+    subscription_id: int | None = None,
+    send_after: datetime | None = None,
+    from_number: str | None = None,
+    keep_lines: bool = False,
+) -> int:
+    """Queue a free platform MT; the full text and its part count are kept on the row."""
+    segmented = split(text, avoid_breaking_lines=keep_lines)
+    return uow.messages.add(
+        subscriber_id=subscriber.id,
+        province=subscriber.province,
+        msisdn=subscriber.msisdn,
+        direction="mt",
+        service_number=from_number or deployment.service_number,
+        kind=kind,
+        text=text,
+        encoding=segmented.encoding,
+        parts=segmented.count,
+        status="queued",
+        in_reply_to=in_reply_to,
+        subscription_id=subscription_id,
+        created_at=at,
+        send_after=send_after or at,
+    )

@@ -1,0 +1,203 @@
+"""Orders with double confirmation (二次确认): placed, then confirmed or declined by SMS."""
+
+from __future__ import annotations
+
+import random
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from vasguard.domain.catalogue import Service, Subscriber, UnknownSubscriber
+from vasguard.domain.clock import Clock
+from vasguard.domain.events import Cause, Event
+from vasguard.domain.msisdn import normalise
+from vasguard.domain.ordering import (
+    OrderRefused,
+    Refusal,
+    allocate_code,
+    check_order,
+)
+from vasguard.domain.subscription import Channel, PendingOrder, State
+from vasguard.services.deployment import Deployment, templates_for
+from vasguard.services.messaging import queue_mt
+from vasguard.store.uow import UnitOfWork
+
+_system_random = secrets.SystemRandom()
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPlaced:
+    subscription_id: int
+    msisdn: str
+    service_code: str
+    code: str
+    confirm_by: datetime
+    request_message_id: int
+    request_text: str
+
+
+def find_subscriber(uow: UnitOfWork, raw_msisdn: str) -> Subscriber:
+    """Normalise the number and load its subscriber, or refuse with a clear reason."""
+    msisdn = normalise(raw_msisdn)
+    subscriber = uow.subscribers.by_msisdn(msisdn)
+    if subscriber is None:
+        raise UnknownSubscriber(msisdn)
+    return subscriber
+
+
+def find_service(uow: UnitOfWork, code: str) -> Service:
+    service = uow.catalogue.service_by_code(code.strip())
+    if service is None:
+        raise OrderRefused(Refusal.UNKNOWN_SERVICE, f"there is no service with code {code!r}")
+    return service
+
+
+def place_order(
+    uow: UnitOfWork,
+    clock: Clock,
+    deployment: Deployment,
+    *,
+    msisdn: str,
+    service_code: str,
+    channel: Channel,
+    cause: Cause,
+    order_ref: str | None = None,
+    rng: random.Random | None = None,
+) -> OrderPlaced:
+    """Record a pending order and queue the confirmation request; nothing is charged yet.
+
+    Raises ``OrderRefused`` (and changes nothing) for unknown numbers or services,
+    services that are not monthly, already held, or included in the subscriber's plan.
+    """
+    at = clock.now()
+    with uow:
+        subscriber = find_subscriber(uow, msisdn)
+        service = find_service(uow, service_code)
+        check_order(
+            subscriber,
+            service,
+            already_held=uow.subscriptions.holds(subscriber.id, service.id),
+            included_in_plan=uow.catalogue.included_in_plan(subscriber.id, service.id, at),
+            withdrawn=uow.catalogue.is_withdrawn(service.id, at),
+        )
+        code = allocate_code(uow.subscriptions.open_codes(subscriber.id, at), rng or _system_random)
+        confirm_by = at + deployment.confirmation_window
+        subscription_id = uow.subscriptions.add_pending(
+            subscriber_id=subscriber.id,
+            province=subscriber.province,
+            service_id=service.id,
+            channel=channel.value,
+            order_ref=order_ref,
+            ordered_at=at,
+            confirmation_code=code,
+            confirm_by=confirm_by,
+        )
+        text = templates_for(deployment, subscriber).order_confirmation_request(
+            provider=service.provider_name,
+            service=service.name,
+            price_fen=service.price_fen,
+            code=code,
+            valid_hours=int(deployment.confirmation_window.total_seconds() // 3600),
+        )
+        message_id = queue_mt(
+            uow,
+            deployment,
+            subscriber,
+            kind="confirmation_request",
+            text=text,
+            at=at,
+            subscription_id=subscription_id,
+        )
+        uow.subscriptions.set_request_message(subscription_id, message_id)
+        uow.events.add(
+            Event(
+                subscriber.id,
+                subscriber.province,
+                "subscription",
+                subscription_id,
+                "ordered",
+                cause,
+                at,
+                {"service": service.code, "channel": channel.value, "request_mt": message_id},
+            )
+        )
+        uow.commit()
+    return OrderPlaced(
+        subscription_id, subscriber.msisdn, service.code, code, confirm_by, message_id, text
+    )
+
+
+def confirm_order(
+    uow: UnitOfWork,
+    subscriber: Subscriber,
+    order: PendingOrder,
+    *,
+    mo_id: int,
+    at: datetime,
+) -> None:
+    """Make a matched pending order active, with the confirming MO as its evidence."""
+    uow.subscriptions.move(
+        order.subscription_id,
+        State.PENDING,
+        State.ACTIVE,
+        confirmed_at=at,
+        confirmation_mo_id=mo_id,
+    )
+    uow.events.add(
+        Event(
+            subscriber.id,
+            subscriber.province,
+            "subscription",
+            order.subscription_id,
+            "confirmed",
+            Cause.mo(mo_id),
+            at,
+            {"service": order.service_code},
+        )
+    )
+
+
+def decline_order(
+    uow: UnitOfWork,
+    subscriber: Subscriber,
+    order: PendingOrder,
+    *,
+    mo_id: int,
+    at: datetime,
+) -> None:
+    uow.subscriptions.move(
+        order.subscription_id,
+        State.PENDING,
+        State.CANCELLED,
+        ended_at=at,
+        end_cause="declined",
+        end_message_id=mo_id,
+    )
+    uow.events.add(
+        Event(
+            subscriber.id,
+            subscriber.province,
+            "subscription",
+            order.subscription_id,
+            "declined",
+            Cause.mo(mo_id),
+            at,
+            {"service": order.service_code},
+        )
+    )
+
+
+def expire_orders(uow: UnitOfWork, clock: Clock, *, cause: Cause, chunk: int = 5000) -> int:
+    """Expire every pending order whose window has closed, in chunks; safe to re-run."""
+    at = clock.now()
+    total = 0
+    with uow:
+        while batch := uow.subscriptions.due_expiry(at, chunk):
+            uow.subscriptions.expire([row[0] for row in batch], at)
+            uow.events.add_many(
+                Event(subscriber_id, province, "subscription", sid, "expired", cause, at)
+                for sid, subscriber_id, province in batch
+            )
+            uow.commit()
+            total += len(batch)
+    return total

@@ -1,0 +1,55 @@
+"""The message log: every MO and MT, stored before anything else happens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from vasguard.store.tables import messages
+
+
+class MessageRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, **values: Any) -> int:
+        new_id: int = self._conn.execute(
+            messages.insert().values(**values).returning(messages.c.id)
+        ).scalar_one()
+        return new_id
+
+    def add_mo_once(self, **values: Any) -> int | None:
+        """Store an MO unless one with the same SMSC id is already stored; then ``None``."""
+        insert = (
+            postgresql.insert(messages)
+            if self._conn.dialect.name == "postgresql"
+            else sqlite.insert(messages)
+        )
+        statement = (
+            insert.values(direction="mo", **values)
+            .on_conflict_do_nothing(index_elements=["direction", "smsc_message_id"])
+            .returning(messages.c.id)
+        )
+        return self._conn.execute(statement).scalar_one_or_none()
+
+    def mo_by_smsc_id(self, smsc_message_id: str) -> dict[str, Any] | None:
+        row = self._conn.execute(
+            select(messages).where(
+                messages.c.direction == "mo", messages.c.smsc_message_id == smsc_message_id
+            )
+        ).first()
+        return dict(row._mapping) if row else None
+
+    def mark_handled(self, message_id: int, at: datetime) -> None:
+        self._conn.execute(
+            update(messages).where(messages.c.id == message_id).values(handled_at=at)
+        )
+
+    def replies_to(self, message_id: int) -> list[dict[str, Any]]:
+        rows = self._conn.execute(
+            select(messages).where(messages.c.in_reply_to == message_id).order_by(messages.c.id)
+        ).all()
+        return [dict(r._mapping) for r in rows]

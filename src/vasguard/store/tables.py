@@ -1,0 +1,252 @@
+"""The schema, declared once. Every customer table carries ``subscriber_id`` and
+``province`` so it can be distributed by subscriber or split by province (see docs)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from vasguard.store.types import UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# An id column that is BIGINT on PostgreSQL and the rowid alias on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+# --- catalogue (small, replicated to every node when distributed) -------------------
+
+provinces = Table(
+    "provinces",
+    metadata,
+    Column("code", String(2), primary_key=True),
+    Column("name", String(20), nullable=False),
+    Column("name_en", String(40), nullable=False),
+    Column("timezone", String(40), nullable=False),
+)
+
+providers = Table(
+    "providers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(12), nullable=False, unique=True),
+    Column("name", String(80), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("access_number", String(21), nullable=False),
+    CheckConstraint("kind IN ('operator', 'partner')", name="kind"),
+)
+
+services = Table(
+    "services",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(21), nullable=False, unique=True),
+    Column("name", String(80), nullable=False),
+    Column("provider_id", Integer, ForeignKey("providers.id"), nullable=False, index=True),
+    Column("category", String(20), nullable=False),
+    Column("billing_mode", String(8), nullable=False),
+    Column("price_fen", Integer, nullable=False),
+    # NULL: the charge reminder applies; otherwise why this service cannot be covered.
+    Column("reminder_exempt_reason", String(200)),
+    Column("group_service", Boolean, nullable=False, default=False),
+    Column("group_paid", Boolean, nullable=False, default=False),
+    Column("listed_until", UtcDateTime()),
+    CheckConstraint("billing_mode IN ('monthly', 'per_use', 'free')", name="billing_mode"),
+    CheckConstraint("price_fen >= 0", name="price"),
+)
+
+plans = Table(
+    "plans",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(20), nullable=False, unique=True),
+    Column("name", String(80), nullable=False),
+    Column("monthly_fee_fen", Integer, nullable=False),
+    CheckConstraint("monthly_fee_fen >= 0", name="fee"),
+)
+
+plan_services = Table(
+    "plan_services",
+    metadata,
+    Column("plan_id", Integer, ForeignKey("plans.id"), primary_key=True),
+    Column("service_id", Integer, ForeignKey("services.id"), primary_key=True),
+)
+
+# --- customers (grow with subscribers; distributed by subscriber_id) -------------------
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("msisdn", String(11), nullable=False, unique=True),
+    Column("province", String(2), ForeignKey("provinces.code"), nullable=False),
+    Column("language", String(2), nullable=False, default="zh"),
+    Column("status", String(10), nullable=False, default="active"),
+    Column("created_at", UtcDateTime(), nullable=False),
+    CheckConstraint("language IN ('zh', 'en')", name="language"),
+    CheckConstraint("status IN ('active', 'suspended', 'closed')", name="status"),
+)
+
+subscriber_plans = Table(
+    "subscriber_plans",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("subscriber_id", Id, ForeignKey("subscribers.id"), nullable=False),
+    Column("province", String(2), nullable=False),
+    Column("plan_id", Integer, ForeignKey("plans.id"), nullable=False),
+    Column("effective_from", UtcDateTime(), nullable=False),
+    Column("effective_to", UtcDateTime()),
+    Column("ordered_at", UtcDateTime(), nullable=False),
+    Column("channel", String(10), nullable=False),
+    Index("ix_subscriber_plans_subscriber", "subscriber_id", "effective_from"),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("subscriber_id", Id, ForeignKey("subscribers.id"), nullable=False),
+    Column("province", String(2), nullable=False),
+    Column("service_id", Integer, ForeignKey("services.id"), nullable=False),
+    Column("state", String(22), nullable=False),
+    Column("channel", String(10), nullable=False),
+    Column("order_ref", String(64)),
+    Column("ordered_at", UtcDateTime(), nullable=False),
+    Column("confirmation_code", String(4)),
+    Column("confirm_by", UtcDateTime()),
+    Column("request_mt_id", Id),
+    Column("confirmed_at", UtcDateTime()),
+    Column("confirmation_mo_id", Id),
+    Column("reminder_mt_id", Id),
+    Column("reminder_queued_at", UtcDateTime()),
+    Column("ended_at", UtcDateTime()),
+    Column("end_cause", String(40)),
+    Column("end_message_id", Id),
+    CheckConstraint(
+        "state IN ('pending_confirmation', 'active', 'cancelled', 'expired')", name="state"
+    ),
+    CheckConstraint(
+        "state <> 'active' OR (confirmed_at IS NOT NULL AND confirmation_mo_id IS NOT NULL)",
+        name="active_has_evidence",
+    ),
+    Index("ix_subscriptions_subscriber", "subscriber_id", "state"),
+    Index("ix_subscriptions_state_confirm_by", "state", "confirm_by"),
+    Index("ix_subscriptions_reminder_due", "state", "reminder_mt_id", "confirmed_at"),
+    Index("ix_subscriptions_service", "service_id", "state"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("subscriber_id", Id),
+    Column("province", String(2)),
+    Column("msisdn", String(21), nullable=False),
+    Column("direction", String(2), nullable=False),
+    Column("service_number", String(21), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("encoding", String(5), nullable=False),
+    Column("parts", SmallInteger, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("smsc_message_id", String(64)),
+    Column("in_reply_to", Id),
+    Column("subscription_id", Id),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("send_after", UtcDateTime()),
+    Column("sent_at", UtcDateTime()),
+    Column("receipt_status", String(10)),
+    Column("receipt_at", UtcDateTime()),
+    # MO only: set when the dialogue acted on it, so a redelivery after a crash is retried.
+    Column("handled_at", UtcDateTime()),
+    CheckConstraint("direction IN ('mo', 'mt')", name="direction"),
+    CheckConstraint(
+        "status IN ('received', 'queued', 'sent', 'delivered', 'failed')", name="status"
+    ),
+    # An MO delivered twice by the SMSC carries the same id: it is stored (and acted on) once.
+    UniqueConstraint("direction", "smsc_message_id"),
+    Index("ix_messages_subscriber", "subscriber_id", "created_at"),
+    Index("ix_messages_outbox", "status", "send_after"),
+)
+
+charges = Table(
+    "charges",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("subscriber_id", Id, ForeignKey("subscribers.id"), nullable=False),
+    Column("province", String(2), nullable=False),
+    Column("subscription_id", Id),
+    Column("subscriber_plan_id", Id),
+    Column("period", String(7), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("amount_fen", Integer, nullable=False),
+    Column("bill_run_id", Id),
+    Column("confirmation_mo_id", Id),
+    Column("reminder_mt_id", Id),
+    Column("reminder_status", String(10)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    CheckConstraint("amount_fen >= 0", name="amount"),
+    CheckConstraint("kind IN ('first', 'renewal', 'plan')", name="kind"),
+    CheckConstraint("(subscription_id IS NULL) <> (subscriber_plan_id IS NULL)", name="one_source"),
+    UniqueConstraint("subscription_id", "period"),
+    UniqueConstraint("subscriber_plan_id", "period"),
+    Index("ix_charges_period", "period", "province"),
+    Index("ix_charges_subscriber", "subscriber_id", "period"),
+)
+
+complaints = Table(
+    "complaints",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("ticket", String(20), nullable=False, unique=True),
+    Column("subscriber_id", Id, ForeignKey("subscribers.id"), nullable=False),
+    Column("province", String(2), nullable=False),
+    Column("subscription_id", Id),
+    Column("provider_id", Integer),
+    Column("text", Text, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("mo_id", Id),
+    Column("opened_at", UtcDateTime(), nullable=False),
+    Column("resolved_at", UtcDateTime()),
+    Column("resolution", String(200)),
+    CheckConstraint("status IN ('open', 'resolved')", name="status"),
+    Index("ix_complaints_subscriber", "subscriber_id", "status"),
+    Index("ix_complaints_subscription", "subscription_id", "status"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("subscriber_id", Id),
+    Column("province", String(2)),
+    Column("entity", String(20), nullable=False),
+    Column("entity_id", Id),
+    Column("kind", String(30), nullable=False),
+    Column("cause_kind", String(10), nullable=False),
+    Column("cause_ref", String(64), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("detail", Text),
+    Index("ix_events_subscriber", "subscriber_id", "at"),
+    Index("ix_events_entity", "entity", "entity_id"),
+)

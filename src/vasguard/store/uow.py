@@ -1,0 +1,56 @@
+"""The unit of work: one transaction, and the repositories that act inside it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import Connection, Engine
+
+from vasguard.store.catalogue import CatalogueRepository
+from vasguard.store.events import EventRepository
+from vasguard.store.messages import MessageRepository
+from vasguard.store.subscribers import SubscriberRepository
+from vasguard.store.subscriptions import SubscriptionRepository
+
+
+class UnitOfWork:
+    """``with uow:`` opens a transaction; ``commit()`` keeps it, leaving without one undoes it.
+
+    Use cases take a fresh ``UnitOfWork`` so that a refusal half-way changes nothing.
+    """
+
+    catalogue: CatalogueRepository
+    subscribers: SubscriberRepository
+    subscriptions: SubscriptionRepository
+    messages: MessageRepository
+    events: EventRepository
+    conn: Connection
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __enter__(self) -> UnitOfWork:
+        self.conn = self.engine.connect()  # the transaction begins with the first statement
+        self.catalogue = CatalogueRepository(self.conn)
+        self.subscribers = SubscriberRepository(self.conn)
+        self.subscriptions = SubscriptionRepository(self.conn)
+        self.messages = MessageRepository(self.conn)
+        self.events = EventRepository(self.conn)
+        return self
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        self.conn.rollback()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.conn.rollback()
+        finally:
+            self.conn.close()

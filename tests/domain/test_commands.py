@@ -1,0 +1,270 @@
+"""The MO parser: every form of the SMS-DIALOGUE.md command table, and totality."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vasguard.domain.commands import (
+    DEFAULT_KEYWORDS,
+    ENGLISH_REGIME,
+    REASON_BAD_CODE,
+    REASON_EMPTY,
+    REASON_ITEM_TOO_LONG,
+    REASON_ITEM_ZERO,
+    REASON_REVERSED_RANGE,
+    CancelAll,
+    CancelItemOrService,
+    CancelItems,
+    CancelReminded,
+    CancelService,
+    Command,
+    Complain,
+    Confirm,
+    Decline,
+    Help,
+    Keywords,
+    ListSubscriptions,
+    NotUnderstood,
+    parse,
+)
+
+COMMAND_TYPES = (
+    ListSubscriptions,
+    CancelItems,
+    CancelAll,
+    CancelReminded,
+    CancelService,
+    CancelItemOrService,
+    Confirm,
+    Decline,
+    Complain,
+    Help,
+    NotUnderstood,
+)
+
+SPEC_TABLE: list[tuple[str, Command]] = [
+    # list
+    ("0000", ListSubscriptions()),
+    ("00000", ListSubscriptions()),
+    ("００００", ListSubscriptions()),
+    (" 0000\n", ListSubscriptions()),
+    # cancel items of the latest listing
+    ("1", CancelItems((1,))),
+    ("1,3", CancelItems((1, 3))),
+    ("1，3", CancelItems((1, 3))),
+    ("1、3", CancelItems((1, 3))),
+    ("1 3 5", CancelItems((1, 3, 5))),
+    (" 1 3 5 ", CancelItems((1, 3, 5))),
+    ("1\u30003", CancelItems((1, 3))),
+    ("3,1,3", CancelItems((1, 3))),
+    ("2-4", CancelItems((2, 3, 4))),
+    ("2－4", CancelItems((2, 3, 4))),
+    ("2 - 4", CancelItems((2, 3, 4))),
+    ("2~4", CancelItems((2, 3, 4))),
+    ("1,5-6,9", CancelItems((1, 5, 6, 9))),
+    ("01", CancelItems((1,))),
+    ("99", CancelItems((99,))),
+    ("TD1,3", CancelItems((1, 3))),
+    ("TD 1,3", CancelItems((1, 3))),
+    ("ＴＤ１，３", CancelItems((1, 3))),
+    ("td1、3", CancelItems((1, 3))),
+    ("TD2-4", CancelItems((2, 3, 4))),
+    # TD + 1-2 digits: item or service code, the service layer decides
+    ("TD1", CancelItemOrService(1, "1")),
+    ("td 12", CancelItemOrService(12, "12")),
+    ("TD05", CancelItemOrService(5, "05")),
+    # cancel all (after confirmation)
+    ("QX", CancelAll()),
+    ("qx", CancelAll()),
+    ("全部", CancelAll()),
+    ("TDQX", CancelAll()),
+    ("ｔｄｑｘ", CancelAll()),
+    # cancel the reminded service
+    ("TD", CancelReminded()),
+    ("td", CancelReminded()),
+    # cancel by service code
+    ("TD12345678", CancelService("12345678")),
+    ("TD 12345678", CancelService("12345678")),
+    ("TD123", CancelService("123")),
+    ("tdsp80012345", CancelService("SP80012345")),
+    ("TD SP80012345", CancelService("SP80012345")),
+    # confirm / decline
+    ("是", Confirm(None)),
+    ("Y", Confirm(None)),
+    ("y", Confirm(None)),
+    ("YES", Confirm(None)),
+    ("yes", Confirm(None)),
+    ("是1234", Confirm("1234")),
+    ("是 1234", Confirm("1234")),
+    ("Y 1234", Confirm("1234")),
+    ("YES1234", Confirm("1234")),
+    ("是１２３４", Confirm("1234")),
+    ("否", Decline(None)),
+    ("N", Decline(None)),
+    ("no", Decline(None)),
+    ("否1234", Decline("1234")),
+    ("N 0042", Decline("0042")),
+    ("NO0042", Decline("0042")),
+    # complain
+    ("TS", Complain(None, "")),
+    ("TS 信号不好", Complain(None, "信号不好")),
+    ("TS 扣费不明", Complain(None, "扣费不明")),
+    ("TS信号差", Complain(None, "信号差")),
+    ("TS12345678 乱扣费", Complain("12345678", "乱扣费")),
+    ("TS12345678信号差", Complain("12345678", "信号差")),
+    ("ts 12345678 乱扣费", Complain("12345678", "乱扣费")),
+    ("TSsp80012345", Complain("SP80012345", "")),
+    ("TS 5G 信号差", Complain(None, "5G 信号差")),
+    ("TS Why Charged", Complain(None, "Why Charged")),
+    # help
+    ("BZ", Help()),
+    ("bz", Help()),
+    ("帮助", Help()),
+    ("HELP", Help()),
+    ("help", Help()),
+    ("?", Help()),
+    ("？", Help()),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), SPEC_TABLE)
+def test_spec_forms(text: str, expected: Command) -> None:
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", REASON_EMPTY),
+        ("   ", REASON_EMPTY),
+        ("\x00\u200b", REASON_EMPTY),
+        ("0", REASON_ITEM_ZERO),
+        ("00", REASON_ITEM_ZERO),
+        ("1,0", REASON_ITEM_ZERO),
+        ("TD0", REASON_ITEM_ZERO),
+        ("000", REASON_ITEM_TOO_LONG),
+        ("000000", REASON_ITEM_TOO_LONG),
+        ("1234", REASON_ITEM_TOO_LONG),
+        ("100", REASON_ITEM_TOO_LONG),
+        ("1-100", REASON_ITEM_TOO_LONG),
+        ("4-2", REASON_REVERSED_RANGE),
+        ("TD4-2", REASON_REVERSED_RANGE),
+        ("是12", REASON_BAD_CODE),
+        ("Y12345", REASON_BAD_CODE),
+        ("N0", REASON_BAD_CODE),
+    ],
+)
+def test_rejected_with_reason(text: str, reason: str) -> None:
+    result = parse(text)
+    assert isinstance(result, NotUnderstood)
+    assert result.reason == reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["你好", "NONE", "YESTERDAY", "是的", "TSUNAMI", "TS5G信号差", "TS12", "TDXYZ", "QX1", "1.3"],
+)
+def test_anything_else_is_not_understood(text: str) -> None:
+    assert isinstance(parse(text), NotUnderstood)
+
+
+def test_not_understood_keeps_normalised_text() -> None:
+    assert parse("  ＡＢＣ  ") == NotUnderstood("ABC", "unknown command")
+
+
+def test_hidden_characters_separate_but_never_join() -> None:
+    assert parse("1\u200b3") == CancelItems((1, 3))
+    assert isinstance(parse("Q\u200bX"), NotUnderstood)
+
+
+def test_no_all_zero_text_cancels_anything() -> None:
+    for n in range(1, 12):
+        result = parse("0" * n)
+        assert isinstance(result, ListSubscriptions | NotUnderstood), n
+
+
+def test_full_range_is_allowed() -> None:
+    assert parse("1-99") == CancelItems(tuple(range(1, 100)))
+
+
+def test_default_regime_has_no_stop_words() -> None:
+    assert isinstance(parse("STOP"), NotUnderstood)
+    assert isinstance(parse("STOP ALL"), NotUnderstood)
+    assert isinstance(parse("LIST"), NotUnderstood)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("STOP", CancelReminded()),
+        ("stop", CancelReminded()),
+        ("STOP ALL", CancelAll()),
+        ("stop  all", CancelAll()),
+        ("STOP,ALL", CancelAll()),
+        ("LIST", ListSubscriptions()),
+        ("HELP", Help()),
+        ("0000", ListSubscriptions()),
+        ("TD1,3", CancelItems((1, 3))),
+    ],
+)
+def test_english_regime(text: str, expected: Command) -> None:
+    assert parse(text, ENGLISH_REGIME) == expected
+
+
+def test_keywords_are_canonical_and_extensible() -> None:
+    keywords = DEFAULT_KEYWORDS.extended(cancel_reminded=frozenset({"unsubscribe"}))
+    assert parse("UNSUBSCRIBE", keywords) == CancelReminded()
+    assert "UNSUBSCRIBE" in keywords.cancel_reminded
+
+
+def test_keywords_used_twice_are_refused() -> None:
+    with pytest.raises(ValueError, match="two commands"):
+        Keywords(help=frozenset({"QX"}))
+
+
+any_text = st.text(
+    alphabet=st.characters(exclude_categories=()),
+    max_size=2500,
+)
+command_like = st.lists(
+    st.sampled_from(
+        [
+            "TD",
+            "TS",
+            "是",
+            "Y",
+            "N",
+            "0",
+            "1",
+            "9",
+            ",",
+            "，",
+            "、",
+            "-",
+            "－",
+            " ",
+            "Q",
+            "X",
+            "全部",
+            "\u200b",
+            "\x00",
+            "😀",
+            "ｔ",
+            "１",
+            "?",
+        ]
+    ),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=300)
+@given(st.one_of(any_text, command_like, st.text(min_size=2000, max_size=3000)))
+def test_parse_is_total(text: str) -> None:
+    result = parse(text)
+    assert isinstance(result, COMMAND_TYPES)
+    if isinstance(result, CancelItems):
+        assert result.items == tuple(sorted(set(result.items)))
+        assert all(1 <= n <= 99 for n in result.items)
