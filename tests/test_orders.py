@@ -124,8 +124,7 @@ def test_unanswered_for_24_hours_expires_and_cannot_be_confirmed(world):
 
 def _counts(world):
     return {
-        t.name: len(world.rows(t))
-        for t in (tables.subscriptions, tables.messages, tables.events)
+        t.name: len(world.rows(t)) for t in (tables.subscriptions, tables.messages, tables.events)
     }
 
 

@@ -140,7 +140,7 @@ def test_packed_seven_spare_bits_padded_with_cr() -> None:
 
 
 def test_reference_must_be_eight_bits() -> None:
-    with pytest.raises(ValueError, match="0..255"):
+    with pytest.raises(ValueError, match="reference"):
         encode_parts("x", 256)
 
 
@@ -164,7 +164,7 @@ def test_round_trip_gsm7(text: str, reference: int, pack: bool) -> None:
         assert decoded == text
 
 
-@given(st.text(alphabet=st.characters(exclude_categories=("Cs",)), min_size=71, max_size=400))
+@given(st.text(min_size=71, max_size=400))
 def test_round_trip_ucs2_shuffled(text: str) -> None:
     parts = encode_parts(text + "中", 9)
     assert decode_parts(parts[1:] + parts[:1], "ucs2") == text + "中"

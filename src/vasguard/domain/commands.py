@@ -30,7 +30,6 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
-MAX_ITEM = 99
 CODE_LENGTH = 4
 
 REASON_EMPTY = "empty message"

@@ -48,6 +48,44 @@ class MessageRepository:
             update(messages).where(messages.c.id == message_id).values(handled_at=at)
         )
 
+    def due_mt(self, at: datetime, limit: int) -> list[dict[str, Any]]:
+        rows = self._conn.execute(
+            select(
+                messages.c.id,
+                messages.c.msisdn,
+                messages.c.service_number,
+                messages.c.text,
+            )
+            .where(messages.c.status == "queued", messages.c.send_after <= at)
+            .order_by(messages.c.send_after, messages.c.id)
+            .limit(limit)
+        ).all()
+        return [dict(r._mapping) for r in rows]
+
+    def mark_sent(self, message_id: int, smsc_message_id: str, at: datetime) -> None:
+        self._conn.execute(
+            update(messages)
+            .where(messages.c.id == message_id, messages.c.status == "queued")
+            .values(status="sent", sent_at=at, smsc_message_id=smsc_message_id)
+        )
+
+    def apply_receipt(
+        self, smsc_message_id: str, delivered: bool, at: datetime
+    ) -> dict[str, Any] | None:
+        """Set the outcome of a sent MT; ``None`` if unknown or already settled."""
+        outcome = "delivered" if delivered else "failed"
+        row = self._conn.execute(
+            update(messages)
+            .where(
+                messages.c.direction == "mt",
+                messages.c.smsc_message_id == smsc_message_id,
+                messages.c.status == "sent",
+            )
+            .values(status=outcome, receipt_status=outcome, receipt_at=at)
+            .returning(messages.c.id, messages.c.subscriber_id, messages.c.province)
+        ).first()
+        return dict(row._mapping) if row else None
+
     def replies_to(self, message_id: int) -> list[dict[str, Any]]:
         rows = self._conn.execute(
             select(messages).where(messages.c.in_reply_to == message_id).order_by(messages.c.id)

@@ -118,7 +118,10 @@ subscriber_plans = Table(
     Column("effective_to", UtcDateTime()),
     Column("ordered_at", UtcDateTime(), nullable=False),
     Column("channel", String(10), nullable=False),
+    Column("order_notice_mt_id", Id),
+    Column("effective_notice_mt_id", Id),
     Index("ix_subscriber_plans_subscriber", "subscriber_id", "effective_from"),
+    Index("ix_subscriber_plans_effective", "effective_from", "effective_notice_mt_id"),
 )
 
 subscriptions = Table(
@@ -249,4 +252,65 @@ events = Table(
     Column("detail", Text),
     Index("ix_events_subscriber", "subscriber_id", "at"),
     Index("ix_events_entity", "entity", "entity_id"),
+)
+
+# --- the 0000 listing: numbers belong to one listing, valid for a while -----------------
+
+listings = Table(
+    "listings",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("subscriber_id", Id, ForeignKey("subscribers.id"), nullable=False),
+    Column("province", String(2), nullable=False),
+    Column("mo_id", Id, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    # QX asks first: the code to send back (是{code}) and until when it counts.
+    Column("cancel_all_code", String(4)),
+    Column("cancel_all_until", UtcDateTime()),
+    Index("ix_listings_subscriber", "subscriber_id", "created_at"),
+)
+
+listing_items = Table(
+    "listing_items",
+    metadata,
+    Column("listing_id", Id, ForeignKey("listings.id"), primary_key=True),
+    Column("number", SmallInteger, primary_key=True),
+    Column("subscription_id", Id, nullable=False),
+    Column("subscriber_id", Id, nullable=False),
+    Column("province", String(2), nullable=False),
+)
+
+# --- billing ---------------------------------------------------------------------------
+
+bill_runs = Table(
+    "bill_runs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("period", String(7), nullable=False),
+    Column("run_at", UtcDateTime(), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime()),
+    # Resume point: the highest subscriber id whose charges are committed.
+    Column("cursor", Id, nullable=False, default=0),
+    Column("charged_count", Integer, nullable=False, default=0),
+    Column("charged_fen", BigInteger, nullable=False, default=0),
+    Column("summary", Text),
+    CheckConstraint("status IN ('running', 'finished', 'failed')", name="status"),
+    Index("ix_bill_runs_period", "period", "status"),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("charge_id", Id, ForeignKey("charges.id"), nullable=False, unique=True),
+    Column("subscriber_id", Id, nullable=False),
+    Column("province", String(2), nullable=False),
+    Column("complaint_id", Id),
+    Column("amount_fen", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("cause_ref", String(64), nullable=False),
+    CheckConstraint("amount_fen > 0", name="amount"),
 )

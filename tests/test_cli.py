@@ -1,0 +1,60 @@
+"""The ``vasguard`` command against both stores, as a user would type it."""
+
+import json
+
+import pytest
+from conftest import ALICE
+from typer.testing import CliRunner
+
+from vasguard.cli.main import app
+from vasguard.store import tables
+
+
+@pytest.fixture
+def run(world, db_url, monkeypatch):
+    monkeypatch.setenv("VASGUARD_DATABASE_URL", db_url)
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(app, list(args))
+
+    return invoke
+
+
+def test_order_and_confirm_by_sms_with_at(run, world):
+    placed = run(
+        "order", "--msisdn", ALICE, "--service", "80100001", "--at", "2026-11-24T10:00:00", "--json"
+    )
+    assert placed.exit_code == 0, placed.output
+    order = json.loads(placed.stdout)
+    assert order["confirm_by"].startswith("2026-11-25T02:00:00")
+    reply = run("sms", "send", "--from", ALICE, f"是{order['code']}", "--at", "2026-11-24T10:05:00")
+    assert reply.exit_code == 0 and "成功订购" in reply.stdout
+    row = world.rows(tables.subscriptions)[0]
+    assert row["state"] == "active"
+    assert row["confirmed_at"].isoformat() == "2026-11-24T02:05:00+00:00"
+
+
+def test_expire_job_takes_at(run, world):
+    run("order", "--msisdn", ALICE, "--service", "80100001", "--at", "2026-11-24T10:00:00")
+    assert "0 orders expired" in run("jobs", "expire", "--at", "2026-11-25T09:59:59").stdout
+    assert "1 orders expired" in run("jobs", "expire", "--at", "2026-11-25T10:00:00").stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["order", "--msisdn", "12345", "--service", "80100001"], "not a mobile number"),
+        (["order", "--msisdn", "13999999999", "--service", "80100001"], "not a subscriber"),
+        (["order", "--msisdn", ALICE, "--service", "NOPE"], "no service with code"),
+        (["order", "--msisdn", ALICE, "--service", "90000002"], "included in"),
+        (["order", "--msisdn", ALICE, "--service", "80100001", "--at", "soon"], "ISO-8601"),
+        (["sms", "send", "--from", "13999999999", "0000"], "not a subscriber"),
+    ],
+)
+def test_user_errors_are_one_clear_line_and_change_nothing(run, world, args, message):
+    result = run(*args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    assert world.rows(tables.subscriptions) == []

@@ -1,0 +1,92 @@
+"""The REST API against both stores: happy paths and RFC 9457 problem details."""
+
+import pytest
+from conftest import ALICE
+from fastapi.testclient import TestClient
+
+from vasguard.channels.http.app import create_app
+from vasguard.config import Settings
+from vasguard.runtime import Runtime
+from vasguard.store import tables
+
+
+@pytest.fixture
+def client(world, db_url):
+    rt = Runtime(Settings(database_url=db_url), fixed_clock=world.clock)
+    with TestClient(create_app(rt)) as c:
+        yield c
+
+
+def test_health_and_lookups(client):
+    assert client.get("/health").json() == {"status": "ok"}
+    service = client.get("/api/v1/services/80100001").json()
+    assert service["name"] == "天气预报" and service["price_fen"] == 200
+    assert client.get("/api/v1/subscribers/+86 138 0000 0001").json()["msisdn"] == ALICE
+
+
+def test_order_then_confirm_by_sms(client, world):
+    made = client.post("/api/v1/orders", json={"msisdn": ALICE, "service": "80100001"})
+    assert made.status_code == 201
+    body = made.json()
+    assert body["state"] == "pending_confirmation"
+    reply = client.post("/api/v1/sms/mo", json={"from": ALICE, "text": "是", "id": "m-1"})
+    assert reply.status_code == 200 and "成功订购" in reply.json()["replies"][0]
+    again = client.post("/api/v1/sms/mo", json={"from": ALICE, "text": "是", "id": "m-1"})
+    assert again.json() == {"mo_id": reply.json()["mo_id"], "duplicate": True, "replies": []}
+    sub = world.rows(tables.subscriptions, tables.subscriptions.c.id == body["subscription_id"])
+    assert sub[0]["state"] == "active"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload", "status", "kind"),
+    [
+        ("get", "/api/v1/services/NOPE", None, 404, "unknown-service"),
+        ("get", "/api/v1/subscribers/12345", None, 422, "invalid-msisdn"),
+        ("get", "/api/v1/subscribers/13999999999", None, 404, "unknown-subscriber"),
+        ("post", "/api/v1/orders", {"msisdn": ALICE}, 422, "invalid-payload"),
+        (
+            "post",
+            "/api/v1/orders",
+            {"msisdn": ALICE, "service": "x", "extra": 1},
+            422,
+            "invalid-payload",
+        ),
+        (
+            "post",
+            "/api/v1/orders",
+            {"msisdn": ALICE, "service": "90000002"},
+            409,
+            "included-in-plan",
+        ),
+        ("post", "/api/v1/orders", {"msisdn": ALICE, "service": "80100003"}, 409, "not-monthly"),
+        ("post", "/api/v1/orders", {"msisdn": "abc", "service": "80100001"}, 422, "invalid-msisdn"),
+        ("post", "/api/v1/sms/mo", {"from": ALICE}, 422, "invalid-payload"),
+        (
+            "post",
+            "/api/v1/sms/mo",
+            {"from": "13999999999", "text": "0000"},
+            404,
+            "unknown-subscriber",
+        ),
+        ("get", "/api/v1/nowhere", None, 404, "http-error"),
+    ],
+)
+def test_bad_requests_get_problem_details_and_change_nothing(
+    client, world, method, path, payload, status, kind
+):
+    before = len(world.rows(tables.subscriptions)), len(world.rows(tables.events))
+    response = getattr(client, method)(path, **({"json": payload} if payload is not None else {}))
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["status"] == status and problem["type"].endswith(kind)
+    assert problem["title"] and problem["detail"]
+    assert (len(world.rows(tables.subscriptions)), len(world.rows(tables.events))) == before
+
+
+def test_malformed_json_is_a_problem_too(client):
+    response = client.post(
+        "/api/v1/orders", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
