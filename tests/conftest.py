@@ -9,10 +9,9 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
-
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select, text
@@ -107,7 +106,7 @@ class World:
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)
 
-    def rows(self, table, *where):  # noqa: ANN001, ANN201 - test convenience
+    def rows(self, table, *where):
         with self.engine.connect() as conn:
             return [
                 dict(r._mapping)

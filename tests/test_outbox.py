@@ -7,8 +7,8 @@ from conftest import ALICE
 from vasguard.channels.sms.loopback import LoopbackSmsc
 from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.subscription import Channel
-from vasguard.services.outbox import flush, record_receipt
 from vasguard.services.orders import place_order
+from vasguard.services.outbox import flush, record_receipt
 from vasguard.store import tables
 
 

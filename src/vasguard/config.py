@@ -19,6 +19,13 @@ class Settings(BaseSettings):
     signature_en: str = Field("[10086]", description="signature prefixed to English texts")
     confirmation_hours: int = Field(24, description="how long an order can be confirmed")
     listing_hours: int = Field(24, description="how long a 0000 listing's numbers stay valid")
+    sending_window_start: str = Field("08:00", description="local time notices may start")
+    sending_window_end: str = Field("22:00", description="local time notices must stop")
+    reminder_lead_hours: int = Field(24, description="hours between reminder and first charge")
+    require_delivery_receipt: bool = Field(
+        False, description="first charge only after the reminder's delivery receipt"
+    )
+    first_month: str = Field("full", description="first month's amount: full, prorated, free")
     http_host: str = Field("127.0.0.1", description="address `vasguard serve` listens on")
     http_port: int = Field(8000, description="port `vasguard serve` listens on")
     demo_subscribers: int = Field(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import time, timedelta
 from functools import cached_property
 
 from sqlalchemy import Engine
@@ -40,6 +40,13 @@ class Runtime:
             timezone=s.timezone,
             confirmation_window=timedelta(hours=s.confirmation_hours),
             listing_validity=timedelta(hours=s.listing_hours),
+            sending_window=(
+                time.fromisoformat(s.sending_window_start),
+                time.fromisoformat(s.sending_window_end),
+            ),
+            reminder_lead_time=timedelta(hours=s.reminder_lead_hours),
+            require_delivery_receipt=s.require_delivery_receipt,
+            first_month=s.first_month,
         )
 
     def clock(self, at: str | None = None) -> Clock:

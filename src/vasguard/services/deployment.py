@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import time, timedelta
 
 from vasguard.domain.catalogue import Subscriber
 from vasguard.domain.commands import DEFAULT_KEYWORDS, Keywords
@@ -18,6 +18,13 @@ class Deployment:
     timezone: str = "Asia/Shanghai"
     confirmation_window: timedelta = timedelta(hours=24)
     listing_validity: timedelta = timedelta(hours=24)
+    cancel_all_validity: timedelta = timedelta(minutes=10)
+    # Notices that are not direct replies go out only inside this local window.
+    sending_window: tuple[time, time] = (time(8, 0), time(22, 0))
+    # The first charge waits this long after the reminder was sent.
+    reminder_lead_time: timedelta = timedelta(hours=24)
+    require_delivery_receipt: bool = False
+    first_month: str = "full"
 
     @property
     def service_number(self) -> str:
