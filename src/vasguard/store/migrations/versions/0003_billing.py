@@ -1,4 +1,4 @@
-"""billing: schema for  bill runs, charges and the audit (empty until that work needs a change)
+"""Billing: bill runs, charges and the audit (empty until that work changes the schema).
 
 Revision ID: 0003
 Revises: 0002

@@ -1,4 +1,4 @@
-"""notices: schema for  reminders, plan notices, complaint resolution (empty until that work needs a change)
+"""Notices: reminders, plan notices, complaint resolution (empty until that work needs it).
 
 Revision ID: 0004
 Revises: 0003
