@@ -8,10 +8,12 @@ from functools import cached_property
 
 from sqlalchemy import Engine
 
+from vasguard.channels.sms.loopback import LoopbackSmsc
 from vasguard.config import Settings
 from vasguard.domain.clock import Clock, FixedClock, SystemClock, parse_instant
 from vasguard.domain.templates import Branding
 from vasguard.services.deployment import Deployment
+from vasguard.services.outbox import flush, record_receipt
 from vasguard.store.engine import open_engine
 from vasguard.store.uow import UnitOfWork
 
@@ -57,3 +59,15 @@ class Runtime:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)
+
+    @cached_property
+    def transport(self) -> LoopbackSmsc:
+        """The embedded SMSC: the default when no SMSC is configured."""
+        return LoopbackSmsc()
+
+    def deliver(self, clock: Clock) -> int:
+        """Send what is due through the transport and apply the receipts it returns."""
+        sent = flush(self.uow(), clock, self.transport)
+        for receipt in self.transport.receipts(clock.now()):
+            record_receipt(self.uow(), receipt)
+        return sent

@@ -1,24 +1,50 @@
 """The SMS dialogue, channel-neutral: CLI, API, loopback SMSC and SMPP all end here.
 
 An MO is stored and committed before anything acts on it (invariant 6), so the SMSC can
-be acknowledged; the same SMSC id seen again is answered with nothing.
+be acknowledged; the same SMSC id seen again is answered with nothing. Every command
+either does exactly what it says or changes nothing and says why (invariant 7).
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from vasguard.domain.catalogue import Subscriber, UnknownSubscriber
+from vasguard.domain.catalogue import UnknownSubscriber
 from vasguard.domain.clock import Clock
-from vasguard.domain.commands import Command, Confirm, Decline, Help, parse
+from vasguard.domain.commands import (
+    CancelAll,
+    CancelItemOrService,
+    CancelItems,
+    CancelReminded,
+    CancelService,
+    Command,
+    Complain,
+    Confirm,
+    Decline,
+    Help,
+    ListSubscriptions,
+    parse,
+)
+from vasguard.domain.listing import TdMeaning, td_number_meaning
 from vasguard.domain.msisdn import normalise
 from vasguard.domain.ordering import Refusal, match_reply
 from vasguard.domain.segmentation import choose_encoding
-from vasguard.domain.templates import PendingRequest, Templates
+from vasguard.domain.subscription import State
+from vasguard.domain.templates import PendingRequest
+from vasguard.services.cancellation import cancel_held
+from vasguard.services.complaints import open_complaint
 from vasguard.services.deployment import Deployment, templates_for
-from vasguard.services.messaging import queue_mt
+from vasguard.services.listings import (
+    ask_cancel_all,
+    cancel_items,
+    confirm_cancel_all,
+    open_listing,
+    send_listing,
+)
 from vasguard.services.orders import confirm_order, decline_order
+from vasguard.services.turn import Turn
+from vasguard.store.subscriptions import Held
 from vasguard.store.uow import UnitOfWork
 
 
@@ -27,34 +53,6 @@ class MoResult:
     mo_id: int | None
     duplicate: bool
     replies: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class Turn:
-    """One MO being answered: who sent it, when, and the replies gathered so far."""
-
-    uow: UnitOfWork
-    deployment: Deployment
-    subscriber: Subscriber
-    mo_id: int
-    text: str
-    at: datetime
-    templates: Templates
-    replies: list[str] = field(default_factory=list)
-
-    def reply(self, text: str, *, kind: str = "reply", subscription_id: int | None = None) -> None:
-        queue_mt(
-            self.uow,
-            self.deployment,
-            self.subscriber,
-            kind=kind,
-            text=text,
-            at=self.at,
-            in_reply_to=self.mo_id,
-            subscription_id=subscription_id,
-            keep_lines=True,
-        )
-        self.replies.append(text)
 
 
 def receive_mo(
@@ -66,9 +64,11 @@ def receive_mo(
     to: str,
     text: str,
     smsc_message_id: str | None = None,
+    rng: random.Random | None = None,
 ) -> MoResult:
     """Store the MO durably, then act on it once and queue the replies."""
     at = clock.now()
+    text = text.replace("\x00", "\ufffd")  # NUL is no character a handset sends
     number = normalise(msisdn)
     with uow:
         subscriber = uow.subscribers.by_msisdn(number)
@@ -97,8 +97,11 @@ def receive_mo(
             uow.messages.mark_handled(mo_id, at)
             uow.commit()
             raise UnknownSubscriber(number)
-        templates = templates_for(deployment, subscriber)
-        turn = Turn(uow, deployment, subscriber, mo_id, text, at, templates)
+        turn = Turn(
+            uow, deployment, subscriber, mo_id, text, at, templates_for(deployment, subscriber)
+        )
+        if rng is not None:
+            turn.rng = rng
         act(turn, parse(text, deployment.keywords))
         uow.messages.mark_handled(mo_id, at)
         uow.commit()
@@ -106,17 +109,55 @@ def receive_mo(
 
 
 def act(turn: Turn, command: Command) -> None:
+    t = turn.templates
     match command:
-        case Confirm(code) | Decline(code):
-            answer_order(turn, code, confirming=isinstance(command, Confirm))
+        case ListSubscriptions():
+            send_listing(turn)
+        case CancelItems(items):
+            cancel_items(turn, items)
+        case CancelAll():
+            ask_cancel_all(turn, _open_codes(turn))
+        case CancelReminded():
+            cancel_reminded(turn)
+        case CancelService(code):
+            cancel_service(turn, code)
+        case CancelItemOrService(item, code):
+            cancel_item_or_service(turn, item, code)
+        case Confirm(code):
+            confirm(turn, code)
+        case Decline(code):
+            answer_order(turn, code, confirming=False)
+        case Complain(code, text):
+            complain(turn, code, text)
         case Help():
-            turn.reply(turn.templates.help())
+            turn.reply(t.help())
         case _:
-            turn.reply(turn.templates.not_understood(turn.text))
+            turn.reply(t.not_understood(turn.text))
+
+
+def _open_codes(turn: Turn) -> set[str]:
+    return turn.uow.subscriptions.open_codes(turn.subscriber.id, turn.at)
+
+
+def confirm(turn: Turn, code: str | None) -> None:
+    """是 may answer an order or a QX; with both open and no code, it is ambiguous."""
+    listing = open_listing(turn)
+    cancel_all_open = listing is not None and listing.cancel_all_open_at(turn.at)
+    if cancel_all_open and listing is not None:
+        if code == listing.cancel_all_code:
+            confirm_cancel_all(turn, listing)
+            return
+        if code is None:
+            if _open_codes(turn):
+                turn.reply(turn.templates.ambiguous(turn.text))
+            else:
+                confirm_cancel_all(turn, listing)
+            return
+    answer_order(turn, code, confirming=True)
 
 
 def answer_order(turn: Turn, code: str | None, *, confirming: bool) -> None:
-    """是/否: act on exactly the request meant, or explain why nothing changed."""
+    """是/否 for an order: act on exactly the request meant, or explain why nothing changed."""
     pending = turn.uow.subscriptions.pending_orders(turn.subscriber.id)
     match = match_reply(pending, code, turn.at)
     t = turn.templates
@@ -139,3 +180,64 @@ def answer_order(turn: Turn, code: str | None, *, confirming: bool) -> None:
         turn.reply(t.confirmation_expired(provider=order.provider_name, service=order.service_name))
     else:
         turn.reply(t.nothing_to_confirm(code=code))
+
+
+def cancel_service(turn: Turn, code: str) -> None:
+    held = turn.uow.subscriptions.held_by_code(turn.subscriber.id, code)
+    if held:
+        cancel_held(turn, held, cause="td_code")
+    else:
+        turn.reply(turn.templates.unknown_service_code(code))
+
+
+def cancel_item_or_service(turn: Turn, item: int, code: str) -> None:
+    """``TD12``: item 12 of the open listing, or service code 12 — asked back if both."""
+    listing = open_listing(turn)
+    held = turn.uow.subscriptions.held_by_code(turn.subscriber.id, code)
+    meaning = td_number_meaning(
+        item_listed=listing is not None and item in listing.items, service_held=bool(held)
+    )
+    if meaning is TdMeaning.ITEM:
+        cancel_items(turn, (item,))
+    elif meaning is TdMeaning.SERVICE:
+        cancel_held(turn, held, cause="td_code")
+    elif meaning is TdMeaning.AMBIGUOUS:
+        turn.reply(turn.templates.ambiguous(turn.text))
+    elif listing is not None:
+        turn.reply(turn.templates.items_out_of_range(items=(item,), size=len(listing.items)))
+    else:
+        turn.reply(turn.templates.unknown_service_code(code))
+
+
+def _open_reminders(turn: Turn) -> list[Held]:
+    """Reminded subscriptions that are still active and have not been charged yet."""
+    return [
+        h
+        for h in turn.uow.subscriptions.reminded(turn.subscriber.id)
+        if h.state is State.ACTIVE and not h.charged
+    ]
+
+
+def cancel_reminded(turn: Turn) -> None:
+    """Bare ``TD``: the service of the reminder, but only when exactly one is open."""
+    open_reminders = _open_reminders(turn)
+    if len(open_reminders) == 1:
+        cancel_held(turn, open_reminders, cause="td_reminder")
+    else:
+        turn.reply(turn.templates.service_code_needed("cancel"))
+
+
+def complain(turn: Turn, code: str | None, text: str) -> None:
+    """``TS``: about the given service, or the one latest reminded."""
+    if code is not None:
+        held = turn.uow.subscriptions.by_code_any_state(turn.subscriber.id, code)
+        if not held:
+            turn.reply(turn.templates.unknown_service_code(code))
+            return
+        open_complaint(turn, held[0], text)
+        return
+    reminded = turn.uow.subscriptions.reminded(turn.subscriber.id)
+    if reminded:
+        open_complaint(turn, reminded[0], text)
+    else:
+        turn.reply(turn.templates.service_code_needed("complain"))

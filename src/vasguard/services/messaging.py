@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from vasguard.domain.catalogue import Subscriber
+from vasguard.domain.msisdn import normalise
 from vasguard.domain.segmentation import split
 from vasguard.services.deployment import Deployment
 from vasguard.store.uow import UnitOfWork
@@ -42,3 +44,35 @@ def queue_mt(
         created_at=at,
         send_after=send_after or at,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    id: int
+    direction: str
+    peer: str
+    kind: str
+    text: str
+    parts: int
+    status: str
+    at: datetime
+
+
+def conversation(uow: UnitOfWork, *, msisdn: str, last: int = 20) -> list[MessageView]:
+    """A subscriber's latest messages with the service number, oldest first."""
+    number = normalise(msisdn)
+    with uow:
+        rows = uow.messages.latest_for(number, last)
+    return [
+        MessageView(
+            r["id"],
+            r["direction"],
+            r["service_number"],
+            r["kind"],
+            r["text"],
+            r["parts"],
+            r["status"],
+            r["created_at"],
+        )
+        for r in reversed(rows)
+    ]

@@ -86,6 +86,15 @@ class MessageRepository:
         ).first()
         return dict(row._mapping) if row else None
 
+    def latest_for(self, msisdn: str, limit: int) -> list[dict[str, Any]]:
+        rows = self._conn.execute(
+            select(messages)
+            .where(messages.c.msisdn == msisdn)
+            .order_by(messages.c.created_at.desc(), messages.c.id.desc())
+            .limit(limit)
+        ).all()
+        return [dict(r._mapping) for r in rows]
+
     def replies_to(self, message_id: int) -> list[dict[str, Any]]:
         rows = self._conn.execute(
             select(messages).where(messages.c.in_reply_to == message_id).order_by(messages.c.id)

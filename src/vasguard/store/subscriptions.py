@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, exists, select, update
+from sqlalchemy import Connection, exists, func, select, update
 
+from vasguard.domain.catalogue import BillingMode
+from vasguard.domain.listing import Holding
 from vasguard.domain.subscription import OPEN_STATES, PendingOrder, State
-from vasguard.store.tables import providers, services, subscriptions
+from vasguard.store.catalogue import current_plan_filter
+from vasguard.store.tables import (
+    charges,
+    plan_services,
+    providers,
+    services,
+    subscriber_plans,
+    subscriptions,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """An open subscription with what a reply about it needs to say."""
+
+    subscription_id: int
+    state: State
+    service_id: int
+    service_code: str
+    service_name: str
+    provider_id: int
+    provider_name: str
+    charged: bool
 
 
 class StaleState(RuntimeError):
@@ -116,3 +141,125 @@ class SubscriptionRepository:
             .values(state=State.EXPIRED.value, ended_at=at, end_cause="unconfirmed")
         )
         return result.rowcount
+
+    def holdings(self, subscriber_id: int, at: datetime) -> list[Holding]:
+        """The subscriber's active subscriptions, flagged when their plan already includes them."""
+        in_plan = (
+            exists()
+            .where(
+                subscriber_plans.c.subscriber_id == subscriptions.c.subscriber_id,
+                current_plan_filter(at),
+                plan_services.c.plan_id == subscriber_plans.c.plan_id,
+                plan_services.c.service_id == subscriptions.c.service_id,
+            )
+            .label("in_plan")
+        )
+        rows = self._conn.execute(
+            select(
+                subscriptions.c.id,
+                services.c.code,
+                services.c.name,
+                providers.c.name,
+                services.c.price_fen,
+                services.c.billing_mode,
+                services.c.group_service,
+                subscriptions.c.state,
+                subscriptions.c.ordered_at,
+                in_plan,
+            )
+            .join_from(subscriptions, services)
+            .join(providers)
+            .where(
+                subscriptions.c.subscriber_id == subscriber_id,
+                subscriptions.c.state == State.ACTIVE.value,
+            )
+        ).all()
+        return [
+            Holding(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                BillingMode(r[5]),
+                bool(r[6]),
+                State(r[7]),
+                r[8],
+                bool(r[9]),
+            )
+            for r in rows
+        ]
+
+    def _held(self, *where: Any, newest_reminder_first: bool = False) -> list[Held]:
+        charged = (
+            select(func.count())
+            .where(charges.c.subscription_id == subscriptions.c.id)
+            .scalar_subquery()
+        )
+        rows = self._conn.execute(
+            select(
+                subscriptions.c.id,
+                subscriptions.c.state,
+                services.c.id,
+                services.c.code,
+                services.c.name,
+                providers.c.id,
+                providers.c.name,
+                charged,
+            )
+            .join_from(subscriptions, services)
+            .join(providers)
+            .where(*where)
+            .order_by(
+                subscriptions.c.reminder_mt_id.desc()
+                if newest_reminder_first
+                else subscriptions.c.id
+            )
+        ).all()
+        return [Held(r[0], State(r[1]), r[2], r[3], r[4], r[5], r[6], r[7] > 0) for r in rows]
+
+    def held_by_ids(self, subscriber_id: int, ids: list[int]) -> list[Held]:
+        """Those of ``ids`` that belong to the subscriber, in whatever state they are now."""
+        return self._held(
+            subscriptions.c.subscriber_id == subscriber_id, subscriptions.c.id.in_(ids)
+        )
+
+    def held_by_code(self, subscriber_id: int, service_code: str) -> list[Held]:
+        """Open (active or pending) subscriptions of the subscriber to the service code."""
+        return self._held(
+            subscriptions.c.subscriber_id == subscriber_id,
+            services.c.code == service_code,
+            subscriptions.c.state.in_([s.value for s in OPEN_STATES]),
+        )
+
+    def by_code_any_state(self, subscriber_id: int, service_code: str) -> list[Held]:
+        """Every subscription of the subscriber to the service code, newest first."""
+        return list(
+            reversed(
+                self._held(
+                    subscriptions.c.subscriber_id == subscriber_id, services.c.code == service_code
+                )
+            )
+        )
+
+    def reminded(self, subscriber_id: int) -> list[Held]:
+        """Subscriptions with a charge reminder, newest reminder first (any state)."""
+        return self._held(
+            subscriptions.c.subscriber_id == subscriber_id,
+            subscriptions.c.reminder_mt_id.is_not(None),
+            newest_reminder_first=True,
+        )
+
+    def cancel(self, subscription_id: int, *, at: datetime, cause: str, message_id: int) -> bool:
+        """End an open subscription; ``False`` if it was no longer open."""
+        result = self._conn.execute(
+            update(subscriptions)
+            .where(
+                subscriptions.c.id == subscription_id,
+                subscriptions.c.state.in_([s.value for s in OPEN_STATES]),
+            )
+            .values(
+                state=State.CANCELLED.value, ended_at=at, end_cause=cause, end_message_id=message_id
+            )
+        )
+        return result.rowcount == 1

@@ -7,8 +7,13 @@ from types import TracebackType
 from sqlalchemy import Connection, Engine
 
 from vasguard.store.catalogue import CatalogueRepository
+from vasguard.store.complaints import ComplaintRepository
 from vasguard.store.events import EventRepository
+from vasguard.store.listings import ListingRepository
 from vasguard.store.messages import MessageRepository
+from vasguard.store.plans import PlanRepository
+from vasguard.store.reminders import ReminderRepository
+from vasguard.store.resolutions import ResolutionRepository
 from vasguard.store.subscribers import SubscriberRepository
 from vasguard.store.subscriptions import SubscriptionRepository
 
@@ -24,18 +29,29 @@ class UnitOfWork:
     subscriptions: SubscriptionRepository
     messages: MessageRepository
     events: EventRepository
+    plans: PlanRepository
+    reminders: ReminderRepository
+    resolutions: ResolutionRepository
+    listings: ListingRepository
+    complaints: ComplaintRepository
     conn: Connection
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     def __enter__(self) -> UnitOfWork:
-        self.conn = self.engine.connect()  # the transaction begins with the first statement
+        # The transaction begins with the first statement, as a writer (see store.engine).
+        self.conn = self.engine.connect().execution_options(writer=True)
         self.catalogue = CatalogueRepository(self.conn)
         self.subscribers = SubscriberRepository(self.conn)
         self.subscriptions = SubscriptionRepository(self.conn)
         self.messages = MessageRepository(self.conn)
         self.events = EventRepository(self.conn)
+        self.plans = PlanRepository(self.conn)
+        self.reminders = ReminderRepository(self.conn)
+        self.resolutions = ResolutionRepository(self.conn)
+        self.listings = ListingRepository(self.conn)
+        self.complaints = ComplaintRepository(self.conn)
         return self
 
     def commit(self) -> None:

@@ -1,0 +1,50 @@
+"""One MO being answered: who sent it, when, and the replies queued so far."""
+
+from __future__ import annotations
+
+import random
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from vasguard.domain.catalogue import Subscriber
+from vasguard.domain.templates import Templates
+from vasguard.services.deployment import Deployment
+from vasguard.services.messaging import queue_mt
+from vasguard.store.uow import UnitOfWork
+
+
+@dataclass(slots=True)
+class Turn:
+    uow: UnitOfWork
+    deployment: Deployment
+    subscriber: Subscriber
+    mo_id: int
+    text: str
+    at: datetime
+    templates: Templates
+    rng: random.Random = field(default_factory=secrets.SystemRandom)
+    replies: list[str] = field(default_factory=list)
+
+    def reply(
+        self,
+        text: str,
+        *,
+        kind: str = "reply",
+        subscription_id: int | None = None,
+        from_number: str | None = None,
+    ) -> None:
+        """Queue a direct reply: sent at once, at any hour, free."""
+        queue_mt(
+            self.uow,
+            self.deployment,
+            self.subscriber,
+            kind=kind,
+            text=text,
+            at=self.at,
+            in_reply_to=self.mo_id,
+            subscription_id=subscription_id,
+            from_number=from_number,
+            keep_lines=True,
+        )
+        self.replies.append(text)

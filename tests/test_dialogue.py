@@ -1,0 +1,381 @@
+"""The SMS dialogue end to end (SMS-DIALOGUE.md), on SQLite and PostgreSQL."""
+
+import random
+from datetime import timedelta
+
+import pytest
+from conftest import ALICE, BOB, CAROL
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vasguard.domain.commands import NotUnderstood, parse
+from vasguard.domain.events import Cause, CauseKind
+from vasguard.domain.subscription import Channel
+from vasguard.services.dialogue import receive_mo
+from vasguard.services.orders import place_order
+from vasguard.store import tables
+
+S = tables.subscriptions
+
+
+def sms(world, text, msisdn=ALICE, smsc_id=None, to="10086"):
+    return receive_mo(
+        world.uow(),
+        world.clock,
+        world.deployment,
+        msisdn=msisdn,
+        to=to,
+        text=text,
+        smsc_message_id=smsc_id,
+        rng=random.Random(7),
+    )
+
+
+def subscribe(world, *codes, msisdn=ALICE):
+    """Order and confirm each service, a minute apart, so the listing order is known."""
+    ids = []
+    for code in codes:
+        placed = place_order(
+            world.uow(),
+            world.clock,
+            world.deployment,
+            msisdn=msisdn,
+            service_code=code,
+            channel=Channel.PARTNER,
+            cause=Cause(CauseKind.API, "test"),
+        )
+        sms(world, f"是{placed.code}", msisdn=msisdn)
+        ids.append(placed.subscription_id)
+        world.clock.advance(timedelta(minutes=1))
+    return ids
+
+
+def state(world, sid):
+    return world.rows(S, S.c.id == sid)[0]["state"]
+
+
+def listing_lines(reply):
+    return [line for line in reply.splitlines() if line[:1].isdigit()]
+
+
+def test_list_cancel_some_then_list_the_rest(world):
+    weather, health, farm = subscribe(world, "80100001", "80100002", "80200002")
+    listing = sms(world, "0000").replies[0]
+    lines = listing_lines(listing)
+    assert [line.split(".")[0] for line in lines] == ["1", "2", "3"]
+    assert "天气预报" in lines[0] and "2元/月" in lines[0] and "星云信息" in lines[0]
+    assert "农信通[集团]" in lines[2]
+    cancelled = sms(world, "1,3").replies[0]
+    assert "天气预报" in cancelled and "农信通" in cancelled and "未产生任何费用" in cancelled
+    assert [state(world, s) for s in (weather, health, farm)] == [
+        "cancelled",
+        "active",
+        "cancelled",
+    ]
+    again = listing_lines(sms(world, "0000").replies[0])
+    assert len(again) == 1 and again[0].startswith("1.健康百科")
+
+
+@pytest.mark.parametrize("reply", ["1 3", "1，3", "TD1,3", "td1、3", "１,３", "TD 1 3"])
+def test_every_multi_item_form_cancels_items_one_and_three(world, reply):
+    ids = subscribe(world, "80100001", "80100002", "80200002")
+    sms(world, "0000")
+    sms(world, reply)
+    assert [state(world, s) for s in ids] == ["cancelled", "active", "cancelled"]
+
+
+def test_range_cancels_each_item_in_it(world):
+    ids = subscribe(world, "80100001", "80100002", "80200002", "90000001")
+    sms(world, "0000")
+    sms(world, "2-4")
+    assert [state(world, s) for s in ids] == ["active", "cancelled", "cancelled", "cancelled"]
+
+
+def test_cancel_all_needs_its_code(world):
+    ids = subscribe(world, "80100001", "80100002")
+    sms(world, "0000")
+    ask = sms(world, "QX").replies[0]
+    assert "天气预报" in ask and "健康百科" in ask
+    assert [state(world, s) for s in ids] == ["active", "active"]
+    code = ask.split("是")[1][:4]
+    assert "未产生任何费用" in sms(world, f"是{code}").replies[0]
+    assert [state(world, s) for s in ids] == ["cancelled", "cancelled"]
+
+
+@pytest.mark.parametrize("word", ["全部", "TDQX", "qx"])
+def test_cancel_all_left_unconfirmed_cancels_nothing(world, word):
+    ids = subscribe(world, "80100001", "80100002")
+    sms(world, "0000")
+    ask = sms(world, word).replies[0]
+    code = ask.split("是")[1][:4]
+    world.clock.advance(timedelta(minutes=10))
+    late = sms(world, f"是{code}").replies[0]
+    assert "没有" in late
+    assert [state(world, s) for s in ids] == ["active", "active"]
+
+
+def test_bare_yes_with_an_order_and_a_cancel_all_open_is_ambiguous(world):
+    ids = subscribe(world, "80100001")
+    sms(world, "0000")
+    sms(world, "QX")
+    place_order(
+        world.uow(),
+        world.clock,
+        world.deployment,
+        msisdn=ALICE,
+        service_code="80100002",
+        channel=Channel.PARTNER,
+        cause=Cause(CauseKind.API, "test"),
+    )
+    assert "多种含义" in sms(world, "是").replies[0]
+    assert state(world, ids[0]) == "active"
+    assert len(world.rows(S, S.c.state == "pending_confirmation")) == 1
+
+
+def test_five_zeros_lists_and_never_cancels(world):
+    ids = subscribe(world, "80100001")
+    reply = sms(world, "00000").replies[0]
+    assert listing_lines(reply)[0].startswith("1.天气预报")
+    assert state(world, ids[0]) == "active"
+
+
+def test_listing_expires_after_24_hours_and_a_new_0000_renumbers(world):
+    ids = subscribe(world, "80100001", "80100002")
+    sms(world, "0000")
+    world.clock.advance(timedelta(hours=24))
+    assert "失效" in sms(world, "1").replies[0]
+    assert [state(world, s) for s in ids] == ["active", "active"]
+    sms(world, "0000")
+    sms(world, "TD80100001")
+    sms(world, "0000")
+    sms(world, "1")
+    assert [state(world, s) for s in ids] == ["cancelled", "cancelled"]
+
+
+def test_numbers_without_a_listing_out_of_range_or_already_cancelled(world):
+    ids = subscribe(world, "80100001", "80100002")
+    assert "失效" in sms(world, "1").replies[0]
+    sms(world, "0000")
+    out = sms(world, "2,5").replies[0]
+    assert "5" in out and "共2项" in out
+    assert [state(world, s) for s in ids] == ["active", "active"]
+    sms(world, "1")
+    again = sms(world, "1").replies[0]
+    assert "已退订" in again
+    assert [state(world, s) for s in ids] == ["cancelled", "active"]
+
+
+def test_plan_included_service_not_listed_and_pending_orders_not_listed(world):
+    with world.engine.begin() as conn:
+        conn.execute(
+            S.insert().values(
+                subscriber_id=1,
+                province=world.rows(tables.subscribers)[0]["province"],
+                service_id=2,
+                state="active",
+                channel="care",
+                ordered_at=world.clock.now(),
+                confirmed_at=world.clock.now(),
+                confirmation_mo_id=0,
+            )
+        )
+    place_order(
+        world.uow(),
+        world.clock,
+        world.deployment,
+        msisdn=ALICE,
+        service_code="80100002",
+        channel=Channel.PARTNER,
+        cause=Cause(CauseKind.API, "test"),
+    )
+    reply = sms(world, "0000").replies[0]
+    assert "彩铃" not in reply and "健康百科" not in reply
+    assert "没有订购任何包月增值业务" in reply
+
+
+def test_empty_listing(world):
+    assert "没有订购任何包月增值业务" in sms(world, "0000", msisdn=BOB).replies[0]
+
+
+def test_listing_comes_from_the_sub_port_and_replies_to_it_count(world):
+    ids = subscribe(world, "80100001")
+    sms(world, "0000")
+    mt = world.rows(tables.messages, tables.messages.c.kind == "listing")[0]
+    assert mt["service_number"] == "10086977"
+    sms(world, "1", to="10086977")
+    assert state(world, ids[0]) == "cancelled"
+
+
+def test_td_code_and_td_number_ambiguity(world):
+    ids = subscribe(world, "80100001", "80100002")
+    sms(world, "TD80100002")
+    assert [state(world, s) for s in ids] == ["active", "cancelled"]
+    assert "您没有订购" in sms(world, "TD99999999").replies[0]
+    sms(world, "0000")
+    sms(world, "TD1")
+    assert state(world, ids[0]) == "cancelled"
+
+
+def test_td_number_meaning_both_an_item_and_a_service_code_asks(world):
+    with world.engine.begin() as conn:
+        conn.execute(tables.services.update().where(tables.services.c.id == 4).values(code="12"))
+    ids = subscribe(world, "80100001", "12")
+    sms(world, "0000")
+    with world.engine.begin() as conn:  # item 12 exists only if the listing has 12 items; add it
+        conn.execute(
+            tables.listing_items.insert().values(
+                listing_id=1,
+                number=12,
+                subscription_id=ids[0],
+                subscriber_id=1,
+                province=world.rows(tables.subscribers)[0]["province"],
+            )
+        )
+    assert "多种含义" in sms(world, "TD12").replies[0]
+    assert [state(world, s) for s in ids] == ["active", "active"]
+
+
+def _remind(world, sid):
+    """Stand-in for the reminder job: a reminder MT recorded against the subscription."""
+    sub = world.rows(S, S.c.id == sid)[0]
+    with world.engine.begin() as conn:
+        mt = conn.execute(
+            tables.messages.insert()
+            .values(
+                subscriber_id=sub["subscriber_id"],
+                province=sub["province"],
+                msisdn=ALICE,
+                direction="mt",
+                service_number="10086",
+                kind="reminder",
+                text="reminder",
+                encoding="ucs2",
+                parts=1,
+                status="delivered",
+                created_at=world.clock.now(),
+                subscription_id=sid,
+            )
+            .returning(tables.messages.c.id)
+        ).scalar_one()
+        conn.execute(S.update().where(S.c.id == sid).values(reminder_mt_id=mt))
+
+
+def test_bare_td_cancels_the_only_open_reminder(world):
+    ids = subscribe(world, "80100001", "80100002")
+    assert "业务代码" in sms(world, "TD").replies[0]
+    _remind(world, ids[1])
+    sms(world, "TD")
+    assert [state(world, s) for s in ids] == ["active", "cancelled"]
+
+
+def test_bare_td_with_two_open_reminders_asks_for_the_code(world):
+    ids = subscribe(world, "80100001", "80100002")
+    _remind(world, ids[0])
+    _remind(world, ids[1])
+    assert "业务代码" in sms(world, "TD").replies[0]
+    assert [state(world, s) for s in ids] == ["active", "active"]
+
+
+def test_complaints_by_code_and_by_latest_reminder(world):
+    ids = subscribe(world, "80100001", "80100002")
+    assert "业务代码" in sms(world, "TS 乱扣费").replies[0]
+    by_code = sms(world, "TS80100001 没有订购过").replies[0]
+    assert "天气预报" in by_code and "编号TS" in by_code
+    _remind(world, ids[1])
+    assert "健康百科" in sms(world, "TS").replies[0]
+    complaints = world.rows(tables.complaints)
+    assert [(c["subscription_id"], c["status"]) for c in complaints] == [
+        (ids[0], "open"),
+        (ids[1], "open"),
+    ]
+    assert complaints[0]["text"] == "没有订购过"
+    assert len({c["ticket"] for c in complaints}) == 2
+    assert "您没有订购" in sms(world, "TS77777777 x").replies[0]
+
+
+def test_help_and_nonsense_change_nothing(world):
+    subscribe(world, "80100001")
+    before = len(world.rows(tables.events)), len(world.rows(S, S.c.state == "active"))
+    assert "0000" in sms(world, "BZ").replies[0]
+    assert "0000" in sms(world, "帮助").replies[0]
+    assert "未能识别" in sms(world, "你好啊").replies[0]
+    assert before == (len(world.rows(tables.events)), len(world.rows(S, S.c.state == "active")))
+
+
+def test_english_subscriber_dialogue(world):
+    ids = subscribe(world, "80100001", msisdn=CAROL)
+    listing = sms(world, "0000", msisdn=CAROL).replies[0]
+    assert "CNY 2/month" in listing
+    assert "cancelled" in sms(world, "1", msisdn=CAROL).replies[0]
+    assert state(world, ids[0]) == "cancelled"
+
+
+def test_events_record_the_mo_that_caused_them(world):
+    ids = subscribe(world, "80100001")
+    sms(world, "0000")
+    result = sms(world, "1")
+    (cancelled,) = world.rows(
+        tables.events, tables.events.c.kind == "cancelled", tables.events.c.entity_id == ids[0]
+    )
+    assert (cancelled["cause_kind"], cancelled["cause_ref"]) == ("mo", str(result.mo_id))
+    row = world.rows(S, S.c.id == ids[0])[0]
+    assert row["end_message_id"] == result.mo_id and row["end_cause"] == "listing_cancel"
+
+
+def test_duplicate_mo_is_acted_on_once_and_gets_no_second_reply(world):
+    ids = subscribe(world, "80100001", "80100002")
+    sms(world, "0000", smsc_id="a1")
+    first = sms(world, "1", smsc_id="a2")
+    sms(world, "0000", smsc_id="a3")
+    again = sms(world, "1", smsc_id="a2")
+    assert first.replies and again.duplicate and again.replies == []
+    assert [state(world, s) for s in ids] == ["cancelled", "active"]
+
+
+def test_an_mo_stored_but_not_handled_is_handled_on_redelivery(world):
+    """A crash between storing and acting leaves the MO unhandled; the SMSC's retry acts."""
+    ids = subscribe(world, "80100001")
+    sms(world, "0000")
+    with world.engine.begin() as conn:
+        conn.execute(
+            tables.messages.insert().values(
+                msisdn=ALICE,
+                direction="mo",
+                service_number="10086",
+                kind="mo",
+                text="1",
+                encoding="gsm7",
+                parts=1,
+                status="received",
+                smsc_message_id="crashed",
+                created_at=world.clock.now(),
+                subscriber_id=1,
+            )
+        )
+    result = sms(world, "1", smsc_id="crashed")
+    assert not result.duplicate and result.replies
+    assert state(world, ids[0]) == "cancelled"
+
+
+def _snapshot(world):
+    return (
+        [(r["id"], r["state"]) for r in world.rows(S)],
+        len(world.rows(tables.complaints)),
+        len(world.rows(tables.events)),
+        len(world.rows(tables.listings)),
+    )
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=st.text(max_size=2500))
+def test_arbitrary_text_never_raises_and_nonsense_changes_nothing(world, text):
+    if not world.rows(S):
+        subscribe(world, "80100001", "80100002")
+        sms(world, "0000")
+    before = _snapshot(world)
+    result = sms(world, text)
+    assert result.replies
+    if isinstance(parse(text), NotUnderstood):
+        assert _snapshot(world) == before
