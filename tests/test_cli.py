@@ -58,3 +58,12 @@ def test_user_errors_are_one_clear_line_and_change_nothing(run, world, args, mes
     assert message in result.stderr
     assert "Traceback" not in result.output
     assert world.rows(tables.subscriptions) == []
+
+
+def test_sms_send_prints_replies_and_inbox_reads_them_back(run):
+    run("order", "--msisdn", ALICE, "--service", "80100001", "--at", "2026-11-24T10:00:00")
+    run("sms", "send", "--from", ALICE, "是", "--at", "2026-11-24T10:01:00")
+    listing = run("sms", "send", "--from", ALICE, "0000", "--at", "2026-11-24T10:02:00")
+    assert "1.天气预报" in listing.stdout
+    inbox = json.loads(run("sms", "inbox", "--msisdn", ALICE, "--json").stdout)
+    assert inbox[-1]["kind"] == "listing" and inbox[-1]["status"] == "delivered"

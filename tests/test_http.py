@@ -90,3 +90,20 @@ def test_malformed_json_is_a_problem_too(client):
     )
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_loopback_smsc_delivers_replies_and_they_can_be_read_back(client):
+    client.post("/api/v1/orders", json={"msisdn": ALICE, "service": "80100001"})
+    client.post("/api/v1/sms/mo", json={"from": ALICE, "to": "10086", "text": "是"})
+    listing = client.post("/api/v1/sms/mo", json={"from": ALICE, "text": "0000"}).json()
+    assert "1.天气预报" in listing["replies"][0]
+    messages = client.get(f"/api/v1/subscribers/{ALICE}/messages").json()
+    assert [(m["direction"], m["kind"]) for m in messages] == [
+        ("mt", "confirmation_request"),
+        ("mo", "mo"),
+        ("mt", "reply"),
+        ("mo", "mo"),
+        ("mt", "listing"),
+    ]
+    assert messages[-1]["peer"] == "10086977"
+    assert {m["status"] for m in messages if m["direction"] == "mt"} == {"delivered"}

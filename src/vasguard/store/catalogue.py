@@ -40,7 +40,7 @@ def service_from_row(m: RowMapping) -> Service:
     )
 
 
-def current_plan_filter(at: datetime) -> ColumnElement[bool]:
+def current_plan_filter(at: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
     """The subscriber_plans rows in force at ``at``."""
     return and_(
         subscriber_plans.c.effective_from <= at,

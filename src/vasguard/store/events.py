@@ -12,6 +12,8 @@ from sqlalchemy import Connection, select
 from vasguard.domain.events import Event
 from vasguard.store.tables import events
 
+_ADD = events.insert()
+
 
 class EventRepository:
     def __init__(self, conn: Connection) -> None:
@@ -23,7 +25,7 @@ class EventRepository:
     def add_many(self, batch: Iterable[Event]) -> None:
         rows = [_row(e) for e in batch]
         if rows:
-            self._conn.execute(events.insert(), rows)
+            self._conn.execute(_ADD, rows)
 
     def for_entity(self, entity: str, entity_id: int) -> list[dict[str, Any]]:
         rows = self._conn.execute(

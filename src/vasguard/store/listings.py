@@ -5,10 +5,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from vasguard.domain.listing import Listed, Listing
 from vasguard.store.tables import listing_items, listings
+
+_ADD = listings.insert().returning(listings.c.id)
+_ADD_ITEMS = listing_items.insert()
+_LATEST = (
+    select(
+        listings.c.id,
+        listings.c.expires_at,
+        listings.c.cancel_all_code,
+        listings.c.cancel_all_until,
+    )
+    .where(listings.c.subscriber_id == bindparam("subscriber_id"))
+    .order_by(listings.c.created_at.desc(), listings.c.id.desc())
+    .limit(1)
+)
+_ITEMS = select(listing_items.c.number, listing_items.c.subscription_id).where(
+    listing_items.c.listing_id == bindparam("listing_id")
+)
 
 
 class ListingRepository:
@@ -26,19 +43,18 @@ class ListingRepository:
         items: Sequence[Listed],
     ) -> int:
         listing_id: int = self._conn.execute(
-            listings.insert()
-            .values(
-                subscriber_id=subscriber_id,
-                province=province,
-                mo_id=mo_id,
-                created_at=at,
-                expires_at=expires_at,
-            )
-            .returning(listings.c.id)
+            _ADD,
+            {
+                "subscriber_id": subscriber_id,
+                "province": province,
+                "mo_id": mo_id,
+                "created_at": at,
+                "expires_at": expires_at,
+            },
         ).scalar_one()
         if items:
             self._conn.execute(
-                listing_items.insert(),
+                _ADD_ITEMS,
                 [
                     {
                         "listing_id": listing_id,
@@ -54,24 +70,10 @@ class ListingRepository:
 
     def latest(self, subscriber_id: int) -> Listing | None:
         """The subscriber's newest listing: a new 0000 replaces every earlier numbering."""
-        head = self._conn.execute(
-            select(
-                listings.c.id,
-                listings.c.expires_at,
-                listings.c.cancel_all_code,
-                listings.c.cancel_all_until,
-            )
-            .where(listings.c.subscriber_id == subscriber_id)
-            .order_by(listings.c.created_at.desc(), listings.c.id.desc())
-            .limit(1)
-        ).first()
+        head = self._conn.execute(_LATEST, {"subscriber_id": subscriber_id}).first()
         if head is None:
             return None
-        items = self._conn.execute(
-            select(listing_items.c.number, listing_items.c.subscription_id).where(
-                listing_items.c.listing_id == head.id
-            )
-        ).all()
+        items = self._conn.execute(_ITEMS, {"listing_id": head.id}).all()
         return Listing(
             id=head.id,
             expires_at=head.expires_at,

@@ -5,10 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from vasguard.store.tables import messages
+
+_ADD = messages.insert().returning(messages.c.id)
+_ADD_MO_ONCE = {
+    name: dialect.insert(messages)
+    .on_conflict_do_nothing(index_elements=["direction", "smsc_message_id"])
+    .returning(messages.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_MARK_HANDLED = (
+    update(messages)
+    .where(messages.c.id == bindparam("message_id"))
+    .values(handled_at=bindparam("at"))
+)
 
 
 class MessageRepository:
@@ -16,24 +29,13 @@ class MessageRepository:
         self._conn = conn
 
     def add(self, **values: Any) -> int:
-        new_id: int = self._conn.execute(
-            messages.insert().values(**values).returning(messages.c.id)
-        ).scalar_one()
+        new_id: int = self._conn.execute(_ADD, values).scalar_one()
         return new_id
 
     def add_mo_once(self, **values: Any) -> int | None:
         """Store an MO unless one with the same SMSC id is already stored; then ``None``."""
-        insert = (
-            postgresql.insert(messages)
-            if self._conn.dialect.name == "postgresql"
-            else sqlite.insert(messages)
-        )
-        statement = (
-            insert.values(direction="mo", **values)
-            .on_conflict_do_nothing(index_elements=["direction", "smsc_message_id"])
-            .returning(messages.c.id)
-        )
-        return self._conn.execute(statement).scalar_one_or_none()
+        statement = _ADD_MO_ONCE[self._conn.dialect.name]
+        return self._conn.execute(statement, {"direction": "mo", **values}).scalar_one_or_none()
 
     def mo_by_smsc_id(self, smsc_message_id: str) -> dict[str, Any] | None:
         row = self._conn.execute(
@@ -44,9 +46,7 @@ class MessageRepository:
         return dict(row._mapping) if row else None
 
     def mark_handled(self, message_id: int, at: datetime) -> None:
-        self._conn.execute(
-            update(messages).where(messages.c.id == message_id).values(handled_at=at)
-        )
+        self._conn.execute(_MARK_HANDLED, {"message_id": message_id, "at": at})
 
     def due_mt(self, at: datetime, limit: int) -> list[dict[str, Any]]:
         rows = self._conn.execute(

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from vasguard.domain.catalogue import Subscriber
 from vasguard.store.tables import subscribers
+
+# Hot-path statements are built once: executing a prebuilt statement skips SQLAlchemy's
+# per-call construction and cache-key work, which dominates a short online request.
+_BY_MSISDN = select(
+    subscribers.c.id,
+    subscribers.c.msisdn,
+    subscribers.c.province,
+    subscribers.c.language,
+    subscribers.c.status,
+).where(subscribers.c.msisdn == bindparam("msisdn"))
 
 
 class SubscriberRepository:
@@ -13,13 +23,5 @@ class SubscriberRepository:
         self._conn = conn
 
     def by_msisdn(self, msisdn: str) -> Subscriber | None:
-        row = self._conn.execute(
-            select(
-                subscribers.c.id,
-                subscribers.c.msisdn,
-                subscribers.c.province,
-                subscribers.c.language,
-                subscribers.c.status,
-            ).where(subscribers.c.msisdn == msisdn)
-        ).first()
+        row = self._conn.execute(_BY_MSISDN, {"msisdn": msisdn}).first()
         return Subscriber(*row) if row else None

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, exists, func, select, update
+from sqlalchemy import Connection, Select, bindparam, exists, func, select, update
 
 from vasguard.domain.catalogue import BillingMode
 from vasguard.domain.listing import Holding
@@ -20,6 +20,7 @@ from vasguard.store.tables import (
     subscriber_plans,
     subscriptions,
 )
+from vasguard.store.types import UtcDateTime
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,76 @@ class Held:
 
 class StaleState(RuntimeError):
     """The row was not in the expected state: someone else moved it first."""
+
+
+_OPEN = [state.value for state in OPEN_STATES]
+_SUBSCRIBER = subscriptions.c.subscriber_id == bindparam("subscriber_id")
+
+# The online dialogue's statements are built once (see store.subscribers).
+_HOLDINGS = (
+    select(
+        subscriptions.c.id,
+        services.c.code,
+        services.c.name,
+        providers.c.name,
+        services.c.price_fen,
+        services.c.billing_mode,
+        services.c.group_service,
+        subscriptions.c.state,
+        subscriptions.c.ordered_at,
+        exists()
+        .where(
+            subscriber_plans.c.subscriber_id == subscriptions.c.subscriber_id,
+            current_plan_filter(bindparam("at", type_=UtcDateTime())),
+            plan_services.c.plan_id == subscriber_plans.c.plan_id,
+            plan_services.c.service_id == subscriptions.c.service_id,
+        )
+        .label("in_plan"),
+    )
+    .join_from(subscriptions, services)
+    .join(providers)
+    .where(_SUBSCRIBER, subscriptions.c.state == State.ACTIVE.value)
+)
+
+_HELD = (
+    select(
+        subscriptions.c.id,
+        subscriptions.c.state,
+        services.c.id,
+        services.c.code,
+        services.c.name,
+        providers.c.id,
+        providers.c.name,
+        select(func.count())
+        .where(charges.c.subscription_id == subscriptions.c.id)
+        .scalar_subquery(),
+    )
+    .join_from(subscriptions, services)
+    .join(providers)
+    .where(_SUBSCRIBER)
+)
+_HELD_BY_IDS = _HELD.where(subscriptions.c.id.in_(bindparam("ids", expanding=True))).order_by(
+    subscriptions.c.id
+)
+_HELD_BY_CODE = _HELD.where(
+    services.c.code == bindparam("code"), subscriptions.c.state.in_(_OPEN)
+).order_by(subscriptions.c.id)
+_BY_CODE_ANY_STATE = _HELD.where(services.c.code == bindparam("code")).order_by(
+    subscriptions.c.id.desc()
+)
+_REMINDED = _HELD.where(subscriptions.c.reminder_mt_id.is_not(None)).order_by(
+    subscriptions.c.reminder_mt_id.desc()
+)
+_CANCEL = (
+    update(subscriptions)
+    .where(subscriptions.c.id == bindparam("subscription_id"), subscriptions.c.state.in_(_OPEN))
+    .values(
+        state=State.CANCELLED.value,
+        ended_at=bindparam("at"),
+        end_cause=bindparam("cause"),
+        end_message_id=bindparam("message_id"),
+    )
+)
 
 
 class SubscriptionRepository:
@@ -144,36 +215,7 @@ class SubscriptionRepository:
 
     def holdings(self, subscriber_id: int, at: datetime) -> list[Holding]:
         """The subscriber's active subscriptions, flagged when their plan already includes them."""
-        in_plan = (
-            exists()
-            .where(
-                subscriber_plans.c.subscriber_id == subscriptions.c.subscriber_id,
-                current_plan_filter(at),
-                plan_services.c.plan_id == subscriber_plans.c.plan_id,
-                plan_services.c.service_id == subscriptions.c.service_id,
-            )
-            .label("in_plan")
-        )
-        rows = self._conn.execute(
-            select(
-                subscriptions.c.id,
-                services.c.code,
-                services.c.name,
-                providers.c.name,
-                services.c.price_fen,
-                services.c.billing_mode,
-                services.c.group_service,
-                subscriptions.c.state,
-                subscriptions.c.ordered_at,
-                in_plan,
-            )
-            .join_from(subscriptions, services)
-            .join(providers)
-            .where(
-                subscriptions.c.subscriber_id == subscriber_id,
-                subscriptions.c.state == State.ACTIVE.value,
-            )
-        ).all()
+        rows = self._conn.execute(_HOLDINGS, {"subscriber_id": subscriber_id, "at": at}).all()
         return [
             Holding(
                 r[0],
@@ -190,76 +232,35 @@ class SubscriptionRepository:
             for r in rows
         ]
 
-    def _held(self, *where: Any, newest_reminder_first: bool = False) -> list[Held]:
-        charged = (
-            select(func.count())
-            .where(charges.c.subscription_id == subscriptions.c.id)
-            .scalar_subquery()
-        )
-        rows = self._conn.execute(
-            select(
-                subscriptions.c.id,
-                subscriptions.c.state,
-                services.c.id,
-                services.c.code,
-                services.c.name,
-                providers.c.id,
-                providers.c.name,
-                charged,
-            )
-            .join_from(subscriptions, services)
-            .join(providers)
-            .where(*where)
-            .order_by(
-                subscriptions.c.reminder_mt_id.desc()
-                if newest_reminder_first
-                else subscriptions.c.id
-            )
-        ).all()
+    def _held(self, statement: Select[Any], **params: Any) -> list[Held]:
+        rows = self._conn.execute(statement, params).all()
         return [Held(r[0], State(r[1]), r[2], r[3], r[4], r[5], r[6], r[7] > 0) for r in rows]
 
     def held_by_ids(self, subscriber_id: int, ids: list[int]) -> list[Held]:
         """Those of ``ids`` that belong to the subscriber, in whatever state they are now."""
-        return self._held(
-            subscriptions.c.subscriber_id == subscriber_id, subscriptions.c.id.in_(ids)
-        )
+        return self._held(_HELD_BY_IDS, subscriber_id=subscriber_id, ids=ids)
 
     def held_by_code(self, subscriber_id: int, service_code: str) -> list[Held]:
         """Open (active or pending) subscriptions of the subscriber to the service code."""
-        return self._held(
-            subscriptions.c.subscriber_id == subscriber_id,
-            services.c.code == service_code,
-            subscriptions.c.state.in_([s.value for s in OPEN_STATES]),
-        )
+        return self._held(_HELD_BY_CODE, subscriber_id=subscriber_id, code=service_code)
 
     def by_code_any_state(self, subscriber_id: int, service_code: str) -> list[Held]:
         """Every subscription of the subscriber to the service code, newest first."""
-        return list(
-            reversed(
-                self._held(
-                    subscriptions.c.subscriber_id == subscriber_id, services.c.code == service_code
-                )
-            )
-        )
+        return self._held(_BY_CODE_ANY_STATE, subscriber_id=subscriber_id, code=service_code)
 
     def reminded(self, subscriber_id: int) -> list[Held]:
         """Subscriptions with a charge reminder, newest reminder first (any state)."""
-        return self._held(
-            subscriptions.c.subscriber_id == subscriber_id,
-            subscriptions.c.reminder_mt_id.is_not(None),
-            newest_reminder_first=True,
-        )
+        return self._held(_REMINDED, subscriber_id=subscriber_id)
 
     def cancel(self, subscription_id: int, *, at: datetime, cause: str, message_id: int) -> bool:
         """End an open subscription; ``False`` if it was no longer open."""
         result = self._conn.execute(
-            update(subscriptions)
-            .where(
-                subscriptions.c.id == subscription_id,
-                subscriptions.c.state.in_([s.value for s in OPEN_STATES]),
-            )
-            .values(
-                state=State.CANCELLED.value, ended_at=at, end_cause=cause, end_message_id=message_id
-            )
+            _CANCEL,
+            {
+                "subscription_id": subscription_id,
+                "at": at,
+                "cause": cause,
+                "message_id": message_id,
+            },
         )
         return result.rowcount == 1

@@ -1,0 +1,127 @@
+"""Benchmark the SMS dialogue: `0000`-then-cancel round trips per second, p50/p99 latency.
+
+In process, through the same `receive_mo` every channel uses, against generated data:
+
+    .venv/bin/python bench/dialogue.py --subscribers 1000000 --keep /tmp/vg-1m.db
+    .venv/bin/python bench/dialogue.py --database-url sqlite:////tmp/vg-1m.db --reuse
+    .venv/bin/python bench/dialogue.py --database-url postgresql://postgres@127.0.0.1/vg_bench \\
+        --subscribers 1000000
+
+A dialogue is two MOs from one subscriber who holds at least one monthly service: `0000`
+(the listing is built, stored and queued) and `1` (item 1 is cancelled and confirmed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select
+
+from vasguard.domain.clock import FixedClock
+from vasguard.generate import generate
+from vasguard.services.deployment import Deployment
+from vasguard.services.dialogue import receive_mo
+from vasguard.store import tables
+from vasguard.store.engine import open_engine
+from vasguard.store.migrate import upgrade
+from vasguard.store.uow import UnitOfWork
+
+AT = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+
+
+def pick_subscribers(engine: Engine, count: int, seed: int) -> list[str]:
+    """Random subscribers that hold an active subscription, found by random subscription ids."""
+    rng = random.Random(seed)
+    s, sub = tables.subscriptions, tables.subscribers
+    with engine.connect() as conn:
+        top = conn.scalar(select(func.max(s.c.id))) or 0
+        chosen: dict[str, None] = {}
+        while len(chosen) < count:
+            ids = [rng.randint(1, top) for _ in range(count * 2)]
+            rows = conn.execute(
+                select(sub.c.msisdn)
+                .join_from(s, sub, s.c.subscriber_id == sub.c.id)
+                .where(s.c.id.in_(ids), s.c.state == "active")
+            ).scalars()
+            for msisdn in rows:
+                chosen.setdefault(msisdn)
+    return list(chosen)[:count]
+
+
+def run(engine: Engine, msisdns: list[str], label: str) -> tuple[float, list[float]]:
+    clock = FixedClock(AT + timedelta(days=1))
+    deployment = Deployment()
+    latencies = []
+    started = time.perf_counter()
+    for i, msisdn in enumerate(msisdns):
+        t0 = time.perf_counter()
+        for text in ("0000", "1"):
+            receive_mo(
+                UnitOfWork(engine),
+                clock,
+                deployment,
+                msisdn=msisdn,
+                to="10086",
+                text=text,
+                smsc_message_id=f"{label}-{i}-{text}",
+            )
+            clock.advance(timedelta(milliseconds=10))
+        latencies.append(time.perf_counter() - t0)
+    return time.perf_counter() - started, latencies
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", help="default: a fresh temporary SQLite file")
+    parser.add_argument("--subscribers", type=int, default=1_000_000)
+    parser.add_argument("--dialogues", type=int, default=5_000)
+    parser.add_argument("--reuse", action="store_true", help="the database is already generated")
+    parser.add_argument("--keep", help="SQLite file to generate into and keep (for --reuse)")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = args.keep or str(Path(scratch) / "bench.db")
+        url = args.database_url or f"sqlite:///{path}"
+        engine = open_engine(url)
+        if not args.reuse:
+            upgrade(engine)
+            t0 = time.perf_counter()
+            generate(engine, subscribers=args.subscribers, seed=args.seed, at=AT)
+            print(f"generated {args.subscribers:,} subscribers in {time.perf_counter() - t0:.0f}s")
+        with engine.connect() as conn:
+            counts = {
+                t.name: conn.scalar(select(func.count()).select_from(t))
+                for t in (tables.subscribers, tables.services, tables.subscriptions)
+            }
+        msisdns = pick_subscribers(engine, args.dialogues + args.dialogues // 9, args.seed)
+        warm, msisdns = msisdns[: len(msisdns) // 10], msisdns[len(msisdns) // 10 :]
+        run(engine, warm, "warm")  # fill caches and compiled statements
+        elapsed, latencies = run(engine, msisdns, "bench")
+        engine.dispose()
+
+    ms = sorted(x * 1000 for x in latencies)
+    print(f"backend      {engine.dialect.name}")
+    print(
+        f"data         {counts['subscribers']:,} subscribers, {counts['services']:,} services, "
+        f"{counts['subscriptions']:,} subscriptions"
+    )
+    print(f"dialogues    {len(latencies):,} (0000 then 1; 2 MOs, {2 * len(latencies):,} in all)")
+    print(f"throughput   {len(latencies) / elapsed:,.0f} dialogues/s")
+    print(
+        f"latency      p50 {statistics.median(ms):.2f} ms, p99 {ms[int(len(ms) * 0.99) - 1]:.2f} ms"
+    )
+    print(f"peak RSS     {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
