@@ -19,8 +19,10 @@ from vasguard.domain.catalogue import UnknownSubscriber
 from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.msisdn import InvalidMsisdn
 from vasguard.domain.ordering import OrderRefused
+from vasguard.domain.plans import PlanRefused
 from vasguard.domain.subscription import Channel
 from vasguard.runtime import Runtime
+from vasguard.services.resolutions import ResolutionRefused
 from vasguard.store.migrate import is_initialised, upgrade
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
@@ -34,6 +36,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(data_app, name="data")
 app.add_typer(sms_app, name="sms")
 app.add_typer(jobs_app, name="jobs")
+plan_app = typer.Typer(help="Order or change a subscriber's plan (套餐).", no_args_is_help=True)
+complaint_app = typer.Typer(help="Resolve complaints (care).", no_args_is_help=True)
+app.add_typer(plan_app, name="plan")
+app.add_typer(complaint_app, name="complaint")
 
 out = Console()
 err = Console(stderr=True)
@@ -61,7 +67,14 @@ def user_errors() -> Iterator[None]:
     """Turn the errors a user can cause into one clear line and a non-zero exit."""
     try:
         yield
-    except (OrderRefused, InvalidMsisdn, UnknownSubscriber, ValueError) as exc:
+    except (
+        OrderRefused,
+        PlanRefused,
+        ResolutionRefused,
+        InvalidMsisdn,
+        UnknownSubscriber,
+        ValueError,
+    ) as exc:
         fail(str(exc))
 
 
@@ -147,15 +160,17 @@ def order(
 
     rt = runtime()
     with user_errors():
+        clock = rt.clock(at)
         placed = place_order(
             rt.uow(),
-            rt.clock(at),
+            clock,
             rt.deployment,
             msisdn=msisdn,
             service_code=service,
             channel=channel,
             cause=cli_cause(),
         )
+    rt.deliver(clock)
 
     def human() -> None:
         out.print(
@@ -181,15 +196,17 @@ def sms_send(
 
     rt = runtime()
     with user_errors():
+        clock = rt.clock(at)
         result = receive_mo(
             rt.uow(),
-            rt.clock(at),
+            clock,
             rt.deployment,
             msisdn=sender,
             to=to or rt.deployment.service_number,
             text=text,
             smsc_message_id=message_id,
         )
+    rt.deliver(clock)
 
     def human() -> None:
         if result.duplicate:
@@ -198,6 +215,27 @@ def sms_send(
             out.print(reply)
 
     emit(as_json, result, human)
+
+
+@sms_app.command("inbox")
+def sms_inbox(
+    msisdn: Annotated[str, typer.Option(help="the subscriber's number")],
+    last: Annotated[int, typer.Option(min=1, help="how many messages")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a subscriber's latest messages, both ways, with their delivery state."""
+    from vasguard.services.messaging import conversation
+
+    rt = runtime()
+    with user_errors():
+        rows = conversation(rt.uow(), msisdn=msisdn, last=last)
+
+    def human() -> None:
+        for row in rows:
+            arrow = "→" if row.direction == "mo" else "←"
+            out.print(f"{row.at.isoformat()} {arrow} {row.peer} [{row.status}] {row.text}")
+
+    emit(as_json, [asdict(r) for r in rows], human)
 
 
 @jobs_app.command("expire")
@@ -210,6 +248,222 @@ def jobs_expire(at: AtOption = None, as_json: JsonOption = False) -> None:
         clock = rt.clock(at)
     count = expire_orders(rt.uow(), clock, cause=Cause(CauseKind.JOB, "expire"))
     emit(as_json, {"expired": count}, lambda: out.print(f"{count} orders expired"))
+
+
+@jobs_app.command("bill")
+def jobs_bill(
+    period: Annotated[str, typer.Option(help="the billing period, YYYY-MM")],
+    at: AtOption = None,
+    chunk: Annotated[int, typer.Option(min=1, help="subscriber ids per transaction")] = 20_000,
+    as_json: JsonOption = False,
+) -> None:
+    """Charge a period: first charges now due, renewals and plan fees; safe to re-run."""
+    from rich.table import Table
+
+    from vasguard.domain.clock import SystemClock
+    from vasguard.domain.money import yuan
+    from vasguard.services.billing import run_bill
+
+    rt = runtime()
+    with user_errors(), progress_bar() as bar:
+        task = bar.add_task(f"bill run {period}", total=None)
+        summary = run_bill(
+            rt.uow(),
+            rt.clock(at),
+            rt.deployment,
+            period,
+            wall_clock=SystemClock(),
+            chunk=chunk,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+
+    def human() -> None:
+        resumed = " (resumed)" if summary.resumed else ""
+        table = Table(title=f"bill run {summary.run_id}, period {summary.period}{resumed}")
+        table.add_column("outcome")
+        table.add_column("count", justify="right")
+        table.add_column("amount", justify="right")
+        for kind, count in sorted(summary.charged.items()):
+            table.add_row(f"charged: {kind}", f"{count:,}", yuan(summary.charged_fen[kind]))
+        table.add_row("charged: total", f"{summary.total_charged:,}", yuan(summary.total_fen))
+        for reason, count in sorted(summary.skipped.items()):
+            table.add_row(f"skipped: {reason}", f"{count:,}", "")
+        out.print(table)
+        for line in summary.exempt:
+            out.print(
+                f"charged without reminder (exempt): service {line['service']} "
+                f"({line['reason']}): {line['charges']:,} charges, {yuan(line['fen'])}"
+            )
+
+    emit(as_json, summary, human)
+
+
+@app.command("audit")
+def audit(
+    period: Annotated[str, typer.Option(help="the billing period, YYYY-MM")],
+    as_json: JsonOption = False,
+) -> None:
+    """Re-check every charge of a period against the invariants; exit 1 on any violation."""
+    from vasguard.services.audit import audit_period
+
+    rt = runtime()
+    with user_errors():
+        report = audit_period(rt.uow(), rt.deployment, period)
+
+    def human() -> None:
+        for v in report.violations:
+            out.print(f"charge {v.charge_id}: [red]{v.rule}[/red] {v.detail}")
+        out.print(
+            f"period {report.period}: {report.charges:,} charges checked, "
+            f"{report.violation_count:,} violations"
+        )
+
+    emit(as_json, report, human)
+    if report.violation_count:
+        raise typer.Exit(1)
+
+
+@jobs_app.command("reminders")
+def jobs_reminders(at: AtOption = None, as_json: JsonOption = False) -> None:
+    """Queue due charge reminders and plan notices inside the sending window, then send them."""
+    from rich.table import Table
+
+    from vasguard.channels.sms.loopback import LoopbackSmsc
+    from vasguard.services.outbox import flush, record_receipt
+    from vasguard.services.reminders import run_reminders
+
+    rt = runtime()
+    with user_errors():
+        clock = rt.clock(at)
+    with progress_bar() as bar:
+        tasks: dict[str, Any] = {}
+
+        def report(stage: str, done: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=None)
+            bar.update(tasks[stage], completed=done)
+
+        result = run_reminders(rt.uow(), clock, rt.deployment, progress=report)
+    smsc = LoopbackSmsc()
+    sent = flush(rt.uow(), clock, smsc)
+    for receipt in smsc.receipts(clock.now()):
+        record_receipt(rt.uow(), receipt)
+
+    def human() -> None:
+        table = Table(title=f"reminder job at {result.at.isoformat()}")
+        table.add_column("notice")
+        table.add_column("queued", justify="right")
+        table.add_column("waiting for the window", justify="right")
+        table.add_row("charge reminders", str(result.queued), str(result.waiting_outside_window))
+        table.add_row(
+            "plan takes effect", str(result.plan_notices_queued), str(result.plan_notices_waiting)
+        )
+        out.print(table)
+        if result.zones_outside_window:
+            out.print(f"outside the sending window in: {', '.join(result.zones_outside_window)}")
+        out.print(f"{sent} messages sent through the loopback SMSC")
+        exempt = Table(title="reminder-exempt services with active subscriptions")
+        for column in ("code", "service", "provider", "reason", "subscriptions"):
+            exempt.add_column(column, justify="right" if column == "subscriptions" else "left")
+        for e in result.exempt:
+            exempt.add_row(e.code, e.name, e.provider, e.reason, str(e.subscriptions))
+        out.print(exempt)
+
+    emit(as_json, {**asdict(result), "sent": sent}, human)
+
+
+@plan_app.command("order")
+def plan_order(
+    msisdn: Annotated[str, typer.Option(help="the subscriber's number")],
+    plan: Annotated[str, typer.Option(help="the plan code")],
+    channel: Annotated[Channel, typer.Option(help="where the order came from")] = Channel.CARE,
+    at: AtOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Order a plan, or change to it, from the 1st of next month; the subscriber is told."""
+    from vasguard.services.plans import order_plan
+
+    rt = runtime()
+    with user_errors():
+        ordered = order_plan(
+            rt.uow(),
+            rt.clock(at),
+            rt.deployment,
+            msisdn=msisdn,
+            plan_code=plan,
+            channel=channel,
+            cause=cli_cause(),
+        )
+
+    def human() -> None:
+        verb = "changed to" if ordered.changed else "ordered"
+        out.print(
+            f"{ordered.msisdn} {verb} plan {ordered.plan_code} from {ordered.effective_date}; "
+            f"notice queued for {ordered.notice_send_after.isoformat()}:"
+        )
+        out.print(f"  {ordered.notice_text}")
+
+    emit(as_json, ordered, human)
+
+
+@complaint_app.command("resolve")
+def complaint_resolve(
+    ticket: Annotated[str, typer.Option(help="the complaint's ticket")],
+    refund: Annotated[
+        bool, typer.Option("--refund/--no-refund", help="refund the charges it covers")
+    ] = False,
+    note: Annotated[str | None, typer.Option(help="the resolution, as recorded")] = None,
+    at: AtOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Resolve an open complaint, with or without refunding the charges it covers."""
+    from vasguard.services.resolutions import resolve_complaint
+
+    rt = runtime()
+    with user_errors():
+        resolution = resolve_complaint(
+            rt.uow(),
+            rt.clock(at),
+            rt.deployment,
+            ticket=ticket,
+            refund=refund,
+            cause=cli_cause(),
+            note=note,
+        )
+
+    def human() -> None:
+        out.print(f"complaint {resolution.ticket} {resolution.resolution}")
+        for r in resolution.refunds:
+            out.print(f"  refund {r.refund_id}: charge {r.charge_id}, {r.amount_fen} fen")
+
+    emit(as_json, {**asdict(resolution), "refunded_fen": resolution.refunded_fen}, human)
+
+
+@app.command("refund")
+def refund(
+    charge: Annotated[int, typer.Option(help="the charge id")],
+    amount: Annotated[
+        int | None, typer.Option(help="fen to refund; default the whole charge")
+    ] = None,
+    at: AtOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Refund one charge (never more than it); asking again shows the refund already made."""
+    from vasguard.services.resolutions import refund_charge
+
+    rt = runtime()
+    with user_errors():
+        made = refund_charge(
+            rt.uow(), rt.clock(at), charge_id=charge, amount_fen=amount, cause=cli_cause()
+        )
+
+    def human() -> None:
+        state = "refunded" if made.created else "already refunded"
+        out.print(
+            f"charge {made.charge_id} {state}: {made.amount_fen} fen (refund {made.refund_id})"
+        )
+
+    emit(as_json, made, human)
 
 
 @app.command("serve")

@@ -155,6 +155,8 @@ subscriptions = Table(
     Index("ix_subscriptions_subscriber", "subscriber_id", "state"),
     Index("ix_subscriptions_state_confirm_by", "state", "confirm_by"),
     Index("ix_subscriptions_reminder_due", "state", "reminder_mt_id", "confirmed_at"),
+    # The reminder job walks unreminded active rows in id order, chunk after chunk.
+    Index("ix_subscriptions_reminder_pending", "state", "reminder_mt_id", "id"),
     Index("ix_subscriptions_service", "service_id", "state"),
 )
 
@@ -297,6 +299,8 @@ bill_runs = Table(
     Column("charged_count", Integer, nullable=False, default=0),
     Column("charged_fen", BigInteger, nullable=False, default=0),
     Column("summary", Text),
+    # The charging policy the run applied (JSON), so the audit checks against the same rules.
+    Column("policy", Text),
     CheckConstraint("status IN ('running', 'finished', 'failed')", name="status"),
     Index("ix_bill_runs_period", "period", "status"),
 )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Path
+from fastapi import APIRouter, FastAPI, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from vasguard.channels.http import problems
@@ -15,7 +16,10 @@ from vasguard.domain.ordering import OrderRefused, Refusal
 from vasguard.domain.subscription import Channel
 from vasguard.runtime import Runtime
 from vasguard.services.dialogue import receive_mo
+from vasguard.services.messaging import conversation
 from vasguard.services.orders import find_subscriber, place_order
+from vasguard.services.plans import order_plan
+from vasguard.services.resolutions import refund_charge, resolve_complaint
 
 
 class Strict(BaseModel):
@@ -55,11 +59,64 @@ class OrderOut(BaseModel):
     confirm_by: datetime
 
 
+class PlanOrderIn(Strict):
+    msisdn: str = Field(examples=["13800138000"])
+    plan: str = Field(min_length=1, max_length=20, description="plan code")
+    channel: Channel = Channel.CARE
+
+
+class PlanOrderOut(BaseModel):
+    subscriber_plan_id: int
+    msisdn: str
+    plan: str
+    changed: bool
+    effective_from: datetime
+    notice_message_id: int
+    notice_send_after: datetime
+
+
+class ResolutionIn(Strict):
+    refund: bool = False
+    note: str | None = Field(None, max_length=200, description="the resolution, as recorded")
+
+
+class RefundOut(BaseModel):
+    refund_id: int
+    charge_id: int
+    amount_fen: int
+    complaint_id: int | None
+    created: bool
+
+
+class ResolutionOut(BaseModel):
+    ticket: str
+    resolved_at: datetime
+    resolution: str
+    refunded_fen: int
+    refunds: list[RefundOut]
+
+
+class RefundIn(Strict):
+    charge_id: int
+    amount_fen: int | None = Field(None, description="default: the whole charge")
+
+
 class MoIn(Strict):
     sender: str = Field(alias="from", examples=["13800138000"])
     to: str | None = Field(None, max_length=21)
     text: str = Field(max_length=2000)
     id: str | None = Field(None, max_length=64, description="the SMSC's message id")
+
+
+class MessageOut(BaseModel):
+    id: int
+    direction: str
+    peer: str
+    kind: str
+    text: str
+    parts: int
+    status: str
+    at: datetime
 
 
 class MoOut(BaseModel):
@@ -111,9 +168,10 @@ def create_app(rt: Runtime) -> FastAPI:
 
     @api.post("/orders", response_model=OrderOut, status_code=201)
     def post_order(body: OrderIn) -> OrderOut:
+        clock = rt.clock()
         placed = place_order(
             rt.uow(),
-            rt.clock(),
+            clock,
             rt.deployment,
             msisdn=body.msisdn,
             service_code=body.service,
@@ -121,6 +179,7 @@ def create_app(rt: Runtime) -> FastAPI:
             order_ref=body.order_ref,
             cause=Cause(CauseKind.API, f"order:{body.channel.value}"),
         )
+        rt.deliver(clock)
         return OrderOut(
             subscription_id=placed.subscription_id,
             msisdn=placed.msisdn,
@@ -129,17 +188,83 @@ def create_app(rt: Runtime) -> FastAPI:
             confirm_by=placed.confirm_by,
         )
 
-    @api.post("/sms/mo", response_model=MoOut)
-    def post_mo(body: MoIn) -> MoOut:
-        result = receive_mo(
+    @api.post("/plans/orders", response_model=PlanOrderOut, status_code=201)
+    def post_plan_order(body: PlanOrderIn) -> PlanOrderOut:
+        ordered = order_plan(
             rt.uow(),
             rt.clock(),
+            rt.deployment,
+            msisdn=body.msisdn,
+            plan_code=body.plan,
+            channel=body.channel,
+            cause=Cause(CauseKind.API, f"plan-order:{body.channel.value}"),
+        )
+        return PlanOrderOut(
+            subscriber_plan_id=ordered.subscriber_plan_id,
+            msisdn=ordered.msisdn,
+            plan=ordered.plan_code,
+            changed=ordered.changed,
+            effective_from=ordered.effective_from,
+            notice_message_id=ordered.notice_message_id,
+            notice_send_after=ordered.notice_send_after,
+        )
+
+    @api.post("/complaints/{ticket}/resolution", response_model=ResolutionOut)
+    def post_resolution(
+        ticket: Annotated[str, Path(max_length=20)], body: ResolutionIn
+    ) -> ResolutionOut:
+        resolution = resolve_complaint(
+            rt.uow(),
+            rt.clock(),
+            rt.deployment,
+            ticket=ticket,
+            refund=body.refund,
+            note=body.note,
+            cause=Cause(CauseKind.API, "care"),
+        )
+        return ResolutionOut(
+            ticket=resolution.ticket,
+            resolved_at=resolution.resolved_at,
+            resolution=resolution.resolution,
+            refunded_fen=resolution.refunded_fen,
+            refunds=[RefundOut.model_validate(r, from_attributes=True) for r in resolution.refunds],
+        )
+
+    @api.post("/refunds", response_model=RefundOut, status_code=201)
+    def post_refund(body: RefundIn) -> RefundOut:
+        made = refund_charge(
+            rt.uow(),
+            rt.clock(),
+            charge_id=body.charge_id,
+            amount_fen=body.amount_fen,
+            cause=Cause(CauseKind.API, "care"),
+        )
+        return RefundOut.model_validate(made, from_attributes=True)
+
+    @api.get("/subscribers/{msisdn}/messages", response_model=list[MessageOut])
+    def get_messages(
+        msisdn: Annotated[str, Path(max_length=32)], last: Annotated[int, Query(ge=1, le=200)] = 20
+    ) -> list[MessageOut]:
+        with rt.uow() as uow:
+            find_subscriber(uow, msisdn)
+        return [
+            MessageOut.model_validate(asdict(m))
+            for m in conversation(rt.uow(), msisdn=msisdn, last=last)
+        ]
+
+    @api.post("/sms/mo", response_model=MoOut)
+    def post_mo(body: MoIn) -> MoOut:
+        clock = rt.clock()
+        result = receive_mo(
+            rt.uow(),
+            clock,
             rt.deployment,
             msisdn=normalise(body.sender),
             to=body.to or rt.deployment.service_number,
             text=body.text,
             smsc_message_id=body.id,
         )
+        rt.deliver(clock)
         return MoOut(mo_id=result.mo_id, duplicate=result.duplicate, replies=result.replies)
 
     app.include_router(api)

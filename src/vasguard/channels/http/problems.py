@@ -12,10 +12,21 @@ from starlette.exceptions import HTTPException
 from vasguard.domain.catalogue import UnknownSubscriber
 from vasguard.domain.msisdn import InvalidMsisdn
 from vasguard.domain.ordering import OrderRefused, Refusal
+from vasguard.domain.plans import PlanRefusal, PlanRefused
+from vasguard.services.resolutions import ResolutionRefusal, ResolutionRefused
 
 PROBLEM_BASE = "https://vasguard.example/problems/"
 
 _REFUSAL_STATUS = {Refusal.UNKNOWN_SERVICE: 404}
+_PLAN_STATUS = {PlanRefusal.UNKNOWN_PLAN: 404, PlanRefusal.ALREADY_ON_PLAN: 409}
+_RESOLUTION_STATUS = {
+    ResolutionRefusal.UNKNOWN_TICKET: 404,
+    ResolutionRefusal.UNKNOWN_CHARGE: 404,
+    ResolutionRefusal.ALREADY_RESOLVED: 409,
+    ResolutionRefusal.NOTHING_CHARGED: 409,
+    ResolutionRefusal.AMOUNT_NOT_POSITIVE: 422,
+    ResolutionRefusal.AMOUNT_TOO_LARGE: 422,
+}
 
 
 def problem(status: int, kind: str, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -43,6 +54,17 @@ def install(app: FastAPI) -> None:
     async def refused(_: Request, exc: OrderRefused) -> JSONResponse:
         status = _REFUSAL_STATUS.get(exc.refusal, 409)
         return problem(status, exc.refusal.value.replace("_", "-"), "Order refused", exc.detail)
+
+    @app.exception_handler(PlanRefused)
+    async def plan_refused(_: Request, exc: PlanRefused) -> JSONResponse:
+        kind = exc.refusal.value.replace("_", "-")
+        return problem(_PLAN_STATUS[exc.refusal], kind, "Plan order refused", exc.detail)
+
+    @app.exception_handler(ResolutionRefused)
+    async def resolution_refused(_: Request, exc: ResolutionRefused) -> JSONResponse:
+        status = _RESOLUTION_STATUS[exc.refusal]
+        kind = exc.refusal.value.replace("_", "-")
+        return problem(status, kind, "Resolution or refund refused", exc.detail)
 
     @app.exception_handler(UnknownSubscriber)
     async def unknown_subscriber(_: Request, exc: UnknownSubscriber) -> JSONResponse:

@@ -1,10 +1,13 @@
-"""Billing: bill runs, charges and the audit (empty until that work changes the schema).
+"""Billing: the charging policy each bill run applied, kept for the audit.
 
 Revision ID: 0003
 Revises: 0002
 """
 
 from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0003"
 down_revision = "0002"
@@ -13,8 +16,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("bill_runs", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("policy", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("bill_runs", schema=None) as batch_op:
+        batch_op.drop_column("policy")

@@ -1,0 +1,85 @@
+"""Plan (套餐) rules: when an order or change takes effect, and which orders are refused."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+
+class PlanRefusal(StrEnum):
+    UNKNOWN_PLAN = "unknown_plan"
+    ALREADY_ON_PLAN = "already_on_plan"
+
+
+class PlanRefused(Exception):
+    """A plan order that must change nothing, with a reason fit for the user."""
+
+    def __init__(self, refusal: PlanRefusal, detail: str) -> None:
+        super().__init__(detail)
+        self.refusal = refusal
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    id: int
+    code: str
+    name: str
+    monthly_fee_fen: int
+
+    @property
+    def notice_name(self) -> str:
+        """The name as notices say it: they add the word 套餐 themselves."""
+        return self.name.removesuffix("套餐") or self.name
+
+
+@dataclass(frozen=True, slots=True)
+class HeldPlan:
+    """One ``subscriber_plans`` row: a plan held (or to be held) over ``[start, end)``."""
+
+    id: int
+    plan_id: int
+    effective_from: datetime
+    effective_to: datetime | None
+
+
+def first_of_next_month(at: datetime, zone: str) -> datetime:
+    """Local midnight of the 1st of the month after ``at``, as aware UTC.
+
+    Billing periods are calendar months in the deployment zone, so a plan starts with one.
+    """
+    day = at.astimezone(ZoneInfo(zone)).date().replace(day=1)
+    following = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    return _midnight(following, zone)
+
+
+def month_start(at: datetime, zone: str) -> datetime:
+    """Local midnight of the 1st of ``at``'s own month, as aware UTC."""
+    return _midnight(at.astimezone(ZoneInfo(zone)).date().replace(day=1), zone)
+
+
+def _midnight(day: date, zone: str) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def plan_held_from(
+    starts: datetime, current: HeldPlan | None, upcoming: HeldPlan | None
+) -> int | None:
+    """The plan id the subscriber would hold at ``starts`` with what is already ordered."""
+    if upcoming is not None:
+        return upcoming.plan_id
+    if current is not None and (current.effective_to is None or current.effective_to > starts):
+        return current.plan_id
+    return None
+
+
+def check_plan_order(
+    plan: Plan, starts: datetime, current: HeldPlan | None, upcoming: HeldPlan | None
+) -> None:
+    """Ordering the plan one is already going to hold would only add noise: refuse it."""
+    if plan_held_from(starts, current, upcoming) == plan.id:
+        raise PlanRefused(
+            PlanRefusal.ALREADY_ON_PLAN, f"the subscriber already has plan {plan.code}"
+        )

@@ -1,0 +1,222 @@
+"""The reminder job: charge reminders and "your plan takes effect" notices, set-wise.
+
+A run at ``T`` acts only for provinces where ``T`` is inside the sending window (local
+wall time, ``[start, end)``); elsewhere nothing is queued and the waiting rows are counted,
+so the next run inside the window picks them up. Candidates are read in chunks by id, the
+texts rendered per row, and each chunk's MTs inserted, subscriptions linked and events
+written in one transaction. The link is guarded by ``reminder_mt_id IS NULL``, so a re-run
+or a concurrent run never queues a reminder twice.
+
+Queued reminders are due at once (``send_after = T``); the text says charging starts
+after ``T + reminder_lead_time``, which the charging policy checks against the actual
+send time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from vasguard.domain.catalogue import Subscriber
+from vasguard.domain.clock import Clock
+from vasguard.domain.events import Cause, CauseKind, Event
+from vasguard.domain.plans import Plan, month_start
+from vasguard.domain.segmentation import split
+from vasguard.domain.sending import in_window
+from vasguard.services.deployment import Deployment, templates_for
+from vasguard.store.uow import UnitOfWork
+
+Progress = Callable[[str, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ExemptService:
+    """A reminder-exempt service with active subscriptions, and why it is exempt."""
+
+    code: str
+    name: str
+    provider: str
+    reason: str
+    subscriptions: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderRun:
+    at: datetime
+    queued: int
+    waiting_outside_window: int
+    plan_notices_queued: int
+    plan_notices_waiting: int
+    zones_outside_window: list[str] = field(default_factory=list)
+    exempt: list[ExemptService] = field(default_factory=list)
+
+
+def run_reminders(
+    uow: UnitOfWork,
+    clock: Clock,
+    deployment: Deployment,
+    *,
+    cause: Cause | None = None,
+    chunk: int = 1000,
+    progress: Progress | None = None,
+) -> ReminderRun:
+    """Queue every due charge reminder and plan-effective notice inside the sending window."""
+    at = clock.now()
+    cause = cause or Cause(CauseKind.JOB, f"reminders@{at.isoformat()}")
+    report = progress or (lambda _stage, _done: None)
+    with uow:
+        zones = uow.reminders.zones()
+        open_zones = {
+            z
+            for z in set(zones.values())
+            if in_window(at.astimezone(ZoneInfo(z)).time(), deployment.sending_window)
+        }
+        inside = sorted(p for p, z in zones.items() if z in open_zones)
+        outside = sorted(p for p, z in zones.items() if z not in open_zones)
+
+        queued = after = 0
+        while inside and (batch := uow.reminders.due(at, inside, after, chunk)):
+            after = batch[-1]["id"]
+            queued += _queue_reminders(uow, deployment, zones, batch, at, cause)
+            uow.commit()
+            report("reminders", queued)
+
+        since = month_start(at, deployment.timezone)
+        notices = after = 0
+        while inside and (rows := uow.plans.effective_notices_due(since, at, inside, after, chunk)):
+            after = rows[-1]["id"]
+            notices += _queue_effective_notices(uow, deployment, rows, at, cause)
+            uow.commit()
+            report("plan notices", notices)
+
+        waiting = uow.reminders.count_due(at, outside) if outside else 0
+        notices_waiting = (
+            uow.plans.count_effective_notices_due(since, at, outside) if outside else 0
+        )
+        exempt = [ExemptService(**row) for row in uow.reminders.exempt()]
+    return ReminderRun(
+        at,
+        queued,
+        waiting,
+        notices,
+        notices_waiting,
+        sorted(set(zones.values()) - open_zones),
+        exempt,
+    )
+
+
+def _subscriber(row: dict[str, Any]) -> Subscriber:
+    return Subscriber(
+        row["subscriber_id"], row["msisdn"], row["province"], row["language"], row["status"]
+    )
+
+
+def _mt(
+    deployment: Deployment, row: dict[str, Any], *, kind: str, text: str, at: datetime
+) -> dict[str, Any]:
+    """The messages row of a free platform notice due at once."""
+    segmented = split(text)
+    return {
+        "subscriber_id": row["subscriber_id"],
+        "province": row["province"],
+        "msisdn": row["msisdn"],
+        "direction": "mt",
+        "service_number": deployment.service_number,
+        "kind": kind,
+        "text": text,
+        "encoding": segmented.encoding,
+        "parts": segmented.count,
+        "status": "queued",
+        "subscription_id": row.get("subscription_id"),
+        "created_at": at,
+        "send_after": at,
+    }
+
+
+def _queue_reminders(
+    uow: UnitOfWork,
+    deployment: Deployment,
+    zones: dict[str, str],
+    batch: list[dict[str, Any]],
+    at: datetime,
+    cause: Cause,
+) -> int:
+    charge_at = at + deployment.reminder_lead_time
+    mts = []
+    for row in batch:
+        zone = ZoneInfo(zones[row["province"]])
+        text = templates_for(deployment, _subscriber(row)).charge_reminder(
+            ordered_at=row["ordered_at"].astimezone(zone),
+            provider=row["provider_name"],
+            service=row["service_name"],
+            service_code=row["service_code"],
+            price_fen=row["price_fen"],
+            charge_at=charge_at.astimezone(zone),
+        )
+        mts.append(
+            _mt(
+                deployment,
+                row | {"subscription_id": row["id"]},
+                kind="charge_reminder",
+                text=text,
+                at=at,
+            )
+        )
+    message_ids = uow.reminders.queue_messages(mts)
+    uow.reminders.record([(row["id"], mt) for row, mt in zip(batch, message_ids, strict=True)], at)
+    uow.events.add_many(
+        Event(
+            row["subscriber_id"],
+            row["province"],
+            "subscription",
+            row["id"],
+            "reminder_queued",
+            cause,
+            at,
+            {"message": mt, "service": row["service_code"], "charge_after": charge_at.isoformat()},
+        )
+        for row, mt in zip(batch, message_ids, strict=True)
+    )
+    return len(batch)
+
+
+def _queue_effective_notices(
+    uow: UnitOfWork,
+    deployment: Deployment,
+    rows: list[dict[str, Any]],
+    at: datetime,
+    cause: Cause,
+) -> int:
+    zone = ZoneInfo(deployment.timezone)
+    included = uow.plans.included_names([row["plan_id"] for row in rows])
+    mts = []
+    for row in rows:
+        plan = Plan(row["plan_id"], row["plan_code"], row["plan_name"], row["monthly_fee_fen"])
+        text = templates_for(deployment, _subscriber(row)).plan_effective(
+            plan=plan.notice_name,
+            fee_fen=plan.monthly_fee_fen,
+            effective_date=row["effective_from"].astimezone(zone).date(),
+            included=included.get(plan.id, []),
+        )
+        mts.append(_mt(deployment, row, kind="plan_effective", text=text, at=at))
+    message_ids = uow.reminders.queue_messages(mts)
+    uow.plans.record_effective_notices(
+        [(row["id"], mt) for row, mt in zip(rows, message_ids, strict=True)]
+    )
+    uow.events.add_many(
+        Event(
+            row["subscriber_id"],
+            row["province"],
+            "subscriber_plan",
+            row["id"],
+            "effective_notice_queued",
+            cause,
+            at,
+            {"message": mt, "plan": row["plan_code"]},
+        )
+        for row, mt in zip(rows, message_ids, strict=True)
+    )
+    return len(rows)
