@@ -379,3 +379,20 @@ def test_arbitrary_text_never_raises_and_nonsense_changes_nothing(world, text):
     assert result.replies
     if isinstance(parse(text), NotUnderstood):
         assert _snapshot(world) == before
+
+
+def test_english_keyword_regime(world, db_url):
+    from vasguard.config import Settings
+    from vasguard.runtime import Runtime
+
+    world.deployment = Runtime(Settings(database_url=db_url, keywords="english")).deployment
+    ids = subscribe(world, "80100001", "80100002", "80200002", msisdn=CAROL)
+    assert "1." in sms(world, "LIST", msisdn=CAROL).replies[0]
+    _remind(world, ids[2])
+    sms(world, "stop", msisdn=CAROL)
+    assert state(world, ids[2]) == "cancelled"
+    ask = sms(world, "STOP ALL", msisdn=CAROL).replies[0]
+    code = ask.split('"Y')[1][:4]
+    sms(world, f"Y{code}", msisdn=CAROL)
+    assert [state(world, s) for s in ids] == ["cancelled", "cancelled", "cancelled"]
+    assert "HELP" in sms(world, "help", msisdn=CAROL).replies[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -17,6 +19,9 @@ class Settings(BaseSettings):
     listing_port: str = Field("10086977", description="sub-port the 0000 listing is sent from")
     signature_zh: str = Field("【10086】", description="signature prefixed to Chinese texts")
     signature_en: str = Field("[10086]", description="signature prefixed to English texts")
+    keywords: Literal["default", "english"] = Field(
+        "default", description="command words; english adds STOP, STOP ALL, LIST, HELP"
+    )
     confirmation_hours: int = Field(24, description="how long an order can be confirmed")
     listing_hours: int = Field(24, description="how long a 0000 listing's numbers stay valid")
     sending_window_start: str = Field("08:00", description="local time notices may start")

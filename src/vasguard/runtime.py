@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from vasguard.channels.sms.loopback import LoopbackSmsc
 from vasguard.config import Settings
 from vasguard.domain.clock import Clock, FixedClock, SystemClock, parse_instant
+from vasguard.domain.commands import DEFAULT_KEYWORDS, ENGLISH_REGIME
 from vasguard.domain.templates import Branding
 from vasguard.services.deployment import Deployment
 from vasguard.services.outbox import flush, record_receipt
@@ -38,6 +39,7 @@ class Runtime:
                 signature_en=s.signature_en,
                 service_number=s.service_number,
             ),
+            keywords=ENGLISH_REGIME if s.keywords == "english" else DEFAULT_KEYWORDS,
             listing_port=s.listing_port,
             timezone=s.timezone,
             confirmation_window=timedelta(hours=s.confirmation_hours),
