@@ -23,7 +23,7 @@ from vasguard.domain.plans import PlanRefused
 from vasguard.domain.subscription import Channel
 from vasguard.runtime import Runtime
 from vasguard.services.resolutions import ResolutionRefused
-from vasguard.store.migrate import is_initialised, upgrade
+from vasguard.store.migrate import upgrade
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Create and migrate the database.", no_args_is_help=True)
@@ -475,15 +475,16 @@ def serve(
     import uvicorn
 
     from vasguard.channels.http.app import create_app
-    from vasguard.generate import generate
+    from vasguard.generate import GenerationError, generate
 
     rt = runtime()
-    fresh = not is_initialised(rt.engine)
     upgrade(rt.engine)
-    if fresh:
-        n = rt.settings.demo_subscribers
-        err.print(f"empty database: generating demo data ({n} subscribers)…")
+    n = rt.settings.demo_subscribers
+    try:
         generate(rt.engine, subscribers=n, seed=1, at=rt.clock().now())
+        err.print(f"empty database: generated a demo operator with {n} subscribers")
+    except GenerationError:
+        pass  # the database already holds an operator: serve it as it is
     uvicorn.run(
         create_app(rt),
         host=host or rt.settings.http_host,
