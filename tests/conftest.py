@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,6 +58,29 @@ def pg_url() -> Iterator[str]:
     yield url
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@contextmanager
+def private_database(backend: str, name: str, tmp: Path) -> Iterator[Engine]:
+    """A migrated database of its own, for fixtures that outlive one test."""
+    if backend == "sqlite":
+        engine = open_engine(f"sqlite:///{tmp / (name + '.db')}")
+        upgrade(engine)
+        yield engine
+        engine.dispose()
+        return
+    db = f"vasguard_test_{_worker()}_{name}"
+    admin = open_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{db}"'))
+    engine = open_engine(admin.url.set(database=db).render_as_string(hide_password=False))
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
     admin.dispose()
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from random import Random
 
 import pytest
+from conftest import BACKENDS, private_database
 from sqlalchemy import Engine, bindparam, func, select, text
 
 from vasguard.domain.msisdn import load_segments
@@ -21,6 +23,9 @@ from vasguard.store.types import UtcDateTime
 
 AT = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 SUBSCRIBERS = 1_500
+
+# One worker runs this module, so the shared dataset is generated once per backend.
+pytestmark = pytest.mark.xdist_group("generate")
 
 
 def _scalar(engine: Engine, sql: str, **params: object) -> int:
@@ -57,8 +62,19 @@ def _fresh_sqlite(path: Path) -> Engine:
     return engine
 
 
-@pytest.fixture
-def dataset(engine: Engine) -> tuple[Engine, GenerationSummary, list[tuple[str, int, int]]]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def dataset(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Engine, GenerationSummary, list[tuple[str, int, int]]]]:
+    """One generated operator per backend, shared by the read-only tests of this module.
+
+    The full catalogue takes seconds to build; the last test here writes, so it runs last.
+    """
+    with private_database(request.param, "dataset", tmp_path_factory.mktemp("dataset")) as engine:
+        yield engine, *_generated(engine)
+
+
+def _generated(engine: Engine) -> tuple[GenerationSummary, list[tuple[str, int, int]]]:
     calls: list[tuple[str, int, int]] = []
     summary = generate(
         engine,
@@ -68,7 +84,7 @@ def dataset(engine: Engine) -> tuple[Engine, GenerationSummary, list[tuple[str, 
         chunk_size=500,
         progress=lambda stage, done, total: calls.append((stage, done, total)),
     )
-    return engine, summary, calls
+    return summary, calls
 
 
 def test_catalogue_is_full_size_and_plausible(dataset) -> None:
