@@ -396,3 +396,26 @@ def test_english_keyword_regime(world, db_url):
     sms(world, f"Y{code}", msisdn=CAROL)
     assert [state(world, s) for s in ids] == ["cancelled", "cancelled", "cancelled"]
     assert "HELP" in sms(world, "help", msisdn=CAROL).replies[0]
+
+
+def test_a_failure_while_acting_keeps_the_mo_unhandled_and_changes_nothing_else(world, monkeypatch):
+    import vasguard.services.dialogue as dialogue
+
+    ids = subscribe(world, "80100001")
+    sms(world, "0000")
+    events_before = len(world.rows(tables.events))
+
+    def broken(turn, command):
+        turn.uow.subscriptions.cancel(ids[0], at=turn.at, cause="x", message_id=turn.mo_id)
+        raise RuntimeError("store went away")
+
+    monkeypatch.setattr(dialogue, "act", broken)
+    with pytest.raises(RuntimeError):
+        sms(world, "1", smsc_id="flaky")
+    (kept,) = world.rows(tables.messages, tables.messages.c.smsc_message_id == "flaky")
+    assert kept["handled_at"] is None and kept["text"] == "1"
+    assert state(world, ids[0]) == "active"
+    assert len(world.rows(tables.events)) == events_before
+    monkeypatch.undo()
+    assert sms(world, "1", smsc_id="flaky").replies
+    assert state(world, ids[0]) == "cancelled"

@@ -50,6 +50,8 @@ _EXTENSION = {
 _SEPTETS: dict[str, tuple[int, ...]] = {
     ch: (value,) for value, ch in enumerate(_BASIC) if value != _ESC
 } | {ch: (_ESC, value) for ch, value in _EXTENSION.items()}
+_GSM_CHARS = frozenset(_SEPTETS)
+_SEPTET_COST = {ch: len(septets) for ch, septets in _SEPTETS.items()}
 _FROM_EXTENSION = {value: ch for ch, value in _EXTENSION.items()}
 _CONCAT_8BIT = 0x00
 _CONCAT_16BIT = 0x08
@@ -69,17 +71,20 @@ class Segmented:
 
 def choose_encoding(text: str) -> Encoding:
     """GSM-7 when every character has a septet form, else UCS-2."""
-    return "gsm7" if all(ch in _SEPTETS for ch in text) else "ucs2"
+    return "gsm7" if _GSM_CHARS.issuperset(text) else "ucs2"
 
 
-def _cost(ch: str, encoding: Encoding) -> int:
+def _costs(text: str, encoding: Encoding) -> list[int]:
+    """What each character costs: septets in GSM-7, UTF-16 code units in UCS-2."""
     if encoding == "gsm7":
-        return len(_SEPTETS[ch])
-    return 2 if ord(ch) > 0xFFFF else 1
+        return [_SEPTET_COST[ch] for ch in text]
+    return [2 if ch > "\uffff" else 1 for ch in text]
 
 
 def _text_cost(text: str, encoding: Encoding) -> int:
-    return sum(_cost(ch, encoding) for ch in text)
+    if encoding == "ucs2" and text.isascii():
+        return len(text)
+    return sum(_costs(text, encoding))
 
 
 def split(text: str, *, avoid_breaking_lines: bool = False) -> Segmented:
@@ -90,14 +95,15 @@ def split(text: str, *, avoid_breaking_lines: bool = False) -> Segmented:
     """
     encoding = choose_encoding(text)
     single, limit = (GSM7_SINGLE, GSM7_PART) if encoding == "gsm7" else (UCS2_SINGLE, UCS2_PART)
-    if _text_cost(text, encoding) <= single:
+    if len(text) <= single // 2 or _text_cost(text, encoding) <= single:
         return Segmented(encoding, (text,))
+    costs = _costs(text, encoding)
     parts: list[str] = []
     start = 0
     while start < len(text):
         end, used = start, 0
-        while end < len(text) and used + _cost(text[end], encoding) <= limit:
-            used += _cost(text[end], encoding)
+        while end < len(text) and used + costs[end] <= limit:
+            used += costs[end]
             end += 1
         if avoid_breaking_lines and end < len(text) and text[end] != "\n":
             end = _line_break_before(text, start, end, encoding, limit)

@@ -66,35 +66,39 @@ def receive_mo(
     smsc_message_id: str | None = None,
     rng: random.Random | None = None,
 ) -> MoResult:
-    """Store the MO durably, then act on it once and queue the replies."""
+    """Store the MO and act on it in one transaction, committed before this returns.
+
+    The caller acknowledges the SMSC only after that, so an MO is durable before it is
+    acknowledged (invariant 6). Should acting fail, the MO alone is kept, unhandled, and
+    a redelivery of the same SMSC id acts on it then.
+    """
     at = clock.now()
     text = text.replace("\x00", "\ufffd")  # NUL is no character a handset sends
     number = normalise(msisdn)
     with uow:
         subscriber = uow.subscribers.by_msisdn(number)
-        mo_id = uow.messages.add_mo_once(
-            subscriber_id=subscriber.id if subscriber else None,
-            province=subscriber.province if subscriber else None,
-            msisdn=number,
-            service_number=to,
-            kind="mo",
-            text=text,
-            encoding=choose_encoding(text),
-            parts=1,
-            status="received",
-            smsc_message_id=smsc_message_id,
-            created_at=at,
-        )
+        mo = {
+            "subscriber_id": subscriber.id if subscriber else None,
+            "province": subscriber.province if subscriber else None,
+            "msisdn": number,
+            "service_number": to,
+            "kind": "mo",
+            "text": text,
+            "encoding": choose_encoding(text),
+            "parts": 1,
+            "status": "received",
+            "smsc_message_id": smsc_message_id,
+            "created_at": at,
+        }
+        mo_id = uow.messages.add_mo_once(**mo, handled_at=at)
         if mo_id is None:
             assert smsc_message_id is not None
             stored = uow.messages.mo_by_smsc_id(smsc_message_id)
             if stored is None or stored["handled_at"] is not None:
                 return MoResult(stored["id"] if stored else None, duplicate=True)
             mo_id = stored["id"]
-        uow.commit()
-
-        if subscriber is None:
             uow.messages.mark_handled(mo_id, at)
+        if subscriber is None:
             uow.commit()
             raise UnknownSubscriber(number)
         turn = Turn(
@@ -102,8 +106,13 @@ def receive_mo(
         )
         if rng is not None:
             turn.rng = rng
-        act(turn, parse(text, deployment.keywords))
-        uow.messages.mark_handled(mo_id, at)
+        try:
+            act(turn, parse(text, deployment.keywords))
+        except Exception:
+            uow.rollback()
+            uow.messages.add_mo_once(**mo, handled_at=None)
+            uow.commit()
+            raise
         uow.commit()
     return MoResult(mo_id, duplicate=False, replies=turn.replies)
 

@@ -12,19 +12,25 @@ from vasguard.store.tables import listing_items, listings
 
 _ADD = listings.insert().returning(listings.c.id)
 _ADD_ITEMS = listing_items.insert()
+_NEWEST = (
+    select(listings.c.id)
+    .where(listings.c.subscriber_id == bindparam("subscriber_id"))
+    .order_by(listings.c.created_at.desc(), listings.c.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+# The newest listing with its items, in one round trip (a listing with none has one row).
 _LATEST = (
     select(
         listings.c.id,
         listings.c.expires_at,
         listings.c.cancel_all_code,
         listings.c.cancel_all_until,
+        listing_items.c.number,
+        listing_items.c.subscription_id,
     )
-    .where(listings.c.subscriber_id == bindparam("subscriber_id"))
-    .order_by(listings.c.created_at.desc(), listings.c.id.desc())
-    .limit(1)
-)
-_ITEMS = select(listing_items.c.number, listing_items.c.subscription_id).where(
-    listing_items.c.listing_id == bindparam("listing_id")
+    .outerjoin(listing_items, listing_items.c.listing_id == listings.c.id)
+    .where(listings.c.id == _NEWEST)
 )
 
 
@@ -70,14 +76,14 @@ class ListingRepository:
 
     def latest(self, subscriber_id: int) -> Listing | None:
         """The subscriber's newest listing: a new 0000 replaces every earlier numbering."""
-        head = self._conn.execute(_LATEST, {"subscriber_id": subscriber_id}).first()
-        if head is None:
+        rows = self._conn.execute(_LATEST, {"subscriber_id": subscriber_id}).all()
+        if not rows:
             return None
-        items = self._conn.execute(_ITEMS, {"listing_id": head.id}).all()
+        head = rows[0]
         return Listing(
             id=head.id,
             expires_at=head.expires_at,
-            items={number: sid for number, sid in items},
+            items={r.number: r.subscription_id for r in rows if r.number is not None},
             cancel_all_code=head.cancel_all_code,
             cancel_all_until=head.cancel_all_until,
         )
