@@ -14,36 +14,15 @@ import argparse
 import resource
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psutil
+from rss import RssSampler
 
 from vasguard.generate import generate
 from vasguard.store.engine import open_engine
 from vasguard.store.migrate import upgrade
-
-
-class RssSampler(threading.Thread):
-    """Samples the resident set size, as a cross-check of ``ru_maxrss``."""
-
-    def __init__(self, interval: float = 0.25) -> None:
-        super().__init__(daemon=True)
-        self.interval = interval
-        self.peak = 0
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        process = psutil.Process()
-        while not self._halt.is_set():
-            self.peak = max(self.peak, process.memory_info().rss)
-            self._halt.wait(self.interval)
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join()
 
 
 def main() -> int:

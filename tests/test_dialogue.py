@@ -8,11 +8,14 @@ from conftest import ALICE, BOB, CAROL
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from vasguard.channels.sms.loopback import LoopbackSmsc
 from vasguard.domain.commands import NotUnderstood, parse
 from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.subscription import Channel
 from vasguard.services.dialogue import receive_mo
 from vasguard.services.orders import place_order
+from vasguard.services.outbox import flush
+from vasguard.services.reminders import run_reminders
 from vasguard.store import tables
 
 S = tables.subscriptions
@@ -235,43 +238,24 @@ def test_td_number_meaning_both_an_item_and_a_service_code_asks(world):
     assert [state(world, s) for s in ids] == ["active", "active"]
 
 
-def _remind(world, sid):
-    """Stand-in for the reminder job: a reminder MT recorded against the subscription."""
-    sub = world.rows(S, S.c.id == sid)[0]
-    with world.engine.begin() as conn:
-        mt = conn.execute(
-            tables.messages.insert()
-            .values(
-                subscriber_id=sub["subscriber_id"],
-                province=sub["province"],
-                msisdn=ALICE,
-                direction="mt",
-                service_number="10086",
-                kind="reminder",
-                text="reminder",
-                encoding="ucs2",
-                parts=1,
-                status="delivered",
-                created_at=world.clock.now(),
-                subscription_id=sid,
-            )
-            .returning(tables.messages.c.id)
-        ).scalar_one()
-        conn.execute(S.update().where(S.c.id == sid).values(reminder_mt_id=mt))
+def remind(world):
+    """The real reminder job, then the outbox through the loopback SMSC."""
+    run_reminders(world.uow(), world.clock, world.deployment)
+    flush(world.uow(), world.clock, LoopbackSmsc())
 
 
 def test_bare_td_cancels_the_only_open_reminder(world):
-    ids = subscribe(world, "80100001", "80100002")
+    ids = subscribe(world, "80100001")
     assert "业务代码" in sms(world, "TD").replies[0]
-    _remind(world, ids[1])
+    remind(world)
+    ids += subscribe(world, "80100002")
     sms(world, "TD")
-    assert [state(world, s) for s in ids] == ["active", "cancelled"]
+    assert [state(world, s) for s in ids] == ["cancelled", "active"]
 
 
 def test_bare_td_with_two_open_reminders_asks_for_the_code(world):
     ids = subscribe(world, "80100001", "80100002")
-    _remind(world, ids[0])
-    _remind(world, ids[1])
+    remind(world)
     assert "业务代码" in sms(world, "TD").replies[0]
     assert [state(world, s) for s in ids] == ["active", "active"]
 
@@ -281,7 +265,7 @@ def test_complaints_by_code_and_by_latest_reminder(world):
     assert "业务代码" in sms(world, "TS 乱扣费").replies[0]
     by_code = sms(world, "TS80100001 没有订购过").replies[0]
     assert "天气预报" in by_code and "编号TS" in by_code
-    _remind(world, ids[1])
+    remind(world)
     assert "健康百科" in sms(world, "TS").replies[0]
     complaints = world.rows(tables.complaints)
     assert [(c["subscription_id"], c["status"]) for c in complaints] == [
@@ -386,11 +370,12 @@ def test_english_keyword_regime(world, db_url):
     from vasguard.runtime import Runtime
 
     world.deployment = Runtime(Settings(database_url=db_url, keywords="english")).deployment
-    ids = subscribe(world, "80100001", "80100002", "80200002", msisdn=CAROL)
+    ids = subscribe(world, "80100001", msisdn=CAROL)
+    remind(world)
+    ids += subscribe(world, "80100002", "80200002", msisdn=CAROL)
     assert "1." in sms(world, "LIST", msisdn=CAROL).replies[0]
-    _remind(world, ids[2])
     sms(world, "stop", msisdn=CAROL)
-    assert state(world, ids[2]) == "cancelled"
+    assert state(world, ids[0]) == "cancelled"
     ask = sms(world, "STOP ALL", msisdn=CAROL).replies[0]
     code = ask.split('"Y')[1][:4]
     sms(world, f"Y{code}", msisdn=CAROL)
@@ -419,3 +404,34 @@ def test_a_failure_while_acting_keeps_the_mo_unhandled_and_changes_nothing_else(
     monkeypatch.undo()
     assert sms(world, "1", smsc_id="flaky").replies
     assert state(world, ids[0]) == "cancelled"
+
+
+def test_a_complaint_holds_the_charge_until_it_is_resolved(world):
+    from vasguard.services.billing import run_bill
+    from vasguard.services.resolutions import resolve_complaint
+
+    held, charged = subscribe(world, "80100001", "80100002")
+    remind(world)
+    ticket = sms(world, "TS80100001 我没订过").replies[0].split("编号")[1][:15]
+    world.clock.advance(timedelta(days=2))
+
+    def bill():
+        return run_bill(
+            world.uow(), world.clock, world.deployment, "2026-11", wall_clock=world.clock
+        )
+
+    bill()
+    billed = {c["subscription_id"] for c in world.rows(tables.charges)}
+    assert charged in billed and held not in billed
+    resolve_complaint(
+        world.uow(),
+        world.clock,
+        world.deployment,
+        ticket=ticket,
+        refund=False,
+        cause=Cause(CauseKind.API, "care"),
+    )
+    world.clock.advance(timedelta(hours=1))
+    bill()
+    billed = {c["subscription_id"] for c in world.rows(tables.charges)} - {None}  # plan fee
+    assert billed == {held, charged}

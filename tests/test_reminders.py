@@ -54,7 +54,7 @@ def run(world, **kwargs):
 
 
 def reminders(world):
-    return world.rows(tables.messages, tables.messages.c.kind == "charge_reminder")
+    return world.rows(tables.messages, tables.messages.c.kind == "reminder")
 
 
 def test_queued_at_2159_and_never_twice(world):

@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from vasguard.domain.catalogue import Subscriber
+from vasguard.domain.charging import REMINDER_KIND
 from vasguard.domain.clock import Clock
 from vasguard.domain.events import Cause, CauseKind, Event
 from vasguard.domain.plans import Plan, month_start
@@ -160,7 +161,7 @@ def _queue_reminders(
             _mt(
                 deployment,
                 row | {"subscription_id": row["id"]},
-                kind="charge_reminder",
+                kind=REMINDER_KIND,
                 text=text,
                 at=at,
             )

@@ -1,0 +1,262 @@
+"""The charging policy: when a subscription owes money for a period, and how much.
+
+These functions are the reference semantics. The bill run composes equivalent set-wise SQL
+from the same parameters (cut-off instants computed here), and the tests hold the two to
+each other. Decisions the product spec left open are written down where they are made:
+
+* A period is a calendar month in the deployment zone; its first charge belongs to the
+  period in which it falls due.
+* The first charge is due at the latest of: confirmation; the reminder's send time plus the
+  lead time; with delivery receipts required, also the receipt time plus the lead time
+  (invariant 2 asks for the reminder to be *sent and delivered* a lead time earlier).
+  A reminder-exempt service is due at confirmation.
+* A renewal is owed for a period whose first charge fell due before the period began.
+* A service is not charged while the subscriber's plan includes it: the plan in force at
+  charge time decides, or at the period's last instant for a charge made after the period.
+* Every charge needs the subscription to be active at charge time (the run's instant): a
+  subscription cancelled before the run is not charged for that period, so one cancelled
+  before its first charge is never charged (invariant 3).
+* ``free`` first months still write a 0-fen first charge: the row proves the first charge
+  was made, with its evidence, and keeps a re-run from charging it again.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+# The kind a charge reminder MT is stored with (messages.kind).
+REMINDER_KIND = "reminder"
+
+
+class FirstMonth(StrEnum):
+    FULL = "full"
+    PRORATED = "prorated"
+    FREE = "free"
+
+
+class Kind(StrEnum):
+    FIRST = "first"
+    RENEWAL = "renewal"
+    PLAN = "plan"
+
+
+class Skip(StrEnum):
+    """Why a subscription is not charged in a run, in the order the reasons are tested."""
+
+    NOT_CONFIRMED = "not_confirmed"
+    NO_MONTHLY_FEE = "no_monthly_fee"
+    GROUP_PAID = "group_paid"
+    ENDED = "ended"
+    AWAITING_REMINDER = "awaiting_reminder"
+    REMINDER_NOT_DELIVERED = "reminder_not_delivered"
+    NOT_DUE = "not_due"
+    CANCELLED_BEFORE_FIRST_CHARGE = "cancelled_before_first_charge"
+    IN_PLAN = "in_plan"
+    HELD = "held_by_complaint"
+    ALREADY_CHARGED = "already_charged"
+
+
+_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A billing period: one calendar month in the deployment zone."""
+
+    year: int
+    month: int
+    zone: str = "Asia/Shanghai"
+
+    @classmethod
+    def parse(cls, text: str, zone: str = "Asia/Shanghai") -> Period:
+        match = _PERIOD.match(text.strip())
+        if match is None:
+            raise ValueError(f"{text!r} is not a billing period; write YYYY-MM, e.g. 2026-11")
+        return cls(int(match[1]), int(match[2]), zone)
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @property
+    def days(self) -> int:
+        return calendar.monthrange(self.year, self.month)[1]
+
+    def day_start(self, day: int) -> datetime:
+        """Local midnight starting ``day`` (1-based; ``days + 1`` is the next month's first)."""
+        on = date(self.year, self.month, 1) + timedelta(days=day - 1)
+        return datetime(on.year, on.month, on.day, tzinfo=ZoneInfo(self.zone)).astimezone(UTC)
+
+    @property
+    def start(self) -> datetime:
+        return self.day_start(1)
+
+    @property
+    def end(self) -> datetime:
+        return self.day_start(self.days + 1)
+
+    def day_of(self, at: datetime) -> int:
+        """The local day of the month ``at`` falls on; ``at`` must be inside the period."""
+        if not self.start <= at < self.end:
+            raise ValueError(f"{at.isoformat()} is not in period {self}")
+        return at.astimezone(ZoneInfo(self.zone)).day
+
+
+@dataclass(frozen=True, slots=True)
+class ChargingPolicy:
+    lead_time: timedelta = timedelta(hours=24)
+    require_delivery_receipt: bool = False
+    first_month: FirstMonth = FirstMonth.FULL
+
+
+def policy_json(policy: ChargingPolicy, zone: str) -> str:
+    """The policy as a bill run records it, so its charges can be audited by the same rules."""
+    return json.dumps(
+        {
+            "lead_seconds": int(policy.lead_time.total_seconds()),
+            "require_delivery_receipt": policy.require_delivery_receipt,
+            "first_month": policy.first_month.value,
+            "timezone": zone,
+        },
+        sort_keys=True,
+    )
+
+
+def policy_from_json(text: str) -> ChargingPolicy:
+    raw = json.loads(text)
+    return ChargingPolicy(
+        lead_time=timedelta(seconds=raw["lead_seconds"]),
+        require_delivery_receipt=bool(raw["require_delivery_receipt"]),
+        first_month=FirstMonth(raw["first_month"]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    """The stored facts of a charge reminder MT."""
+
+    sent_at: datetime | None
+    delivered_at: datetime | None = None
+
+
+def first_charge_due_at(
+    confirmed_at: datetime,
+    reminder: Reminder | None,
+    *,
+    exempt: bool,
+    policy: ChargingPolicy,
+) -> datetime | None:
+    """When the first charge falls due; ``None`` while the evidence it waits for is missing."""
+    if exempt:
+        return confirmed_at
+    if reminder is None or reminder.sent_at is None:
+        return None
+    due = max(confirmed_at, reminder.sent_at + policy.lead_time)
+    if policy.require_delivery_receipt:
+        if reminder.delivered_at is None:
+            return None
+        due = max(due, reminder.delivered_at + policy.lead_time)
+    return due
+
+
+def first_month_amount(price_fen: int, due_at: datetime, period: Period, first: FirstMonth) -> int:
+    """``prorated``: price × days left (counting the due day) / days in month, rounded down."""
+    if first is FirstMonth.FREE:
+        return 0
+    if first is FirstMonth.FULL:
+        return price_fen
+    remaining = period.days - period.day_of(due_at) + 1
+    return price_fen * remaining // period.days
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionFacts:
+    """What the stored rows say about one subscription, as the policy needs it."""
+
+    confirmed_at: datetime | None
+    ended_at: datetime | None
+    billing_mode: str
+    price_fen: int
+    exempt: bool
+    group_paid: bool
+    reminder: Reminder | None
+    # The instants the subscriber's plan in force included the service: [from, to) spans.
+    plan_cover: tuple[tuple[datetime, datetime | None], ...] = ()
+    complaint_open: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Owed:
+    kind: Kind
+    amount_fen: int
+
+
+def assess(
+    facts: SubscriptionFacts, period: Period, run_at: datetime, policy: ChargingPolicy
+) -> Owed | Skip:
+    """What a bill run of ``period`` at ``run_at`` owes for one subscription, or why nothing."""
+    if facts.confirmed_at is None:
+        return Skip.NOT_CONFIRMED
+    if facts.billing_mode != "monthly" or facts.price_fen <= 0:
+        return Skip.NO_MONTHLY_FEE
+    if facts.group_paid:
+        return Skip.GROUP_PAID
+    if facts.ended_at is not None and facts.ended_at <= period.start:
+        return Skip.ENDED
+    reminder = facts.reminder
+    if not facts.exempt and (reminder is None or reminder.sent_at is None):
+        return Skip.AWAITING_REMINDER
+    if (
+        not facts.exempt
+        and policy.require_delivery_receipt
+        and (reminder is None or reminder.delivered_at is None)
+    ):
+        return Skip.REMINDER_NOT_DELIVERED
+    due = first_charge_due_at(facts.confirmed_at, reminder, exempt=facts.exempt, policy=policy)
+    if due is None or due > run_at or due >= period.end:
+        return Skip.NOT_DUE
+    first = due >= period.start
+    if facts.ended_at is not None and facts.ended_at <= run_at:
+        return Skip.CANCELLED_BEFORE_FIRST_CHARGE if first else Skip.ENDED
+    judged = plan_judged_at(period, run_at)
+    if any(lo <= judged and (hi is None or hi > judged) for lo, hi in facts.plan_cover):
+        return Skip.IN_PLAN
+    if facts.complaint_open:
+        return Skip.HELD
+    if first:
+        return Owed(
+            Kind.FIRST, first_month_amount(facts.price_fen, due, period, policy.first_month)
+        )
+    return Owed(Kind.RENEWAL, facts.price_fen)
+
+
+def plan_judged_at(period: Period, run_at: datetime) -> datetime:
+    """The instant whose plan decides inclusion: the charge time, kept inside the period, so a
+    closing run after the month does not judge November by December's plan."""
+    return min(run_at, period.end - timedelta(microseconds=1))
+
+
+def plan_fee_owed(
+    effective_from: datetime, effective_to: datetime | None, fee_fen: int, period: Period
+) -> Owed | None:
+    """A plan's monthly fee is owed for each period it is in force on the first day."""
+    in_force = effective_from <= period.start and (
+        effective_to is None or effective_to > period.start
+    )
+    if not in_force or fee_fen <= 0:
+        return None
+    return Owed(Kind.PLAN, fee_fen)
+
+
+def check_run_time(period: Period, run_at: datetime) -> None:
+    """A period cannot be billed before it begins."""
+    if run_at < period.start:
+        raise ValueError(
+            f"period {period} begins {period.start.isoformat()}; "
+            f"it cannot be billed at {run_at.isoformat()}"
+        )
