@@ -188,6 +188,10 @@ def generate(
             done += count
             report("subscribers", done, subscribers)
 
+    # A bulk load leaves the planner without statistics; online queries need them.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("ANALYZE"))
+
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             _reset_sequences(conn)
