@@ -53,7 +53,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(OrderRefused)
     async def refused(_: Request, exc: OrderRefused) -> JSONResponse:
         status = _REFUSAL_STATUS.get(exc.refusal, 409)
-        return problem(status, exc.refusal.value.replace("_", "-"), "Order refused", exc.detail)
+        title = exc.refusal.value.replace("_", " ").capitalize()
+        return problem(status, exc.refusal.value.replace("_", "-"), title, exc.detail)
 
     @app.exception_handler(PlanRefused)
     async def plan_refused(_: Request, exc: PlanRefused) -> JSONResponse:
