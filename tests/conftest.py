@@ -7,6 +7,7 @@ a missing server fails the run rather than skipping half the suite.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,8 +19,12 @@ import pytest
 from sqlalchemy import Engine, select, text
 
 from vasguard.domain.clock import FixedClock
+from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.msisdn import load_provinces, load_segments
+from vasguard.domain.subscription import Channel
 from vasguard.services.deployment import Deployment
+from vasguard.services.dialogue import MoResult, receive_mo
+from vasguard.services.orders import OrderPlaced, place_order
 from vasguard.store import tables
 from vasguard.store.engine import open_engine
 from vasguard.store.migrate import upgrade
@@ -130,6 +135,39 @@ class World:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)
+
+    def order(
+        self, service: str = "80100001", msisdn: str = ALICE, channel: Channel = Channel.PARTNER
+    ) -> OrderPlaced:
+        return place_order(
+            self.uow(),
+            self.clock,
+            self.deployment,
+            msisdn=msisdn,
+            service_code=service,
+            channel=channel,
+            cause=Cause(CauseKind.API, "test"),
+        )
+
+    def sms(
+        self, text: str, msisdn: str = ALICE, smsc_id: str | None = None, to: str = "10086"
+    ) -> MoResult:
+        return receive_mo(
+            self.uow(),
+            self.clock,
+            self.deployment,
+            msisdn=msisdn,
+            to=to,
+            text=text,
+            smsc_message_id=smsc_id,
+            rng=random.Random(7),
+        )
+
+    def subscribe(self, service: str = "80100001", msisdn: str = ALICE) -> int:
+        """Order and confirm by SMS at the world clock's time; the subscription id."""
+        placed = self.order(service, msisdn)
+        self.sms(f"是{placed.code}", msisdn)
+        return placed.subscription_id
 
     def rows(self, table, *where):
         with self.engine.connect() as conn:

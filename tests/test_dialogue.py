@@ -1,6 +1,5 @@
 """The SMS dialogue end to end (SMS-DIALOGUE.md), on SQLite and PostgreSQL."""
 
-import random
 from datetime import timedelta
 
 import pytest
@@ -12,7 +11,6 @@ from vasguard.channels.sms.loopback import LoopbackSmsc
 from vasguard.domain.commands import NotUnderstood, parse
 from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.subscription import Channel
-from vasguard.services.dialogue import receive_mo
 from vasguard.services.orders import place_order
 from vasguard.services.outbox import flush
 from vasguard.services.reminders import run_reminders
@@ -22,33 +20,14 @@ S = tables.subscriptions
 
 
 def sms(world, text, msisdn=ALICE, smsc_id=None, to="10086"):
-    return receive_mo(
-        world.uow(),
-        world.clock,
-        world.deployment,
-        msisdn=msisdn,
-        to=to,
-        text=text,
-        smsc_message_id=smsc_id,
-        rng=random.Random(7),
-    )
+    return world.sms(text, msisdn, smsc_id, to)
 
 
 def subscribe(world, *codes, msisdn=ALICE):
-    """Order and confirm each service, a minute apart, so the listing order is known."""
+    """Subscribe to each service, a minute apart, so the listing order is known."""
     ids = []
     for code in codes:
-        placed = place_order(
-            world.uow(),
-            world.clock,
-            world.deployment,
-            msisdn=msisdn,
-            service_code=code,
-            channel=Channel.PARTNER,
-            cause=Cause(CauseKind.API, "test"),
-        )
-        sms(world, f"是{placed.code}", msisdn=msisdn)
-        ids.append(placed.subscription_id)
+        ids.append(world.subscribe(code, msisdn))
         world.clock.advance(timedelta(minutes=1))
     return ids
 

@@ -10,35 +10,18 @@ from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.msisdn import InvalidMsisdn
 from vasguard.domain.ordering import OrderRefused, Refusal
 from vasguard.domain.subscription import Channel
-from vasguard.services.dialogue import receive_mo
-from vasguard.services.orders import expire_orders, place_order
+from vasguard.services.orders import expire_orders
 from vasguard.store import tables
 
 CAUSE = Cause(CauseKind.API, "test")
 
 
 def order(world, msisdn=ALICE, service="80100001", channel=Channel.PARTNER):
-    return place_order(
-        world.uow(),
-        world.clock,
-        world.deployment,
-        msisdn=msisdn,
-        service_code=service,
-        channel=channel,
-        cause=CAUSE,
-    )
+    return world.order(service, msisdn, channel)
 
 
 def sms(world, text, msisdn=ALICE, smsc_id=None):
-    return receive_mo(
-        world.uow(),
-        world.clock,
-        world.deployment,
-        msisdn=msisdn,
-        to="10086",
-        text=text,
-        smsc_message_id=smsc_id,
-    )
+    return world.sms(text, msisdn, smsc_id)
 
 
 def subscription(world, sid):

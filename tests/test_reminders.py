@@ -14,7 +14,6 @@ from vasguard.cli.main import app
 from vasguard.domain.clock import parse_instant
 from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.subscription import Channel
-from vasguard.services.dialogue import receive_mo
 from vasguard.services.orders import place_order
 from vasguard.services.outbox import flush
 from vasguard.services.reminders import ExemptService, run_reminders
@@ -28,25 +27,7 @@ def at(world, local_time):
 
 
 def subscribe(world, msisdn=ALICE, service="80100001"):
-    """Order and confirm, at the world clock's time; returns the subscription id."""
-    placed = place_order(
-        world.uow(),
-        world.clock,
-        world.deployment,
-        msisdn=msisdn,
-        service_code=service,
-        channel=Channel.PARTNER,
-        cause=CAUSE,
-    )
-    receive_mo(
-        world.uow(),
-        world.clock,
-        world.deployment,
-        msisdn=msisdn,
-        to="10086",
-        text=f"是{placed.code}",
-    )
-    return placed.subscription_id
+    return world.subscribe(service, msisdn)
 
 
 def run(world, **kwargs):

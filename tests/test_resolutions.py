@@ -13,10 +13,8 @@ from vasguard.channels.http.app import create_app
 from vasguard.cli.main import app
 from vasguard.config import Settings
 from vasguard.domain.events import Cause, CauseKind
-from vasguard.domain.subscription import Channel
 from vasguard.runtime import Runtime
 from vasguard.services.dialogue import receive_mo
-from vasguard.services.orders import place_order
 from vasguard.services.resolutions import (
     ResolutionRefusal,
     ResolutionRefused,
@@ -30,24 +28,7 @@ CARE = Cause(CauseKind.API, "care:test")
 
 
 def subscribe(world, msisdn=ALICE, service="80100001"):
-    placed = place_order(
-        world.uow(),
-        world.clock,
-        world.deployment,
-        msisdn=msisdn,
-        service_code=service,
-        channel=Channel.PARTNER,
-        cause=CARE,
-    )
-    receive_mo(
-        world.uow(),
-        world.clock,
-        world.deployment,
-        msisdn=msisdn,
-        to="10086",
-        text=f"是{placed.code}",
-    )
-    return placed.subscription_id
+    return world.subscribe(service, msisdn)
 
 
 def charge(world, subscription_id, period, amount_fen=200, subscriber_id=1):
