@@ -31,13 +31,9 @@ _ALLOWED: dict[State, frozenset[State]] = {
 OPEN_STATES = frozenset({State.PENDING, State.ACTIVE})
 
 
-class InvalidTransition(ValueError):
-    """A subscription was asked to move somewhere its state does not allow."""
-
-
-def check_transition(current: State, target: State) -> None:
-    if target not in _ALLOWED[current]:
-        raise InvalidTransition(f"a subscription cannot go from {current} to {target}")
+def can_move(current: State, target: State) -> bool:
+    """Whether the life cycle allows ``current`` → ``target`` (ended states are final)."""
+    return target in _ALLOWED[current]
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from vasguard.domain.events import Cause, Event
-from vasguard.domain.subscription import State
+from vasguard.domain.subscription import State, can_move
 from vasguard.domain.templates import Cancellation
 from vasguard.services.turn import Turn
 from vasguard.store.subscriptions import Held
@@ -19,7 +19,7 @@ def cancel_held(turn: Turn, held: Sequence[Held], *, cause: str) -> None:
     done: list[Cancellation] = []
     already: list[str] = []
     for item in held:
-        if item.state in (State.CANCELLED, State.EXPIRED) or not turn.uow.subscriptions.cancel(
+        if not can_move(item.state, State.CANCELLED) or not turn.uow.subscriptions.cancel(
             item.subscription_id, at=turn.at, cause=cause, message_id=turn.mo_id
         ):
             already.append(item.service_name)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from vasguard.domain.events import Event
 from vasguard.store.tables import events
@@ -26,22 +25,6 @@ class EventRepository:
         rows = [_row(e) for e in batch]
         if rows:
             self._conn.execute(_ADD, rows)
-
-    def for_entity(self, entity: str, entity_id: int) -> list[dict[str, Any]]:
-        rows = self._conn.execute(
-            select(events)
-            .where(events.c.entity == entity, events.c.entity_id == entity_id)
-            .order_by(events.c.id)
-        ).all()
-        return [dict(r._mapping) for r in rows]
-
-    def for_subscriber(
-        self, subscriber_id: int, since: datetime | None = None
-    ) -> list[dict[str, Any]]:
-        query = select(events).where(events.c.subscriber_id == subscriber_id)
-        if since is not None:
-            query = query.where(events.c.at >= since)
-        return [dict(r._mapping) for r in self._conn.execute(query.order_by(events.c.id))]
 
 
 def _row(e: Event) -> dict[str, Any]:

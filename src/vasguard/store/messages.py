@@ -94,9 +94,3 @@ class MessageRepository:
             .limit(limit)
         ).all()
         return [dict(r._mapping) for r in rows]
-
-    def replies_to(self, message_id: int) -> list[dict[str, Any]]:
-        rows = self._conn.execute(
-            select(messages).where(messages.c.in_reply_to == message_id).order_by(messages.c.id)
-        ).all()
-        return [dict(r._mapping) for r in rows]

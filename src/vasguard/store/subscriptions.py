@@ -186,12 +186,6 @@ class SubscriptionRepository:
         if result.rowcount != 1:
             raise StaleState(f"subscription {subscription_id} is no longer {expected}")
 
-    def get(self, subscription_id: int) -> dict[str, Any] | None:
-        row = self._conn.execute(
-            select(subscriptions).where(subscriptions.c.id == subscription_id)
-        ).first()
-        return dict(row._mapping) if row else None
-
     def due_expiry(self, at: datetime, limit: int) -> list[tuple[int, int, str]]:
         """Pending orders whose confirmation window has closed: (id, subscriber, province)."""
         rows = self._conn.execute(
