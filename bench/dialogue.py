@@ -9,6 +9,9 @@ In process, through the same `receive_mo` every channel uses, against generated 
 
 A dialogue is two MOs from one subscriber who holds at least one monthly service: `0000`
 (the listing is built, stored and queued) and `1` (item 1 is cancelled and confirmed).
+
+``--workers N`` runs N threads in the one process, each with its own connection and its
+own subscribers (a subscriber's MOs stay in order), as the API serves concurrent requests.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,9 +43,9 @@ AT = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 
 
 def pick_subscribers(engine: Engine, count: int, seed: int) -> list[str]:
-    """Random subscribers that hold an active subscription, found by random subscription ids."""
+    """Random subscribers with an active monthly subscription, found by random subscription ids."""
     rng = random.Random(seed)
-    s, sub = tables.subscriptions, tables.subscribers
+    s, sub, svc = tables.subscriptions, tables.subscribers, tables.services
     with engine.connect() as conn:
         top = conn.scalar(select(func.max(s.c.id))) or 0
         chosen: dict[str, None] = {}
@@ -49,22 +54,45 @@ def pick_subscribers(engine: Engine, count: int, seed: int) -> list[str]:
             rows = conn.execute(
                 select(sub.c.msisdn)
                 .join_from(s, sub, s.c.subscriber_id == sub.c.id)
-                .where(s.c.id.in_(ids), s.c.state == "active")
+                .join(svc, svc.c.id == s.c.service_id)
+                .where(s.c.id.in_(ids), s.c.state == "active", svc.c.billing_mode == "monthly")
             ).scalars()
             for msisdn in rows:
                 chosen.setdefault(msisdn)
     return list(chosen)[:count]
 
 
-def run(engine: Engine, msisdns: list[str], label: str) -> tuple[float, list[float]]:
+def cancelled_by_listing(engine: Engine) -> int:
+    s = tables.subscriptions
+    with engine.connect() as conn:
+        return (
+            conn.scalar(
+                select(func.count()).select_from(s).where(s.c.end_cause == "listing_cancel")
+            )
+            or 0
+        )
+
+
+def run(engine: Engine, msisdns: list[str], label: str, workers: int) -> tuple[float, list[float]]:
+    """Every subscriber's dialogue, spread over ``workers`` threads: elapsed, latencies."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        shares = [
+            pool.submit(dialogues, engine, msisdns[w::workers], f"{label}-{w}")
+            for w in range(workers)
+        ]
+        latencies = [x for share in shares for x in share.result()]
+    return time.perf_counter() - started, latencies
+
+
+def dialogues(engine: Engine, msisdns: list[str], label: str) -> list[float]:
     clock = FixedClock(AT + timedelta(days=1))
     deployment = Deployment()
     latencies = []
-    started = time.perf_counter()
     for i, msisdn in enumerate(msisdns):
         t0 = time.perf_counter()
         for text in ("0000", "1"):
-            receive_mo(
+            result = receive_mo(
                 UnitOfWork(engine),
                 clock,
                 deployment,
@@ -73,9 +101,11 @@ def run(engine: Engine, msisdns: list[str], label: str) -> tuple[float, list[flo
                 text=text,
                 smsc_message_id=f"{label}-{i}-{text}",
             )
+            if result.duplicate or not result.replies:
+                raise SystemExit(f"{msisdn} {text!r}: no reply, so the figures would be wrong")
             clock.advance(timedelta(milliseconds=10))
         latencies.append(time.perf_counter() - t0)
-    return time.perf_counter() - started, latencies
+    return latencies
 
 
 def main() -> int:
@@ -86,12 +116,13 @@ def main() -> int:
     parser.add_argument("--reuse", action="store_true", help="the database is already generated")
     parser.add_argument("--keep", help="SQLite file to generate into and keep (for --reuse)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1, help="threads in this one process")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as scratch:
         path = args.keep or str(Path(scratch) / "bench.db")
         url = args.database_url or f"sqlite:///{path}"
-        engine = open_engine(url)
+        engine = open_engine(url, pool_size=max(5, args.workers))
         if not args.reuse:
             upgrade(engine)
             t0 = time.perf_counter()
@@ -104,21 +135,29 @@ def main() -> int:
             }
         msisdns = pick_subscribers(engine, args.dialogues + args.dialogues // 9, args.seed)
         warm, msisdns = msisdns[: len(msisdns) // 10], msisdns[len(msisdns) // 10 :]
-        run(engine, warm, "warm")  # fill caches and compiled statements
-        elapsed, latencies = run(engine, msisdns, "bench")
+        run_id = uuid.uuid4().hex[:8]  # MO ids must be new on every run, or --reuse measures dedup
+        run(engine, warm, f"warm-{run_id}", args.workers)  # fill caches, compile statements
+        before = cancelled_by_listing(engine)
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        elapsed, latencies = run(engine, msisdns, f"bench-{run_id}", args.workers)
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+        cancelled = cancelled_by_listing(engine) - before
         engine.dispose()
 
     ms = sorted(x * 1000 for x in latencies)
-    print(f"backend      {engine.dialect.name}")
+    cpu = cpu1.ru_utime - cpu0.ru_utime + cpu1.ru_stime - cpu0.ru_stime
+    print(f"backend      {engine.dialect.name}, {args.workers} worker(s) in one process")
     print(
         f"data         {counts['subscribers']:,} subscribers, {counts['services']:,} services, "
         f"{counts['subscriptions']:,} subscriptions"
     )
     print(f"dialogues    {len(latencies):,} (0000 then 1; 2 MOs, {2 * len(latencies):,} in all)")
+    print(f"cancelled    {cancelled:,} subscriptions by the replies `1`")
     print(f"throughput   {len(latencies) / elapsed:,.0f} dialogues/s")
     print(
         f"latency      p50 {statistics.median(ms):.2f} ms, p99 {ms[int(len(ms) * 0.99) - 1]:.2f} ms"
     )
+    print(f"process CPU  {cpu / len(latencies) * 1000:.2f} ms per dialogue (user + system)")
     print(f"peak RSS     {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
     return 0
 

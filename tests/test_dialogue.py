@@ -6,6 +6,7 @@ import pytest
 from conftest import ALICE, BOB, CAROL
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy.exc import IntegrityError
 
 from vasguard.channels.sms.loopback import LoopbackSmsc
 from vasguard.domain.commands import NotUnderstood, parse
@@ -206,7 +207,7 @@ def test_td_number_meaning_both_an_item_and_a_service_code_asks(world):
     with world.engine.begin() as conn:  # item 12 exists only if the listing has 12 items; add it
         conn.execute(
             tables.listing_items.insert().values(
-                listing_id=1,
+                listing_id=world.rows(tables.listings)[-1]["id"],
                 number=12,
                 subscription_id=ids[0],
                 subscriber_id=1,
@@ -382,6 +383,29 @@ def test_a_failure_while_acting_keeps_the_mo_unhandled_and_changes_nothing_else(
     assert len(world.rows(tables.events)) == events_before
     monkeypatch.undo()
     assert sms(world, "1", smsc_id="flaky").replies
+    assert state(world, ids[0]) == "cancelled"
+
+
+def test_a_write_refused_at_commit_keeps_only_the_unhandled_mo(world, monkeypatch):
+    """Replies and events are written at commit; if the store refuses one, nothing stays."""
+    import vasguard.services.turn as turn_module
+
+    ids = subscribe(world, "80100001")
+    sms(world, "0000")
+    before = _snapshot(world), len(world.rows(tables.messages))
+    real_mt_row = turn_module.mt_row
+
+    def no_kind(*args, **kwargs):
+        return {**real_mt_row(*args, **kwargs), "kind": None}
+
+    monkeypatch.setattr(turn_module, "mt_row", no_kind)
+    with pytest.raises(IntegrityError):
+        sms(world, "1", smsc_id="refused")
+    (kept,) = world.rows(tables.messages, tables.messages.c.smsc_message_id == "refused")
+    assert kept["handled_at"] is None
+    assert (_snapshot(world), len(world.rows(tables.messages)) - 1) == before
+    monkeypatch.undo()
+    assert sms(world, "1", smsc_id="refused").replies
     assert state(world, ids[0]) == "cancelled"
 
 

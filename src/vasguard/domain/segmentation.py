@@ -98,13 +98,17 @@ def split(text: str, *, avoid_breaking_lines: bool = False) -> Segmented:
     if len(text) <= single // 2 or _text_cost(text, encoding) <= single:
         return Segmented(encoding, (text,))
     costs = _costs(text, encoding)
+    uniform = len(costs) == sum(costs)  # every character costs one: cut by counting
     parts: list[str] = []
     start = 0
     while start < len(text):
-        end, used = start, 0
-        while end < len(text) and used + costs[end] <= limit:
-            used += costs[end]
-            end += 1
+        if uniform:
+            end = min(start + limit, len(text))
+        else:
+            end, used = start, 0
+            while end < len(text) and used + costs[end] <= limit:
+                used += costs[end]
+                end += 1
         if avoid_breaking_lines and end < len(text) and text[end] != "\n":
             end = _line_break_before(text, start, end, encoding, limit)
         parts.append(text[start:end])

@@ -75,29 +75,29 @@ def receive_mo(
     at = clock.now()
     text = text.replace("\x00", "\ufffd")  # NUL is no character a handset sends
     number = normalise(msisdn)
+    mo = {
+        "msisdn": number,
+        "service_number": to,
+        "kind": "mo",
+        "text": text,
+        "encoding": choose_encoding(text),
+        "parts": 1,
+        "status": "received",
+        "smsc_message_id": smsc_message_id,
+        "created_at": at,
+    }
     with uow:
-        subscriber = uow.subscribers.by_msisdn(number)
-        mo = {
-            "subscriber_id": subscriber.id if subscriber else None,
-            "province": subscriber.province if subscriber else None,
-            "msisdn": number,
-            "service_number": to,
-            "kind": "mo",
-            "text": text,
-            "encoding": choose_encoding(text),
-            "parts": 1,
-            "status": "received",
-            "smsc_message_id": smsc_message_id,
-            "created_at": at,
-        }
-        mo_id = uow.messages.add_mo_once(**mo, handled_at=at)
-        if mo_id is None:
+        received = uow.messages.receive(**mo, handled_at=at)
+        if received is not None:
+            mo_id, subscriber = received.mo_id, received.sender
+        else:
             assert smsc_message_id is not None
             stored = uow.messages.mo_by_smsc_id(smsc_message_id)
             if stored is None or stored["handled_at"] is not None:
                 return MoResult(stored["id"] if stored else None, duplicate=True)
             mo_id = stored["id"]
             uow.messages.mark_handled(mo_id, at)
+            subscriber = uow.subscribers.by_msisdn(number)
         if subscriber is None:
             uow.commit()
             raise UnknownSubscriber(number)
@@ -108,12 +108,12 @@ def receive_mo(
             turn.rng = rng
         try:
             act(turn, parse(text, deployment.keywords))
+            uow.commit()
         except Exception:
             uow.rollback()
-            uow.messages.add_mo_once(**mo, handled_at=None)
+            uow.messages.receive(**mo, handled_at=None)
             uow.commit()
             raise
-        uow.commit()
     return MoResult(mo_id, duplicate=False, replies=turn.replies)
 
 
@@ -150,17 +150,16 @@ def _open_codes(turn: Turn) -> set[str]:
 
 def confirm(turn: Turn, code: str | None) -> None:
     """是 may answer an order or a QX; with both open and no code, it is ambiguous."""
-    listing = open_listing(turn)
-    cancel_all_open = listing is not None and listing.cancel_all_open_at(turn.at)
-    if cancel_all_open and listing is not None:
-        if code == listing.cancel_all_code:
-            confirm_cancel_all(turn, listing)
+    latest = open_listing(turn)
+    if latest is not None and latest.listing.cancel_all_open_at(turn.at):
+        if code == latest.listing.cancel_all_code:
+            confirm_cancel_all(turn, latest)
             return
         if code is None:
             if _open_codes(turn):
                 turn.reply(turn.templates.ambiguous(turn.text))
             else:
-                confirm_cancel_all(turn, listing)
+                confirm_cancel_all(turn, latest)
             return
     answer_order(turn, code, confirming=True)
 
@@ -201,7 +200,8 @@ def cancel_service(turn: Turn, code: str) -> None:
 
 def cancel_item_or_service(turn: Turn, item: int, code: str) -> None:
     """``TD12``: item 12 of the open listing, or service code 12 — asked back if both."""
-    listing = open_listing(turn)
+    latest = open_listing(turn)
+    listing = latest.listing if latest is not None else None
     held = turn.uow.subscriptions.held_by_code(turn.subscriber.id, code)
     meaning = td_number_meaning(
         item_listed=listing is not None and item in listing.items, service_held=bool(held)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from vasguard.domain.catalogue import Subscriber
 from vasguard.domain.msisdn import normalise
@@ -20,30 +21,54 @@ def queue_mt(
     kind: str,
     text: str,
     at: datetime,
+    subscription_id: int | None = None,
+    send_after: datetime | None = None,
+) -> int:
+    """Queue a free platform MT now and return its id, for rows that must point at it."""
+    return uow.messages.add(
+        **mt_row(
+            deployment,
+            subscriber,
+            kind=kind,
+            text=text,
+            at=at,
+            subscription_id=subscription_id,
+            send_after=send_after,
+        )
+    )
+
+
+def mt_row(
+    deployment: Deployment,
+    subscriber: Subscriber,
+    *,
+    kind: str,
+    text: str,
+    at: datetime,
     in_reply_to: int | None = None,
     subscription_id: int | None = None,
     send_after: datetime | None = None,
     from_number: str | None = None,
     keep_lines: bool = False,
-) -> int:
-    """Queue a free platform MT; the full text and its part count are kept on the row."""
+) -> dict[str, Any]:
+    """A free platform MT, queued: the full text and its part count are kept on the row."""
     segmented = split(text, avoid_breaking_lines=keep_lines)
-    return uow.messages.add(
-        subscriber_id=subscriber.id,
-        province=subscriber.province,
-        msisdn=subscriber.msisdn,
-        direction="mt",
-        service_number=from_number or deployment.service_number,
-        kind=kind,
-        text=text,
-        encoding=segmented.encoding,
-        parts=segmented.count,
-        status="queued",
-        in_reply_to=in_reply_to,
-        subscription_id=subscription_id,
-        created_at=at,
-        send_after=send_after or at,
-    )
+    return {
+        "subscriber_id": subscriber.id,
+        "province": subscriber.province,
+        "msisdn": subscriber.msisdn,
+        "direction": "mt",
+        "service_number": from_number or deployment.service_number,
+        "kind": kind,
+        "text": text,
+        "encoding": segmented.encoding,
+        "parts": segmented.count,
+        "status": "queued",
+        "in_reply_to": in_reply_to,
+        "subscription_id": subscription_id,
+        "created_at": at,
+        "send_after": send_after or at,
+    }
 
 
 @dataclass(frozen=True, slots=True)

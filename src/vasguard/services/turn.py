@@ -10,7 +10,7 @@ from datetime import datetime
 from vasguard.domain.catalogue import Subscriber
 from vasguard.domain.templates import Templates
 from vasguard.services.deployment import Deployment
-from vasguard.services.messaging import queue_mt
+from vasguard.services.messaging import mt_row
 from vasguard.store.uow import UnitOfWork
 
 
@@ -35,8 +35,7 @@ class Turn:
         from_number: str | None = None,
     ) -> None:
         """Queue a direct reply: sent at once, at any hour, free."""
-        queue_mt(
-            self.uow,
+        row = mt_row(
             self.deployment,
             self.subscriber,
             kind=kind,
@@ -47,4 +46,5 @@ class Turn:
             from_number=from_number,
             keep_lines=True,
         )
+        self.uow.messages.queue(**row)
         self.replies.append(text)

@@ -1,4 +1,4 @@
-"""The append-only audit trail: every state change and its cause."""
+"""The append-only audit trail: every state change and its cause, written at commit."""
 
 from __future__ import annotations
 
@@ -6,25 +6,20 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection
-
 from vasguard.domain.events import Event
+from vasguard.store.appends import Appends
 from vasguard.store.tables import events
-
-_ADD = events.insert()
 
 
 class EventRepository:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+    def __init__(self, appends: Appends) -> None:
+        self._appends = appends
 
     def add(self, event: Event) -> None:
         self.add_many([event])
 
     def add_many(self, batch: Iterable[Event]) -> None:
-        rows = [_row(e) for e in batch]
-        if rows:
-            self._conn.execute(_ADD, rows)
+        self._appends.add(events, [_row(e) for e in batch])
 
 
 def _row(e: Event) -> dict[str, Any]:

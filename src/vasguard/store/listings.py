@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, select, update
 
 from vasguard.domain.listing import Listed, Listing
-from vasguard.store.tables import listing_items, listings
+from vasguard.store.appends import Appends
+from vasguard.store.subscriptions import HELD_COLUMNS, Held, held
+from vasguard.store.tables import listing_items, listings, providers, services, subscriptions
 
-_ADD = listings.insert().returning(listings.c.id)
-_ADD_ITEMS = listing_items.insert()
 _NEWEST = (
     select(listings.c.id)
     .where(listings.c.subscriber_id == bindparam("subscriber_id"))
@@ -19,7 +20,8 @@ _NEWEST = (
     .limit(1)
     .scalar_subquery()
 )
-# The newest listing with its items, in one round trip (a listing with none has one row).
+# The newest listing with its items as they stand now, in one round trip (a listing with
+# no items has one row, with NULL items).
 _LATEST = (
     select(
         listings.c.id,
@@ -27,16 +29,39 @@ _LATEST = (
         listings.c.cancel_all_code,
         listings.c.cancel_all_until,
         listing_items.c.number,
-        listing_items.c.subscription_id,
+        *HELD_COLUMNS,
     )
+    .select_from(listings)
     .outerjoin(listing_items, listing_items.c.listing_id == listings.c.id)
+    .outerjoin(
+        subscriptions,
+        (subscriptions.c.id == listing_items.c.subscription_id)
+        & (subscriptions.c.subscriber_id == listings.c.subscriber_id),
+    )
+    .outerjoin(services, services.c.id == subscriptions.c.service_id)
+    .outerjoin(providers, providers.c.id == services.c.provider_id)
     .where(listings.c.id == _NEWEST)
+    .order_by(listing_items.c.number)
 )
 
 
+@dataclass(frozen=True, slots=True)
+class ListingNow:
+    """The latest listing, and the subscriptions its items name, as they are now."""
+
+    listing: Listing
+    held: dict[int, Held]
+
+    def held_items(self, subscription_ids: Sequence[int] | None = None) -> list[Held]:
+        """The items' subscriptions in item order: all of them, or those asked for."""
+        wanted = set(self.listing.items.values() if subscription_ids is None else subscription_ids)
+        return [self.held[i] for i in self.listing.items.values() if i in wanted]
+
+
 class ListingRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, appends: Appends) -> None:
         self._conn = conn
+        self._appends = appends
 
     def add(
         self,
@@ -47,45 +72,51 @@ class ListingRepository:
         at: datetime,
         expires_at: datetime,
         items: Sequence[Listed],
-    ) -> int:
-        listing_id: int = self._conn.execute(
-            _ADD,
-            {
-                "subscriber_id": subscriber_id,
-                "province": province,
-                "mo_id": mo_id,
-                "created_at": at,
-                "expires_at": expires_at,
-            },
-        ).scalar_one()
-        if items:
-            self._conn.execute(
-                _ADD_ITEMS,
-                [
-                    {
-                        "listing_id": listing_id,
-                        "number": item.number,
-                        "subscription_id": item.holding.subscription_id,
-                        "subscriber_id": subscriber_id,
-                        "province": province,
-                    }
-                    for item in items
-                ],
-            )
-        return listing_id
+    ) -> None:
+        """Store a listing, written at commit; its id is the id of the MO that asked for it."""
+        self._appends.add(
+            listings,
+            [
+                {
+                    "id": mo_id,
+                    "subscriber_id": subscriber_id,
+                    "province": province,
+                    "mo_id": mo_id,
+                    "created_at": at,
+                    "expires_at": expires_at,
+                }
+            ],
+        )
+        self._appends.add(
+            listing_items,
+            [
+                {
+                    "listing_id": mo_id,
+                    "number": item.number,
+                    "subscription_id": item.holding.subscription_id,
+                    "subscriber_id": subscriber_id,
+                    "province": province,
+                }
+                for item in items
+            ],
+        )
 
-    def latest(self, subscriber_id: int) -> Listing | None:
+    def latest(self, subscriber_id: int) -> ListingNow | None:
         """The subscriber's newest listing: a new 0000 replaces every earlier numbering."""
         rows = self._conn.execute(_LATEST, {"subscriber_id": subscriber_id}).all()
         if not rows:
             return None
         head = rows[0]
-        return Listing(
-            id=head.id,
-            expires_at=head.expires_at,
-            items={r.number: r.subscription_id for r in rows if r.number is not None},
-            cancel_all_code=head.cancel_all_code,
-            cancel_all_until=head.cancel_all_until,
+        items = [r for r in rows if r.number is not None and r[5] is not None]
+        return ListingNow(
+            Listing(
+                id=head.id,
+                expires_at=head.expires_at,
+                items={r.number: r[5] for r in items},
+                cancel_all_code=head.cancel_all_code,
+                cancel_all_until=head.cancel_all_until,
+            ),
+            {r[5]: held(r[5:]) for r in items},
         )
 
     def ask_cancel_all(self, listing_id: int, code: str, until: datetime) -> None:

@@ -2,21 +2,51 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Column, Connection, ScalarSelect, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from vasguard.store.tables import messages
+from vasguard.domain.catalogue import Subscriber
+from vasguard.store.appends import Appends
+from vasguard.store.tables import messages, subscribers
 
 _ADD = messages.insert().returning(messages.c.id)
-_ADD_MO_ONCE = {
+
+
+def _of_sender(column: Column[Any]) -> ScalarSelect[Any]:
+    return select(column).where(subscribers.c.msisdn == bindparam("sender")).scalar_subquery()
+
+
+# An MO is stored and its sender looked up in one statement: one round trip, not two.
+_RECEIVE = {
     name: dialect.insert(messages)
+    .values(
+        subscriber_id=_of_sender(subscribers.c.id),
+        province=_of_sender(subscribers.c.province),
+    )
     .on_conflict_do_nothing(index_elements=["direction", "smsc_message_id"])
-    .returning(messages.c.id)
+    .returning(
+        messages.c.id,
+        messages.c.subscriber_id,
+        messages.c.province,
+        _of_sender(subscribers.c.language),
+        _of_sender(subscribers.c.status),
+    )
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A newly stored MO, and its sender when the number is one of ours."""
+
+    mo_id: int
+    sender: Subscriber | None
+
+
 _MARK_HANDLED = (
     update(messages)
     .where(messages.c.id == bindparam("message_id"))
@@ -25,17 +55,31 @@ _MARK_HANDLED = (
 
 
 class MessageRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, appends: Appends) -> None:
         self._conn = conn
+        self._appends = appends
 
     def add(self, **values: Any) -> int:
         new_id: int = self._conn.execute(_ADD, values).scalar_one()
         return new_id
 
-    def add_mo_once(self, **values: Any) -> int | None:
+    def queue(self, **values: Any) -> None:
+        """Add an MT whose id nobody needs (a direct reply): written at commit."""
+        self._appends.add(messages, [values])
+
+    def receive(self, **values: Any) -> Received | None:
         """Store an MO unless one with the same SMSC id is already stored; then ``None``."""
-        statement = _ADD_MO_ONCE[self._conn.dialect.name]
-        return self._conn.execute(statement, {"direction": "mo", **values}).scalar_one_or_none()
+        statement = _RECEIVE[self._conn.dialect.name]
+        row = self._conn.execute(
+            statement, {"direction": "mo", "sender": values["msisdn"], **values}
+        ).first()
+        if row is None:
+            return None
+        mo_id, subscriber_id, province, language, status = row
+        if subscriber_id is None:
+            return Received(mo_id, None)
+        sender = Subscriber(subscriber_id, values["msisdn"], province, language, status)
+        return Received(mo_id, sender)
 
     def mo_by_smsc_id(self, smsc_message_id: str) -> dict[str, Any] | None:
         row = self._conn.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -70,26 +71,28 @@ _HOLDINGS = (
     .where(_SUBSCRIBER, subscriptions.c.state == State.ACTIVE.value)
 )
 
-_HELD = (
-    select(
-        subscriptions.c.id,
-        subscriptions.c.state,
-        services.c.id,
-        services.c.code,
-        services.c.name,
-        providers.c.id,
-        providers.c.name,
-        select(func.count())
-        .where(charges.c.subscription_id == subscriptions.c.id)
-        .scalar_subquery(),
-    )
-    .join_from(subscriptions, services)
-    .join(providers)
-    .where(_SUBSCRIBER)
+# What a reply about a held subscription needs, as columns and back (see ``held``).
+HELD_COLUMNS = (
+    subscriptions.c.id,
+    subscriptions.c.state,
+    services.c.id,
+    services.c.code,
+    services.c.name,
+    providers.c.id,
+    providers.c.name,
+    select(func.count())
+    .where(charges.c.subscription_id == subscriptions.c.id)
+    .scalar_subquery()
+    .label("charges"),
 )
-_HELD_BY_IDS = _HELD.where(subscriptions.c.id.in_(bindparam("ids", expanding=True))).order_by(
-    subscriptions.c.id
-)
+
+
+def held(row: Sequence[Any]) -> Held:
+    """A ``Held`` from a row that starts with ``HELD_COLUMNS``."""
+    return Held(row[0], State(row[1]), row[2], row[3], row[4], row[5], row[6], row[7] > 0)
+
+
+_HELD = select(*HELD_COLUMNS).join_from(subscriptions, services).join(providers).where(_SUBSCRIBER)
 _HELD_BY_CODE = _HELD.where(
     services.c.code == bindparam("code"), subscriptions.c.state.in_(_OPEN)
 ).order_by(subscriptions.c.id)
@@ -227,12 +230,7 @@ class SubscriptionRepository:
         ]
 
     def _held(self, statement: Select[Any], **params: Any) -> list[Held]:
-        rows = self._conn.execute(statement, params).all()
-        return [Held(r[0], State(r[1]), r[2], r[3], r[4], r[5], r[6], r[7] > 0) for r in rows]
-
-    def held_by_ids(self, subscriber_id: int, ids: list[int]) -> list[Held]:
-        """Those of ``ids`` that belong to the subscriber, in whatever state they are now."""
-        return self._held(_HELD_BY_IDS, subscriber_id=subscriber_id, ids=ids)
+        return [held(row) for row in self._conn.execute(statement, params)]
 
     def held_by_code(self, subscriber_id: int, service_code: str) -> list[Held]:
         """Open (active or pending) subscriptions of the subscriber to the service code."""

@@ -6,6 +6,7 @@ from types import TracebackType
 
 from sqlalchemy import Connection, Engine
 
+from vasguard.store.appends import Appends
 from vasguard.store.catalogue import CatalogueRepository
 from vasguard.store.complaints import ComplaintRepository
 from vasguard.store.events import EventRepository
@@ -35,6 +36,7 @@ class UnitOfWork:
     listings: ListingRepository
     complaints: ComplaintRepository
     conn: Connection
+    appends: Appends
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -42,22 +44,24 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         # The transaction begins with the first statement, as a writer (see store.engine).
         self.conn = self.engine.connect().execution_options(writer=True)
+        self.appends = Appends()
         self.catalogue = CatalogueRepository(self.conn)
         self.subscribers = SubscriberRepository(self.conn)
         self.subscriptions = SubscriptionRepository(self.conn)
-        self.messages = MessageRepository(self.conn)
-        self.events = EventRepository(self.conn)
+        self.messages = MessageRepository(self.conn, self.appends)
+        self.events = EventRepository(self.appends)
         self.plans = PlanRepository(self.conn)
         self.reminders = ReminderRepository(self.conn)
         self.resolutions = ResolutionRepository(self.conn)
-        self.listings = ListingRepository(self.conn)
+        self.listings = ListingRepository(self.conn, self.appends)
         self.complaints = ComplaintRepository(self.conn)
         return self
 
     def commit(self) -> None:
-        self.conn.commit()
+        self.appends.commit(self.conn)
 
     def rollback(self) -> None:
+        self.appends.discard()
         self.conn.rollback()
 
     def __exit__(

@@ -1,0 +1,62 @@
+"""Appends written at commit: rows nothing reads back inside the same unit of work.
+
+Events, reply MTs and listings are only ever appended during a turn. Holding them until
+commit lets PostgreSQL receive them and the COMMIT in one pipelined round trip, instead
+of a round trip each. Anything whose generated id or row count the caller needs is
+executed at once instead.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Connection, Insert, Table, insert
+
+# One batch: a table, and rows for it that all give the same columns.
+Batch = tuple[Table, list[dict[str, Any]]]
+
+
+class Appends:
+    def __init__(self) -> None:
+        self._batches: list[Batch] = []
+
+    def add(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Queue rows for ``table``; consecutive rows of one table go as one batch."""
+        if not rows:
+            return
+        last = self._batches[-1] if self._batches else None
+        if last is not None and last[0] is table and last[1][0].keys() == rows[0].keys():
+            last[1].extend(rows)
+        else:
+            self._batches.append((table, list(rows)))
+
+    def commit(self, conn: Connection) -> None:
+        """Write what is queued, in order, and commit: pipelined on PostgreSQL."""
+        batches, self._batches = self._batches, []
+        if conn.dialect.name == "postgresql" and batches:
+            driver = conn.connection.driver_connection
+            try:
+                with driver.pipeline():  # type: ignore[union-attr]
+                    self._write(conn, batches)
+            except Exception:
+                # A refused row aborts the pipeline before its COMMIT: the transaction is
+                # left failed on the server, so end it here, whatever the caller does next.
+                driver.rollback()  # type: ignore[union-attr]
+                raise
+            return
+        self._write(conn, batches)
+
+    @staticmethod
+    def _write(conn: Connection, batches: list[Batch]) -> None:
+        for table, rows in batches:
+            conn.execute(_plain(table), rows)
+        conn.commit()
+
+    def discard(self) -> None:
+        self._batches.clear()
+
+
+@cache
+def _plain(table: Table) -> Insert:
+    return insert(table).inline()  # inline: no implicit RETURNING of the new id
