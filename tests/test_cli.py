@@ -50,6 +50,7 @@ def test_expire_job_takes_at(run, world):
         (["order", "--msisdn", ALICE, "--service", "90000002"], "included in"),
         (["order", "--msisdn", ALICE, "--service", "80100001", "--at", "soon"], "ISO-8601"),
         (["sms", "send", "--from", "13999999999", "0000"], "not a subscriber"),
+        (["sms", "inbox", "--msisdn", "13999999999"], "not a subscriber"),
     ],
 )
 def test_user_errors_are_one_clear_line_and_change_nothing(run, world, args, message):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from vasguard.domain.catalogue import Subscriber
+from vasguard.domain.catalogue import Subscriber, UnknownSubscriber
 from vasguard.domain.msisdn import normalise
 from vasguard.domain.segmentation import split
 from vasguard.services.deployment import Deployment
@@ -87,7 +87,10 @@ def conversation(uow: UnitOfWork, *, msisdn: str, last: int = 20) -> list[Messag
     """A subscriber's latest messages with the service number, oldest first."""
     number = normalise(msisdn)
     with uow:
-        rows = uow.messages.latest_for(number, last)
+        subscriber = uow.subscribers.by_msisdn(number)
+        if subscriber is None:
+            raise UnknownSubscriber(number)
+        rows = uow.messages.latest_for(subscriber.id, last)
     return [
         MessageView(
             r["id"],

@@ -130,10 +130,10 @@ class MessageRepository:
         ).first()
         return dict(row._mapping) if row else None
 
-    def latest_for(self, msisdn: str, limit: int) -> list[dict[str, Any]]:
+    def latest_for(self, subscriber_id: int, limit: int) -> list[dict[str, Any]]:
         rows = self._conn.execute(
             select(messages)
-            .where(messages.c.msisdn == msisdn)
+            .where(messages.c.subscriber_id == subscriber_id)
             .order_by(messages.c.created_at.desc(), messages.c.id.desc())
             .limit(limit)
         ).all()
