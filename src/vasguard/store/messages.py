@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from vasguard.domain.catalogue import Subscriber
 from vasguard.store.appends import Appends
-from vasguard.store.tables import messages, subscribers
+from vasguard.store.tables import QUEUED, messages, subscribers
 
 _ADD = messages.insert().returning(messages.c.id)
 
@@ -100,7 +100,7 @@ class MessageRepository:
                 messages.c.service_number,
                 messages.c.text,
             )
-            .where(messages.c.status == "queued", messages.c.send_after <= at)
+            .where(QUEUED, messages.c.send_after <= at)
             .order_by(messages.c.send_after, messages.c.id)
             .limit(limit)
         ).all()

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from vasguard.store.catalogue import current_plan_filter
 from vasguard.store.subscriptions import StaleState
 from vasguard.store.tables import (
+    AWAITING_REMINDER,
     messages,
     plan_services,
     providers,
@@ -34,8 +35,7 @@ from vasguard.store.tables import (
 def _awaiting_reminder(at: datetime) -> ColumnElement[bool]:
     """Active, not yet reminded, monthly, covered, and not included in the plan in force."""
     return and_(
-        subscriptions.c.state == "active",
-        subscriptions.c.reminder_mt_id.is_(None),
+        AWAITING_REMINDER,
         services.c.billing_mode == "monthly",
         services.c.reminder_exempt_reason.is_(None),
         ~exists().where(

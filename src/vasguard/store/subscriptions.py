@@ -14,6 +14,7 @@ from vasguard.domain.listing import Holding
 from vasguard.domain.subscription import OPEN_STATES, PendingOrder, State
 from vasguard.store.catalogue import current_plan_filter
 from vasguard.store.tables import (
+    PENDING_CONFIRMATION,
     charges,
     plan_services,
     providers,
@@ -193,10 +194,7 @@ class SubscriptionRepository:
         """Pending orders whose confirmation window has closed: (id, subscriber, province)."""
         rows = self._conn.execute(
             select(subscriptions.c.id, subscriptions.c.subscriber_id, subscriptions.c.province)
-            .where(
-                subscriptions.c.state == State.PENDING.value,
-                subscriptions.c.confirm_by <= at,
-            )
+            .where(PENDING_CONFIRMATION, subscriptions.c.confirm_by <= at)
             .order_by(subscriptions.c.id)
             .limit(limit)
         ).all()

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -17,7 +19,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
+    literal_column,
 )
+from sqlalchemy.sql.elements import ColumnElement
 
 from vasguard.store.types import UtcDateTime
 
@@ -153,10 +158,6 @@ subscriptions = Table(
         name="active_has_evidence",
     ),
     Index("ix_subscriptions_subscriber", "subscriber_id", "state"),
-    Index("ix_subscriptions_state_confirm_by", "state", "confirm_by"),
-    Index("ix_subscriptions_reminder_due", "state", "reminder_mt_id", "confirmed_at"),
-    # The reminder job walks unreminded active rows in id order, chunk after chunk.
-    Index("ix_subscriptions_reminder_pending", "state", "reminder_mt_id", "id"),
     Index("ix_subscriptions_service", "service_id", "state"),
 )
 
@@ -191,7 +192,6 @@ messages = Table(
     # An MO delivered twice by the SMSC carries the same id: it is stored (and acted on) once.
     UniqueConstraint("direction", "smsc_message_id"),
     Index("ix_messages_subscriber", "subscriber_id", "created_at"),
-    Index("ix_messages_outbox", "status", "send_after"),
 )
 
 charges = Table(
@@ -252,8 +252,8 @@ events = Table(
     Column("cause_ref", String(64), nullable=False),
     Column("at", UtcDateTime(), nullable=False),
     Column("detail", Text),
+    # By subscriber, as care reads them; a subscription's history is within its subscriber's.
     Index("ix_events_subscriber", "subscriber_id", "at"),
-    Index("ix_events_entity", "entity", "entity_id"),
 )
 
 # --- the 0000 listing: numbers belong to one listing, valid for a while -----------------
@@ -318,3 +318,31 @@ refunds = Table(
     Column("cause_ref", String(64), nullable=False),
     CheckConstraint("amount_fen > 0", name="amount"),
 )
+
+
+# --- partial indexes: only the rows a job looks for --------------------------------------
+# A row enters or leaves them only when it starts or stops being wanted, so the online
+# dialogue (an MO stored, a subscription cancelled) rewrites no page of them. A query uses
+# one only if it states the same predicate with the same literals: use these expressions.
+
+QUEUED = messages.c.status == literal_column("'queued'")
+PENDING_CONFIRMATION = subscriptions.c.state == literal_column("'pending_confirmation'")
+AWAITING_REMINDER = and_(
+    subscriptions.c.state == literal_column("'active'"), subscriptions.c.reminder_mt_id.is_(None)
+)
+
+
+def _partial(name: str, where: ColumnElement[bool], *columns: Column[Any]) -> Index:
+    return Index(name, *columns, sqlite_where=where, postgresql_where=where)
+
+
+_partial("ix_messages_queued", QUEUED, messages.c.send_after, messages.c.id)
+# The expiry job walks the requests awaiting confirmation in id order.
+_partial(
+    "ix_subscriptions_pending_confirm_by",
+    PENDING_CONFIRMATION,
+    subscriptions.c.id,
+    subscriptions.c.confirm_by,
+)
+# The reminder job walks the rows awaiting their reminder in id order, chunk after chunk.
+_partial("ix_subscriptions_awaiting_reminder", AWAITING_REMINDER, subscriptions.c.id)
