@@ -83,9 +83,9 @@ def test_surrogate_pair_not_split() -> None:
     assert split("😀" * 36).count == 2
 
 
-@given(st.text(max_size=700))
-def test_parts_rejoin_and_fit(text: str) -> None:
-    segmented = split(text)
+@given(st.text(max_size=700), st.booleans())
+def test_parts_rejoin_and_fit(text: str, keep_lines: bool) -> None:
+    segmented = split(text, avoid_breaking_lines=keep_lines)
     assert "".join(segmented.parts) == text
     if segmented.count > 1:
         size = _septets if segmented.encoding == "gsm7" else _units

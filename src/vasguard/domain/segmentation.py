@@ -81,6 +81,12 @@ def _costs(text: str, encoding: Encoding) -> list[int]:
     return [2 if ch > "\uffff" else 1 for ch in text]
 
 
+def _uniform(text: str, encoding: Encoding) -> bool:
+    if encoding == "gsm7":
+        return _EXTENSION.keys().isdisjoint(text)
+    return max(text, default="") <= "\uffff"
+
+
 def _text_cost(text: str, encoding: Encoding) -> int:
     if encoding == "ucs2" and text.isascii():
         return len(text)
@@ -97,8 +103,8 @@ def split(text: str, *, avoid_breaking_lines: bool = False) -> Segmented:
     single, limit = (GSM7_SINGLE, GSM7_PART) if encoding == "gsm7" else (UCS2_SINGLE, UCS2_PART)
     if len(text) <= single // 2 or _text_cost(text, encoding) <= single:
         return Segmented(encoding, (text,))
-    costs = _costs(text, encoding)
-    uniform = len(costs) == sum(costs)  # every character costs one: cut by counting
+    uniform = _uniform(text, encoding)  # every character costs one: cut by counting
+    costs = [] if uniform else _costs(text, encoding)
     parts: list[str] = []
     start = 0
     while start < len(text):
