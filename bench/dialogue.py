@@ -74,19 +74,27 @@ def cancelled_by_listing(engine: Engine) -> int:
 
 
 def run(engine: Engine, msisdns: list[str], label: str, workers: int) -> tuple[float, list[float]]:
-    """Every subscriber's dialogue, spread over ``workers`` threads: elapsed, latencies."""
-    started = time.perf_counter()
+    """Every subscriber's dialogue, spread over ``workers`` threads: elapsed, latencies.
+
+    The clock starts after every message already stored, as time would have moved on
+    since an earlier run: a listing from an earlier run must not look newer than this one.
+    """
+    m = tables.messages
+    with engine.connect() as conn:
+        newest = conn.scalar(select(func.max(m.c.created_at))) or AT
+    start = max(newest, AT) + timedelta(minutes=1)
+    began = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
         shares = [
-            pool.submit(dialogues, engine, msisdns[w::workers], f"{label}-{w}")
+            pool.submit(dialogues, engine, msisdns[w::workers], f"{label}-{w}", start)
             for w in range(workers)
         ]
         latencies = [x for share in shares for x in share.result()]
-    return time.perf_counter() - started, latencies
+    return time.perf_counter() - began, latencies
 
 
-def dialogues(engine: Engine, msisdns: list[str], label: str) -> list[float]:
-    clock = FixedClock(AT + timedelta(days=1))
+def dialogues(engine: Engine, msisdns: list[str], label: str, start: datetime) -> list[float]:
+    clock = FixedClock(start)
     deployment = Deployment()
     latencies = []
     for i, msisdn in enumerate(msisdns):
