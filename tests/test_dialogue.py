@@ -438,3 +438,21 @@ def test_a_complaint_holds_the_charge_until_it_is_resolved(world):
     bill()
     billed = {c["subscription_id"] for c in world.rows(tables.charges)} - {None}  # plan fee
     assert billed == {held, charged}
+
+
+def test_mos_handled_by_concurrent_threads_all_get_their_reply(world):
+    """The API serves MOs from a thread pool: every MO is stored, handled and answered."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    for msisdn in (ALICE, BOB, CAROL):
+        subscribe(world, "80100001", msisdn=msisdn)
+
+    def talk(n):
+        msisdn = (ALICE, BOB, CAROL)[n % 3]
+        return sms(world, "0000" if n % 2 else "帮助", msisdn=msisdn, smsc_id=f"t{n}")
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(talk, range(24)))
+    assert all(r.replies and not r.duplicate for r in results)
+    mos = world.rows(tables.messages, tables.messages.c.smsc_message_id.like("t%"))
+    assert len(mos) == 24 and all(m["handled_at"] is not None for m in mos)

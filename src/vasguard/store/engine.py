@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+# SQLite lets one writer in at a time and makes the others poll, sleeping between tries.
+# Threads of one process queue on a lock instead, and go in the moment it is free.
+_WRITERS: WeakKeyDictionary[Engine, threading.RLock] = WeakKeyDictionary()
 
 
 def open_engine(url: str, **kwargs: Any) -> Engine:
@@ -20,8 +27,15 @@ def open_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(parsed, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+        _WRITERS[engine] = threading.RLock()
         return engine
     return create_engine(parsed, **kwargs)
+
+
+def one_writer(engine: Engine) -> AbstractContextManager[Any]:
+    """Held around a write transaction: a lock on SQLite, nothing on PostgreSQL."""
+    lock = _WRITERS.get(engine)
+    return lock if lock is not None else nullcontext()
 
 
 def _sqlite_begin(conn: Connection) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine
 from vasguard.store.appends import Appends
 from vasguard.store.catalogue import CatalogueRepository
 from vasguard.store.complaints import ComplaintRepository
+from vasguard.store.engine import one_writer
 from vasguard.store.events import EventRepository
 from vasguard.store.listings import ListingRepository
 from vasguard.store.messages import MessageRepository
@@ -43,7 +44,13 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         # The transaction begins with the first statement, as a writer (see store.engine).
-        self.conn = self.engine.connect().execution_options(writer=True)
+        self._writer = one_writer(self.engine)
+        self._writer.__enter__()
+        try:
+            self.conn = self.engine.connect().execution_options(writer=True)
+        except BaseException:
+            self._writer.__exit__(None, None, None)
+            raise
         self.appends = Appends()
         self.catalogue = CatalogueRepository(self.conn)
         self.subscribers = SubscriberRepository(self.conn)
@@ -74,3 +81,4 @@ class UnitOfWork:
             self.conn.rollback()
         finally:
             self.conn.close()
+            self._writer.__exit__(exc_type, exc, tb)
