@@ -1,6 +1,6 @@
 """Benchmark the SMS dialogue: `0000`-then-cancel round trips per second, p50/p99 latency.
 
-In process, through the same `receive_mo` every channel uses, against generated data:
+In process, through the dialogue service every channel uses, against generated data:
 
     .venv/bin/python bench/dialogue.py --subscribers 1000000 --keep /tmp/vg-1m.db
     .venv/bin/python bench/dialogue.py --database-url sqlite:////tmp/vg-1m.db --reuse
@@ -12,6 +12,8 @@ A dialogue is two MOs from one subscriber who holds at least one monthly service
 
 ``--workers N`` runs N threads in the one process, each with its own connection and its
 own subscribers (a subscriber's MOs stay in order), as the API serves concurrent requests.
+``--batch N`` takes N subscribers' MOs per transaction (group commit, as
+``POST /api/v1/sms/mo-batch`` does); 1, the default, is one transaction per MO.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from sqlalchemy import Engine, func, select
 from vasguard.domain.clock import FixedClock
 from vasguard.generate import generate
 from vasguard.services.deployment import Deployment
-from vasguard.services.dialogue import receive_mo
+from vasguard.services.dialogue import IncomingMo, receive_mos
 from vasguard.store import tables
 from vasguard.store.engine import open_engine
 from vasguard.store.migrate import upgrade
@@ -73,7 +75,9 @@ def cancelled_by_listing(engine: Engine) -> int:
         )
 
 
-def run(engine: Engine, msisdns: list[str], label: str, workers: int) -> tuple[float, list[float]]:
+def run(
+    engine: Engine, msisdns: list[str], label: str, workers: int, batch: int = 1
+) -> tuple[float, list[float]]:
     """Every subscriber's dialogue, spread over ``workers`` threads: elapsed, latencies.
 
     The clock starts after every message already stored, as time would have moved on
@@ -86,33 +90,34 @@ def run(engine: Engine, msisdns: list[str], label: str, workers: int) -> tuple[f
     began = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
         shares = [
-            pool.submit(dialogues, engine, msisdns[w::workers], f"{label}-{w}", start)
+            pool.submit(dialogues, engine, msisdns[w::workers], f"{label}-{w}", start, batch)
             for w in range(workers)
         ]
         latencies = [x for share in shares for x in share.result()]
     return time.perf_counter() - began, latencies
 
 
-def dialogues(engine: Engine, msisdns: list[str], label: str, start: datetime) -> list[float]:
+def dialogues(
+    engine: Engine, msisdns: list[str], label: str, start: datetime, batch: int = 1
+) -> list[float]:
+    """One worker's dialogues: ``batch`` subscribers' MOs per transaction (1: one MO each)."""
     clock = FixedClock(start)
     deployment = Deployment()
     latencies = []
-    for i, msisdn in enumerate(msisdns):
+    for first in range(0, len(msisdns), batch):
+        group = msisdns[first : first + batch]
         t0 = time.perf_counter()
         for text in ("0000", "1"):
-            result = receive_mo(
-                UnitOfWork(engine),
-                clock,
-                deployment,
-                msisdn=msisdn,
-                to="10086",
-                text=text,
-                smsc_message_id=f"{label}-{i}-{text}",
-            )
-            if result.duplicate or not result.replies:
-                raise SystemExit(f"{msisdn} {text!r}: no reply, so the figures would be wrong")
+            mos = [
+                IncomingMo(msisdn, "10086", text, f"{label}-{first + k}-{text}")
+                for k, msisdn in enumerate(group)
+            ]
+            taken = receive_mos(lambda: UnitOfWork(engine), clock, deployment, mos)
+            for mo, result in zip(mos, taken, strict=True):
+                if isinstance(result, Exception) or result.duplicate or not result.replies:
+                    raise SystemExit(f"{mo}: no reply ({result!r}), so the figures would be wrong")
             clock.advance(timedelta(milliseconds=10))
-        latencies.append(time.perf_counter() - t0)
+        latencies.extend([time.perf_counter() - t0] * len(group))
     return latencies
 
 
@@ -125,6 +130,9 @@ def main() -> int:
     parser.add_argument("--keep", help="SQLite file to generate into and keep (for --reuse)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=1, help="threads in this one process")
+    parser.add_argument(
+        "--batch", type=int, default=1, help="MOs of that many subscribers per transaction"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -144,17 +152,21 @@ def main() -> int:
         msisdns = pick_subscribers(engine, args.dialogues + args.dialogues // 9, args.seed)
         warm, msisdns = msisdns[: len(msisdns) // 10], msisdns[len(msisdns) // 10 :]
         run_id = uuid.uuid4().hex[:8]  # MO ids must be new on every run, or --reuse measures dedup
-        run(engine, warm, f"warm-{run_id}", args.workers)  # fill caches, compile statements
+        # Fill caches and compile statements first.
+        run(engine, warm, f"warm-{run_id}", args.workers, args.batch)
         before = cancelled_by_listing(engine)
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-        elapsed, latencies = run(engine, msisdns, f"bench-{run_id}", args.workers)
+        elapsed, latencies = run(engine, msisdns, f"bench-{run_id}", args.workers, args.batch)
         cpu1 = resource.getrusage(resource.RUSAGE_SELF)
         cancelled = cancelled_by_listing(engine) - before
         engine.dispose()
 
     ms = sorted(x * 1000 for x in latencies)
     cpu = cpu1.ru_utime - cpu0.ru_utime + cpu1.ru_stime - cpu0.ru_stime
-    print(f"backend      {engine.dialect.name}, {args.workers} worker(s) in one process")
+    print(
+        f"backend      {engine.dialect.name}, {args.workers} worker(s) in one process, "
+        f"{args.batch} subscriber(s) per transaction"
+    )
     print(
         f"data         {counts['subscribers']:,} subscribers, {counts['services']:,} services, "
         f"{counts['subscriptions']:,} subscriptions"

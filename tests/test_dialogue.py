@@ -1,5 +1,6 @@
 """The SMS dialogue end to end (SMS-DIALOGUE.md), on SQLite and PostgreSQL."""
 
+import random
 from datetime import timedelta
 
 import pytest
@@ -9,8 +10,10 @@ from hypothesis import strategies as st
 from sqlalchemy.exc import IntegrityError
 
 from vasguard.channels.sms.loopback import LoopbackSmsc
+from vasguard.domain.catalogue import UnknownSubscriber
 from vasguard.domain.commands import NotUnderstood, parse
 from vasguard.domain.events import Cause, CauseKind
+from vasguard.domain.msisdn import InvalidMsisdn
 from vasguard.domain.subscription import Channel
 from vasguard.services.orders import place_order
 from vasguard.services.outbox import flush
@@ -456,3 +459,58 @@ def test_mos_handled_by_concurrent_threads_all_get_their_reply(world):
     assert all(r.replies and not r.duplicate for r in results)
     mos = world.rows(tables.messages, tables.messages.c.smsc_message_id.like("t%"))
     assert len(mos) == 24 and all(m["handled_at"] is not None for m in mos)
+
+
+def take(world, *mos):
+    """Several MOs through the group-commit path: (msisdn, text, smsc id) each."""
+    from vasguard.services.dialogue import IncomingMo, receive_mos
+
+    incoming = [IncomingMo(msisdn, "10086", text, smsc_id) for msisdn, text, smsc_id in mos]
+    return receive_mos(world.uow, world.clock, world.deployment, incoming, rng=random.Random(7))
+
+
+def test_a_batch_of_mos_does_what_the_same_mos_do_one_by_one(world):
+    alice = subscribe(world, "80100001", "80100002")
+    bob = subscribe(world, "80100001", msisdn=BOB)
+    listed = take(world, (ALICE, "0000", "b1"), (BOB, "0000", "b2"))
+    assert ["1." in r.replies[0] for r in listed] == [True, True]
+    cancelled = take(world, (ALICE, "1", "b3"), (BOB, "1", "b4"), (ALICE, "0000", "b5"))
+    assert [state(world, s) for s in alice + bob] == ["cancelled", "active", "cancelled"]
+    # ALICE's second MO in the batch went in a later transaction, so it sees her cancel.
+    assert "1." in cancelled[2].replies[0] and "天气预报" not in cancelled[2].replies[0]
+    assert "天气预报" in listed[0].replies[0]
+    mos = world.rows(tables.messages, tables.messages.c.smsc_message_id.like("b%"))
+    assert len(mos) == 5 and all(m["handled_at"] is not None for m in mos)
+
+
+def test_a_batch_refuses_bad_mos_alone_and_does_the_rest(world, monkeypatch):
+    import vasguard.services.dialogue as dialogue
+
+    ids = subscribe(world, "80100001", msisdn=BOB)
+    take(world, (BOB, "0000", "c0"))
+    real_act = dialogue.act
+
+    def act_failing_on_help(turn, command):
+        if turn.text == "BZ":
+            raise RuntimeError("store went away")
+        real_act(turn, command)
+
+    monkeypatch.setattr(dialogue, "act", act_failing_on_help)
+    results = take(
+        world,
+        ("13999999999", "0000", "c1"),
+        ("12345", "0000", "c2"),
+        (ALICE, "BZ", "c3"),
+        (BOB, "1", "c4"),
+        (BOB, "1", "c4"),
+    )
+    assert isinstance(results[0], UnknownSubscriber)
+    assert isinstance(results[1], InvalidMsisdn)
+    assert isinstance(results[2], RuntimeError)
+    assert results[3].replies and results[4].duplicate and not results[4].replies
+    assert state(world, ids[0]) == "cancelled"
+    (kept,) = world.rows(tables.messages, tables.messages.c.smsc_message_id == "c3")
+    assert kept["handled_at"] is None
+    monkeypatch.undo()
+    (again,) = take(world, (ALICE, "BZ", "c3"))
+    assert again.replies and not again.duplicate

@@ -107,3 +107,36 @@ def test_loopback_smsc_delivers_replies_and_they_can_be_read_back(client):
     ]
     assert messages[-1]["peer"] == "10086977"
     assert {m["status"] for m in messages if m["direction"] == "mt"} == {"delivered"}
+
+
+def test_a_batch_of_mos_answers_each_in_order(client):
+    client.post("/api/v1/orders", json={"msisdn": ALICE, "service": "80100001"})
+    client.post("/api/v1/sms/mo", json={"from": ALICE, "text": "是"})
+    messages = [
+        {"from": ALICE, "text": "0000", "id": "g1"},
+        {"from": "13999999999", "text": "0000", "id": "g2"},
+        {"from": "12345", "text": "0000"},
+        {"from": ALICE, "text": "1", "id": "g3"},
+        {"from": ALICE, "text": "1", "id": "g3"},
+    ]
+    response = client.post("/api/v1/sms/mo-batch", json={"messages": messages})
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert "1.天气预报" in results[0]["replies"][0]
+    assert [r["problem"]["status"] if r["problem"] else None for r in results] == [
+        None,
+        404,
+        422,
+        None,
+        None,
+    ]
+    assert "退订" in results[3]["replies"][0]
+    assert results[4]["duplicate"] and results[4]["replies"] == []
+    inbox = client.get(f"/api/v1/subscribers/{ALICE}/messages").json()
+    assert {m["status"] for m in inbox if m["direction"] == "mt"} == {"delivered"}
+
+
+def test_an_empty_batch_is_a_bad_payload(client):
+    response = client.post("/api/v1/sms/mo-batch", json={"messages": []})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"

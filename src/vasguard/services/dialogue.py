@@ -7,8 +7,11 @@ either does exactly what it says or changes nothing and says why (invariant 7).
 
 from __future__ import annotations
 
+import logging
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from vasguard.domain.catalogue import UnknownSubscriber
 from vasguard.domain.clock import Clock
@@ -27,7 +30,7 @@ from vasguard.domain.commands import (
     parse,
 )
 from vasguard.domain.listing import TdMeaning, td_number_meaning
-from vasguard.domain.msisdn import normalise
+from vasguard.domain.msisdn import InvalidMsisdn, normalise
 from vasguard.domain.ordering import Refusal, match_reply
 from vasguard.domain.segmentation import choose_encoding
 from vasguard.domain.subscription import State
@@ -47,12 +50,24 @@ from vasguard.services.turn import Turn
 from vasguard.store.subscriptions import Held
 from vasguard.store.uow import UnitOfWork
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True, slots=True)
 class MoResult:
     mo_id: int | None
     duplicate: bool
     replies: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMo:
+    """An MO as a channel hands it over: sender, service number, text, SMSC id."""
+
+    msisdn: str
+    to: str
+    text: str
+    smsc_message_id: str | None = None
 
 
 def receive_mo(
@@ -72,48 +87,143 @@ def receive_mo(
     acknowledged (invariant 6). Should acting fail, the MO alone is kept, unhandled, and
     a redelivery of the same SMSC id acts on it then.
     """
-    at = clock.now()
-    text = text.replace("\x00", "\ufffd")  # NUL is no character a handset sends
-    number = normalise(msisdn)
-    mo = {
-        "msisdn": number,
-        "service_number": to,
+    row = _mo_row(IncomingMo(msisdn, to, text, smsc_message_id), clock)
+    with uow:
+        try:
+            result = _take(uow, deployment, row, rng)
+            uow.commit()
+        except Exception:
+            uow.rollback()
+            uow.messages.receive(**row, handled_at=None)
+            uow.commit()
+            raise
+    if result is None:
+        raise UnknownSubscriber(row["msisdn"])
+    return result
+
+
+def receive_mos(
+    new_uow: Callable[[], UnitOfWork],
+    clock: Clock,
+    deployment: Deployment,
+    mos: Sequence[IncomingMo],
+    *,
+    rng: random.Random | None = None,
+) -> list[MoResult | Exception]:
+    """Several MOs, several subscribers, one transaction: group commit for a busy link.
+
+    For each MO, what ``receive_mo`` would return or raise. A batch never holds two MOs
+    from one number, because a turn's appends are written at commit and a later MO of the
+    same subscriber must see them: such an MO starts the next transaction. If acting on
+    any MO fails, its whole transaction is undone and its MOs are taken one by one, so a
+    bad MO costs only itself.
+    """
+    results: list[MoResult | Exception] = []
+    batch: list[IncomingMo] = []
+    numbers: set[str] = set()
+    for mo in mos:
+        try:
+            number = normalise(mo.msisdn)
+        except InvalidMsisdn as refused:
+            results.extend(_batch(new_uow, clock, deployment, batch, rng))
+            batch, numbers = [], set()
+            results.append(refused)
+            continue
+        if number in numbers:
+            results.extend(_batch(new_uow, clock, deployment, batch, rng))
+            batch, numbers = [], set()
+        batch.append(mo)
+        numbers.add(number)
+    results.extend(_batch(new_uow, clock, deployment, batch, rng))
+    return results
+
+
+def _batch(
+    new_uow: Callable[[], UnitOfWork],
+    clock: Clock,
+    deployment: Deployment,
+    mos: Sequence[IncomingMo],
+    rng: random.Random | None,
+) -> list[MoResult | Exception]:
+    if not mos:
+        return []
+    rows = [_mo_row(mo, clock) for mo in mos]
+    try:
+        with new_uow() as uow:
+            taken = [_take(uow, deployment, row, rng) for row in rows]
+            uow.commit()
+    except Exception:
+        return [_alone(new_uow(), clock, deployment, mo, rng) for mo in mos]
+    return [
+        result if result is not None else UnknownSubscriber(row["msisdn"])
+        for result, row in zip(taken, rows, strict=True)
+    ]
+
+
+def _alone(
+    uow: UnitOfWork,
+    clock: Clock,
+    deployment: Deployment,
+    mo: IncomingMo,
+    rng: random.Random | None,
+) -> MoResult | Exception:
+    try:
+        return receive_mo(
+            uow,
+            clock,
+            deployment,
+            msisdn=mo.msisdn,
+            to=mo.to,
+            text=mo.text,
+            smsc_message_id=mo.smsc_message_id,
+            rng=rng,
+        )
+    except UnknownSubscriber as unknown:
+        return unknown
+    except Exception as failed:
+        log.exception("MO %s from %s stored but not handled", mo.smsc_message_id, mo.msisdn)
+        return failed
+
+
+def _mo_row(mo: IncomingMo, clock: Clock) -> dict[str, Any]:
+    text = mo.text.replace("\x00", "\ufffd")  # NUL is no character a handset sends
+    return {
+        "msisdn": normalise(mo.msisdn),
+        "service_number": mo.to,
         "kind": "mo",
         "text": text,
         "encoding": choose_encoding(text),
         "parts": 1,
         "status": "received",
-        "smsc_message_id": smsc_message_id,
-        "created_at": at,
+        "smsc_message_id": mo.smsc_message_id,
+        "created_at": clock.now(),
     }
-    with uow:
-        received = uow.messages.receive(**mo, handled_at=at)
-        if received is not None:
-            mo_id, subscriber = received.mo_id, received.sender
-        else:
-            assert smsc_message_id is not None
-            stored = uow.messages.mo_by_smsc_id(smsc_message_id)
-            if stored is None or stored["handled_at"] is not None:
-                return MoResult(stored["id"] if stored else None, duplicate=True)
-            mo_id = stored["id"]
-            uow.messages.mark_handled(mo_id, at)
-            subscriber = uow.subscribers.by_msisdn(number)
-        if subscriber is None:
-            uow.commit()
-            raise UnknownSubscriber(number)
-        turn = Turn(
-            uow, deployment, subscriber, mo_id, text, at, templates_for(deployment, subscriber)
-        )
-        if rng is not None:
-            turn.rng = rng
-        try:
-            act(turn, parse(text, deployment.keywords))
-            uow.commit()
-        except Exception:
-            uow.rollback()
-            uow.messages.receive(**mo, handled_at=None)
-            uow.commit()
-            raise
+
+
+def _take(
+    uow: UnitOfWork, deployment: Deployment, row: dict[str, Any], rng: random.Random | None
+) -> MoResult | None:
+    """Store one MO and act on it inside ``uow``; ``None`` if the sender is not ours."""
+    at = row["created_at"]
+    received = uow.messages.receive(**row, handled_at=at)
+    if received is not None:
+        mo_id, subscriber = received.mo_id, received.sender
+    else:
+        smsc_message_id = row["smsc_message_id"]
+        assert smsc_message_id is not None
+        stored = uow.messages.mo_by_smsc_id(smsc_message_id)
+        if stored is None or stored["handled_at"] is not None:
+            return MoResult(stored["id"] if stored else None, duplicate=True)
+        mo_id = stored["id"]
+        uow.messages.mark_handled(mo_id, at)
+        subscriber = uow.subscribers.by_msisdn(row["msisdn"])
+    if subscriber is None:
+        return None
+    text = row["text"]
+    turn = Turn(uow, deployment, subscriber, mo_id, text, at, templates_for(deployment, subscriber))
+    if rng is not None:
+        turn.rng = rng
+    act(turn, parse(text, deployment.keywords))
     return MoResult(mo_id, duplicate=False, replies=turn.replies)
 
 

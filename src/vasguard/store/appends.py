@@ -19,21 +19,23 @@ Batch = tuple[Table, list[dict[str, Any]]]
 
 class Appends:
     def __init__(self) -> None:
-        self._batches: list[Batch] = []
+        self._batches: dict[tuple[Table, tuple[str, ...]], Batch] = {}
 
     def add(self, table: Table, rows: list[dict[str, Any]]) -> None:
-        """Queue rows for ``table``; consecutive rows of one table go as one batch."""
+        """Queue rows for ``table``; rows of one table go as one batch.
+
+        Batches are written in the order their table was first queued, so a row is never
+        written before the row it refers to (a listing before its items).
+        """
         if not rows:
             return
-        last = self._batches[-1] if self._batches else None
-        if last is not None and last[0] is table and last[1][0].keys() == rows[0].keys():
-            last[1].extend(rows)
-        else:
-            self._batches.append((table, list(rows)))
+        key = (table, tuple(rows[0]))
+        batch = self._batches.setdefault(key, (table, []))
+        batch[1].extend(rows)
 
     def commit(self, conn: Connection) -> None:
         """Write what is queued, in order, and commit: pipelined on PostgreSQL."""
-        batches, self._batches = self._batches, []
+        batches, self._batches = list(self._batches.values()), {}
         if conn.dialect.name == "postgresql" and batches:
             driver = conn.connection.driver_connection
             try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,7 +15,7 @@ from vasguard.domain.msisdn import normalise
 from vasguard.domain.ordering import OrderRefused, Refusal
 from vasguard.domain.subscription import Channel
 from vasguard.runtime import Runtime
-from vasguard.services.dialogue import receive_mo
+from vasguard.services.dialogue import IncomingMo, receive_mo, receive_mos
 from vasguard.services.messaging import conversation
 from vasguard.services.orders import find_subscriber, place_order
 from vasguard.services.plans import order_plan
@@ -123,6 +123,23 @@ class MoOut(BaseModel):
     mo_id: int | None
     duplicate: bool
     replies: list[str]
+
+
+class MoBatchIn(Strict):
+    messages: list[MoIn] = Field(min_length=1, max_length=500)
+
+
+class MoBatchItem(BaseModel):
+    mo_id: int | None = None
+    duplicate: bool = False
+    replies: list[str] = []
+    problem: dict[str, Any] | None = Field(
+        None, description="RFC 9457 problem details when this MO was refused or not handled"
+    )
+
+
+class MoBatchOut(BaseModel):
+    results: list[MoBatchItem]
 
 
 def create_app(rt: Runtime) -> FastAPI:
@@ -266,6 +283,29 @@ def create_app(rt: Runtime) -> FastAPI:
         )
         rt.deliver(clock)
         return MoOut(mo_id=result.mo_id, duplicate=result.duplicate, replies=result.replies)
+
+    @api.post("/sms/mo-batch", response_model=MoBatchOut)
+    def post_mo_batch(body: MoBatchIn) -> MoBatchOut:
+        """MOs from a gateway, in order: several subscribers' MOs share one transaction.
+
+        Each result is what ``POST /sms/mo`` would have answered for that MO; an MO with a
+        problem of status 500 is stored, unhandled, and is handled when sent again.
+        """
+        clock = rt.clock()
+        incoming = [
+            IncomingMo(m.sender, m.to or rt.deployment.service_number, m.text, m.id)
+            for m in body.messages
+        ]
+        results = receive_mos(rt.uow, clock, rt.deployment, incoming)
+        rt.deliver(clock)
+        return MoBatchOut(
+            results=[
+                MoBatchItem(problem=problems.mo_problem(r))
+                if isinstance(r, Exception)
+                else MoBatchItem(mo_id=r.mo_id, duplicate=r.duplicate, replies=r.replies)
+                for r in results
+            ]
+        )
 
     app.include_router(api)
     return app

@@ -29,10 +29,29 @@ _RESOLUTION_STATUS = {
 }
 
 
-def problem(status: int, kind: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+def problem_body(status: int, kind: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:
     body = {"type": PROBLEM_BASE + kind, "title": title, "status": status, "detail": detail}
     body.update(extra)
+    return body
+
+
+def problem(status: int, kind: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = problem_body(status, kind, title, detail, **extra)
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def mo_problem(failed: Exception) -> dict[str, Any]:
+    """The problem with one MO of a batch, as the single-MO endpoint would answer it."""
+    if isinstance(failed, UnknownSubscriber):
+        return problem_body(404, "unknown-subscriber", "Unknown subscriber", str(failed))
+    if isinstance(failed, InvalidMsisdn):
+        return problem_body(422, "invalid-msisdn", "Not a mobile number", str(failed))
+    return problem_body(
+        500,
+        "mo-not-handled",
+        "The MO is stored but was not handled",
+        "send it again with the same id to have it handled",
+    )
 
 
 def install(app: FastAPI) -> None:
