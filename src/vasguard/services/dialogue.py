@@ -1,8 +1,9 @@
 """The SMS dialogue, channel-neutral: CLI, API, loopback SMSC and SMPP all end here.
 
-An MO is stored and committed before anything acts on it (invariant 6), so the SMSC can
-be acknowledged; the same SMSC id seen again is answered with nothing. Every command
-either does exactly what it says or changes nothing and says why (invariant 7).
+An MO is stored before anything acts on it and committed with its effects before the
+SMSC can be acknowledged (invariant 6); the same SMSC id seen again is answered with
+nothing. Every command either does exactly what it says or changes nothing and says why
+(invariant 7).
 """
 
 from __future__ import annotations
