@@ -514,3 +514,16 @@ def test_a_batch_refuses_bad_mos_alone_and_does_the_rest(world, monkeypatch):
     monkeypatch.undo()
     (again,) = take(world, (ALICE, "BZ", "c3"))
     assert again.replies and not again.duplicate
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(texts=st.lists(st.tuples(st.sampled_from([ALICE, BOB]), st.text(max_size=200)), max_size=8))
+def test_a_batch_of_arbitrary_texts_answers_every_mo_and_raises_nothing(world, texts):
+    if not world.rows(S):
+        subscribe(world, "80100001", "80100002")
+        subscribe(world, "80100001", msisdn=BOB)
+    results = take(world, *((msisdn, text, None) for msisdn, text in texts))
+    assert len(results) == len(texts)
+    assert all(not isinstance(r, Exception) and r.replies for r in results)
