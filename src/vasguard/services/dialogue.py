@@ -88,7 +88,17 @@ def receive_mo(
     acknowledged (invariant 6). Should acting fail, the MO alone is kept, unhandled, and
     a redelivery of the same SMSC id acts on it then.
     """
-    row = _mo_row(IncomingMo(msisdn, to, text, smsc_message_id), clock)
+    return _receive_one(uow, clock, deployment, IncomingMo(msisdn, to, text, smsc_message_id), rng)
+
+
+def _receive_one(
+    uow: UnitOfWork,
+    clock: Clock,
+    deployment: Deployment,
+    mo: IncomingMo,
+    rng: random.Random | None,
+) -> MoResult:
+    row = _mo_row(mo, clock)
     with uow:
         try:
             result = _take(uow, deployment, row, rng)
@@ -169,16 +179,7 @@ def _alone(
     rng: random.Random | None,
 ) -> MoResult | Exception:
     try:
-        return receive_mo(
-            uow,
-            clock,
-            deployment,
-            msisdn=mo.msisdn,
-            to=mo.to,
-            text=mo.text,
-            smsc_message_id=mo.smsc_message_id,
-            rng=rng,
-        )
+        return _receive_one(uow, clock, deployment, mo, rng)
     except UnknownSubscriber as unknown:
         return unknown
     except Exception as failed:
