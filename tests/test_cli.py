@@ -68,3 +68,10 @@ def test_sms_send_prints_replies_and_inbox_reads_them_back(run):
     assert "1.天气预报" in listing.stdout
     inbox = json.loads(run("sms", "inbox", "--msisdn", ALICE, "--json").stdout)
     assert inbox[-1]["kind"] == "listing" and inbox[-1]["status"] == "delivered"
+
+
+def test_texts_are_printed_as_they_are_not_as_markup(run):
+    run("sms", "send", "--from", ALICE, "[bold]hi[/bold]", "--at", "2026-11-24T10:00:00")
+    inbox = run("sms", "inbox", "--msisdn", ALICE).stdout
+    assert "[received] [bold]hi[/bold]" in inbox
+    assert "[delivered]" in inbox

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from vasguard.config import Settings
 from vasguard.domain.catalogue import UnknownSubscriber
@@ -41,8 +42,10 @@ complaint_app = typer.Typer(help="Resolve complaints (care).", no_args_is_help=T
 app.add_typer(plan_app, name="plan")
 app.add_typer(complaint_app, name="complaint")
 
-out = Console()
-err = Console(stderr=True)
+# No markup: texts from customers and the store are printed as they are ("[delivered]",
+# "[10086]"); colour is given as styles, never parsed out of a string.
+out = Console(markup=False)
+err = Console(stderr=True, markup=False)
 
 AtOption = Annotated[
     str | None,
@@ -58,7 +61,7 @@ def runtime() -> Runtime:
 
 
 def fail(message: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/red] {message}")
+    err.print(Text.assemble(("error:", "red"), f" {message}"))
     raise typer.Exit(code)
 
 
@@ -210,7 +213,7 @@ def sms_send(
 
     def human() -> None:
         if result.duplicate:
-            out.print("[yellow]duplicate MO: already handled, no reply[/yellow]")
+            out.print("duplicate MO: already handled, no reply", style="yellow")
         for reply in result.replies:
             out.print(reply)
 
@@ -312,7 +315,7 @@ def audit(
 
     def human() -> None:
         for v in report.violations:
-            out.print(f"charge {v.charge_id}: [red]{v.rule}[/red] {v.detail}")
+            out.print(Text.assemble(f"charge {v.charge_id}: ", (v.rule, "red"), f" {v.detail}"))
         out.print(
             f"period {report.period}: {report.charges:,} charges checked, "
             f"{report.violation_count:,} violations"
