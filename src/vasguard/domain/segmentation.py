@@ -88,7 +88,7 @@ def _uniform(text: str, encoding: Encoding) -> bool:
 
 
 def _text_cost(text: str, encoding: Encoding) -> int:
-    if encoding == "ucs2" and text.isascii():
+    if _uniform(text, encoding):
         return len(text)
     return sum(_costs(text, encoding))
 
