@@ -1,6 +1,7 @@
 """Complaint resolution and refunds on both stores: never larger, never twice, never implied."""
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import ALICE, BOB, HOME
@@ -85,6 +86,22 @@ def snapshot(world):
     ], world.rows(tables.complaints)
 
 
+def notices(world):
+    return world.rows(tables.messages, tables.messages.c.kind == "complaint_resolved")
+
+
+def test_the_outcome_is_sent_inside_the_sending_window(world):
+    sid = subscribe(world)
+    ticket = complaint(world, subscription_id=sid)
+    local = world.clock.now().astimezone(ZoneInfo("Asia/Shanghai"))
+    world.clock.advance(timedelta(hours=(23 - local.hour) % 24, minutes=30 - local.minute))
+    resolve(world, ticket, refund=False)
+    [notice] = notices(world)
+    opens = notice["send_after"].astimezone(ZoneInfo("Asia/Shanghai"))
+    assert notice["created_at"] == world.clock.now() and (opens.hour, opens.minute) == (8, 0)
+    assert notice["send_after"] - notice["created_at"] == timedelta(hours=8, minutes=30)
+
+
 def test_resolve_without_refund(world):
     sid = subscribe(world)
     charge(world, sid, "2026-11")
@@ -97,6 +114,9 @@ def test_resolve_without_refund(world):
     assert world.rows(tables.refunds) == []
     [event] = world.rows(tables.events, tables.events.c.entity == "complaint")
     assert (event["kind"], event["cause_ref"]) == ("resolved", "care:test")
+    [notice] = notices(world)
+    assert notice["text"] == "【10086】您的投诉（编号TS2611240000001）已处理完毕。"
+    assert notice["msisdn"] == ALICE and notice["subscription_id"] == sid
 
 
 def test_resolve_with_refund_covers_the_complaints_month_and_later(world):
@@ -116,6 +136,8 @@ def test_resolve_with_refund_covers_the_complaints_month_and_later(world):
     assert october not in {r["charge_id"] for r in refunds}
     refunded = world.rows(tables.events, tables.events.c.kind == "refunded")
     assert sorted(e["entity_id"] for e in refunded) == [november, december]
+    [notice] = notices(world)
+    assert "编号TS2611240000001" in notice["text"] and "已为您退款3.5元" in notice["text"]
 
 
 def test_a_charge_refunded_earlier_is_not_refunded_again_by_the_resolution(world):

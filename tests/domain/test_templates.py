@@ -202,6 +202,16 @@ def test_complaint_registered(t: Templates) -> None:
 
 
 @BOTH
+def test_complaint_resolved_says_the_refund_only_when_there_is_one(t: Templates) -> None:
+    refunded = t.complaint_resolved(ticket="TS2611240000001", refunded_fen=350)
+    _signed(t, refunded)
+    _has(refunded, "TS2611240000001", "3.5元" if t.language == "zh" else "CNY 3.5")
+    plain = t.complaint_resolved(ticket="TS2611240000001", refunded_fen=None)
+    nothing = t.complaint_resolved(ticket="TS2611240000001", refunded_fen=0)
+    assert plain == nothing and "退款" not in plain and "refund" not in plain
+
+
+@BOTH
 def test_help_lists_commands(t: Templates) -> None:
     text = t.help()
     _has(text, "0000", "QX", "TD", "TS", "10086")

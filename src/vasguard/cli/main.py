@@ -423,16 +423,18 @@ def complaint_resolve(
     from vasguard.services.resolutions import resolve_complaint
 
     rt = runtime()
+    clock = rt.clock(at)
     with user_errors():
         resolution = resolve_complaint(
             rt.uow(),
-            rt.clock(at),
+            clock,
             rt.deployment,
             ticket=ticket,
             refund=refund,
             cause=cli_cause(),
             note=note,
         )
+    rt.deliver(clock)
 
     def human() -> None:
         out.print(f"complaint {resolution.ticket} {resolution.resolution}")

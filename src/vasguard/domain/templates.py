@@ -269,6 +269,19 @@ class Templates:
             "Charges for it are on hold while we handle it.",
         )
 
+    def complaint_resolved(self, *, ticket: str, refunded_fen: int | None) -> str:
+        """The outcome of a complaint; ``refunded_fen`` is ``None`` when none was asked for."""
+        if refunded_fen:
+            return self._sign(
+                f"您的投诉（编号{ticket}）已处理完毕，已为您退款{self._price(refunded_fen)}。",
+                f"Your complaint, ticket {ticket}, is resolved: "
+                f"{self._price(refunded_fen)} has been refunded.",
+            )
+        return self._sign(
+            f"您的投诉（编号{ticket}）已处理完毕。",
+            f"Your complaint, ticket {ticket}, is resolved.",
+        )
+
     def help(self) -> str:
         number = self.branding.service_number
         return self._sign(

@@ -22,7 +22,9 @@ from zoneinfo import ZoneInfo
 from vasguard.domain.clock import Clock
 from vasguard.domain.events import Cause, Event
 from vasguard.domain.money import yuan
-from vasguard.services.deployment import Deployment
+from vasguard.domain.sending import send_after
+from vasguard.services.deployment import Deployment, templates_for
+from vasguard.services.messaging import queue_mt
 from vasguard.store.uow import UnitOfWork
 
 
@@ -125,6 +127,13 @@ def resolve_complaint(
         )
         if not uow.resolutions.resolve(complaint["id"], at, text):
             raise _already_resolved(ticket)
+        notice = _tell_the_customer(
+            uow,
+            deployment,
+            complaint,
+            refunded_fen=sum(r.amount_fen for r in refunds) if refund else None,
+            at=at,
+        )
         uow.events.add(
             Event(
                 complaint["subscriber_id"],
@@ -138,11 +147,39 @@ def resolve_complaint(
                     "ticket": complaint["ticket"],
                     "refund": refund,
                     "refunds": [r.refund_id for r in refunds],
+                    "notice": notice,
                 },
             )
         )
         uow.commit()
     return Resolution(complaint["ticket"], complaint["id"], at, text, refunds)
+
+
+def _tell_the_customer(
+    uow: UnitOfWork,
+    deployment: Deployment,
+    complaint: dict[str, Any],
+    *,
+    refunded_fen: int | None,
+    at: datetime,
+) -> int:
+    """Queue the outcome as a free notice, inside the sending window: it is no reply."""
+    subscriber = uow.subscribers.by_id(complaint["subscriber_id"])
+    assert subscriber is not None, "a complaint's subscriber is a foreign key"
+    text = templates_for(deployment, subscriber).complaint_resolved(
+        ticket=complaint["ticket"], refunded_fen=refunded_fen
+    )
+    zone = uow.reminders.zones().get(subscriber.province, deployment.timezone)
+    return queue_mt(
+        uow,
+        deployment,
+        subscriber,
+        kind="complaint_resolved",
+        text=text,
+        at=at,
+        subscription_id=complaint["subscription_id"],
+        send_after=send_after(at, zone, deployment.sending_window),
+    )
 
 
 def refund_charge(

@@ -230,15 +230,17 @@ def create_app(rt: Runtime) -> FastAPI:
     def post_resolution(
         ticket: Annotated[str, Path(max_length=20)], body: ResolutionIn
     ) -> ResolutionOut:
+        clock = rt.clock()
         resolution = resolve_complaint(
             rt.uow(),
-            rt.clock(),
+            clock,
             rt.deployment,
             ticket=ticket,
             refund=body.refund,
             note=body.note,
             cause=Cause(CauseKind.API, "care"),
         )
+        rt.deliver(clock)
         return ResolutionOut(
             ticket=resolution.ticket,
             resolved_at=resolution.resolved_at,
