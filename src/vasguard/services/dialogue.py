@@ -30,6 +30,7 @@ from vasguard.domain.commands import (
     ListSubscriptions,
     parse,
 )
+from vasguard.domain.group_commit import transactions
 from vasguard.domain.listing import TdMeaning, td_number_meaning
 from vasguard.domain.msisdn import InvalidMsisdn, normalise
 from vasguard.domain.ordering import Refusal, match_reply
@@ -88,17 +89,13 @@ def receive_mo(
     acknowledged (invariant 6). Should acting fail, the MO alone is kept, unhandled, and
     a redelivery of the same SMSC id acts on it then.
     """
-    return _receive_one(uow, clock, deployment, IncomingMo(msisdn, to, text, smsc_message_id), rng)
+    row = _mo_row(IncomingMo(msisdn, to, text, smsc_message_id), clock)
+    return _receive_one(uow, deployment, row, rng)
 
 
 def _receive_one(
-    uow: UnitOfWork,
-    clock: Clock,
-    deployment: Deployment,
-    mo: IncomingMo,
-    rng: random.Random | None,
+    uow: UnitOfWork, deployment: Deployment, row: dict[str, Any], rng: random.Random | None
 ) -> MoResult:
-    row = _mo_row(mo, clock)
     with uow:
         try:
             result = _take(uow, deployment, row, rng)
@@ -123,48 +120,38 @@ def receive_mos(
 ) -> list[MoResult | Exception]:
     """Several MOs, several subscribers, one transaction: group commit for a busy link.
 
-    For each MO, what ``receive_mo`` would return or raise. A batch never holds two MOs
-    from one number, because a turn's appends are written at commit and a later MO of the
-    same subscriber must see them: such an MO starts the next transaction. If acting on
-    any MO fails, its whole transaction is undone and its MOs are taken one by one, so a
-    bad MO costs only itself.
+    For each MO, what ``receive_mo`` would return or raise. Which MOs share a transaction
+    is ``transactions``' rule (never two from one sender). If acting on any MO fails, its
+    whole transaction is undone and its MOs are taken one by one, so a bad MO costs only
+    itself.
     """
-    results: list[MoResult | Exception] = []
-    batch: list[IncomingMo] = []
-    numbers: set[str] = set()
-    for mo in mos:
+    results: dict[int, MoResult | Exception] = {}
+    rows: dict[int, dict[str, Any]] = {}
+    for n, mo in enumerate(mos):
         try:
-            number = normalise(mo.msisdn)
+            rows[n] = _mo_row(mo, clock)
         except InvalidMsisdn as refused:
-            results.extend(_batch(new_uow, clock, deployment, batch, rng))
-            batch, numbers = [], set()
-            results.append(refused)
-            continue
-        if number in numbers:
-            results.extend(_batch(new_uow, clock, deployment, batch, rng))
-            batch, numbers = [], set()
-        batch.append(mo)
-        numbers.add(number)
-    results.extend(_batch(new_uow, clock, deployment, batch, rng))
-    return results
+            results[n] = refused
+    stored = list(rows)
+    for run in transactions([rows[n]["msisdn"] for n in stored]):
+        positions = [stored[p] for p in run]
+        taken = _together(new_uow, deployment, [rows[n] for n in positions], rng)
+        results.update(zip(positions, taken, strict=True))
+    return [results[n] for n in range(len(mos))]
 
 
-def _batch(
+def _together(
     new_uow: Callable[[], UnitOfWork],
-    clock: Clock,
     deployment: Deployment,
-    mos: Sequence[IncomingMo],
+    rows: list[dict[str, Any]],
     rng: random.Random | None,
 ) -> list[MoResult | Exception]:
-    if not mos:
-        return []
-    rows = [_mo_row(mo, clock) for mo in mos]
     try:
         with new_uow() as uow:
             taken = [_take(uow, deployment, row, rng) for row in rows]
             uow.commit()
     except Exception:
-        return [_alone(new_uow(), clock, deployment, mo, rng) for mo in mos]
+        return [_alone(new_uow(), deployment, row, rng) for row in rows]
     return [
         result if result is not None else UnknownSubscriber(row["msisdn"])
         for result, row in zip(taken, rows, strict=True)
@@ -172,18 +159,14 @@ def _batch(
 
 
 def _alone(
-    uow: UnitOfWork,
-    clock: Clock,
-    deployment: Deployment,
-    mo: IncomingMo,
-    rng: random.Random | None,
+    uow: UnitOfWork, deployment: Deployment, row: dict[str, Any], rng: random.Random | None
 ) -> MoResult | Exception:
     try:
-        return _receive_one(uow, clock, deployment, mo, rng)
+        return _receive_one(uow, deployment, row, rng)
     except UnknownSubscriber as unknown:
         return unknown
     except Exception as failed:
-        log.exception("MO %s from %s stored but not handled", mo.smsc_message_id, mo.msisdn)
+        log.exception("MO %s from %s stored but not handled", row["smsc_message_id"], row["msisdn"])
         return failed
 
 
