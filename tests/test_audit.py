@@ -12,9 +12,6 @@ from sqlalchemy import update
 from test_billing import NEWS, RINGTONE, WEATHER, Desk
 
 from vasguard.domain.clock import parse_instant
-from vasguard.domain.events import Cause, CauseKind
-from vasguard.domain.subscription import Channel
-from vasguard.services.plans import order_plan
 from vasguard.store import tables
 
 C = tables.charges
@@ -103,16 +100,7 @@ def test_charge_after_cancellation(desk):
 def test_charge_of_a_plan_included_service(desk):
     sid = desk.subscribe(CAROL, RINGTONE)
     desk.remind()
-    w = desk.world
-    order_plan(
-        w.uow(),
-        w.clock,
-        w.deployment,
-        msisdn=CAROL,
-        plan_code="P58",
-        channel=Channel.CARE,
-        cause=Cause(CauseKind.API, "test"),
-    )
+    desk.take_plan(CAROL, "P58")
     desk.bill("2026-12", "2026-12-01T02:00:00")
     forged = forge(desk, sid, "2026-12", "2026-12-01T02:00:00", kind="renewal", amount_fen=500)
     assert rules(desk.audit("2026-12")) == {(forged, "included_in_plan")}

@@ -90,6 +90,19 @@ class Desk:
             chunk=1,
         )
 
+    def take_plan(self, msisdn: str, plan_code: str) -> None:
+        """Care orders the plan; it takes effect on the 1st of next month."""
+        w = self.world
+        order_plan(
+            w.uow(),
+            w.clock,
+            w.deployment,
+            msisdn=msisdn,
+            plan_code=plan_code,
+            channel=Channel.CARE,
+            cause=Cause(CauseKind.API, "test"),
+        )
+
     def audit(self, period: str) -> AuditReport:
         return audit_period(self.world.uow(), self.world.deployment, period)
 
@@ -200,16 +213,7 @@ def test_plan_included_service_is_never_charged_and_plan_fees_are(desk):
     """CAROL holds the ring-back tone, then takes P58 (which includes it) from December."""
     sid = desk.subscribe(CAROL, RINGTONE)
     desk.remind()
-    w = desk.world
-    order_plan(
-        w.uow(),
-        w.clock,
-        w.deployment,
-        msisdn=CAROL,
-        plan_code="P58",
-        channel=Channel.CARE,
-        cause=Cause(CauseKind.API, "test"),
-    )
+    desk.take_plan(CAROL, "P58")
     desk.bill("2026-11", "2026-12-01T02:00:00")
     december = desk.bill("2026-12", "2026-12-01T02:00:00")
     desk.bill("2027-01", "2027-01-01T02:00:00")
