@@ -20,6 +20,7 @@ _NEWEST = (
     .limit(1)
     .scalar_subquery()
 )
+_HELD_AT = 5  # where HELD_COLUMNS start in a row of _LATEST
 # The newest listing with its items as they stand now, in one round trip (a listing with
 # no items has one row, with NULL items).
 _LATEST = (
@@ -107,16 +108,17 @@ class ListingRepository:
         if not rows:
             return None
         head = rows[0]
-        items = [r for r in rows if r.number is not None and r[5] is not None]
+        items = [held(r[_HELD_AT:]) for r in rows if r[_HELD_AT] is not None]
+        numbers = [r.number for r in rows if r[_HELD_AT] is not None]
         return ListingNow(
             Listing(
                 id=head.id,
                 expires_at=head.expires_at,
-                items={r.number: r[5] for r in items},
+                items={n: h.subscription_id for n, h in zip(numbers, items, strict=True)},
                 cancel_all_code=head.cancel_all_code,
                 cancel_all_until=head.cancel_all_until,
             ),
-            {r[5]: held(r[5:]) for r in items},
+            {h.subscription_id: h for h in items},
         )
 
     def ask_cancel_all(self, listing_id: int, code: str, until: datetime) -> None:

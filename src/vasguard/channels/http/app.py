@@ -264,8 +264,6 @@ def create_app(rt: Runtime) -> FastAPI:
     def get_messages(
         msisdn: Annotated[str, Path(max_length=32)], last: Annotated[int, Query(ge=1, le=200)] = 20
     ) -> list[MessageOut]:
-        with rt.uow() as uow:
-            find_subscriber(uow, msisdn)
         return [
             MessageOut.model_validate(asdict(m))
             for m in conversation(rt.uow(), msisdn=msisdn, last=last)
