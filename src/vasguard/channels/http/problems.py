@@ -16,6 +16,7 @@ from vasguard.domain.plans import PlanRefusal, PlanRefused
 from vasguard.services.resolutions import ResolutionRefusal, ResolutionRefused
 
 PROBLEM_BASE = "https://vasguard.example/problems/"
+_PROBLEM_JSON = "application/problem+json"
 
 _REFUSAL_STATUS = {Refusal.UNKNOWN_SERVICE: 404}
 _PLAN_STATUS = {PlanRefusal.UNKNOWN_PLAN: 404, PlanRefusal.ALREADY_ON_PLAN: 409}
@@ -37,11 +38,14 @@ def problem_body(status: int, kind: str, title: str, detail: str, **extra: Any) 
 
 def problem(status: int, kind: str, title: str, detail: str, **extra: Any) -> JSONResponse:
     body = problem_body(status, kind, title, detail, **extra)
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+    return JSONResponse(body, status_code=status, media_type=_PROBLEM_JSON)
 
 
 def mo_problem(failed: Exception) -> dict[str, Any]:
-    """The problem with one MO of a batch, as the single-MO endpoint would answer it."""
+    """What is wrong with an MO's number, or that it was stored but not handled.
+
+    One shape for the single-MO answers and for each MO of a batch.
+    """
     if isinstance(failed, UnknownSubscriber):
         return problem_body(404, "unknown-subscriber", "Unknown subscriber", str(failed))
     if isinstance(failed, InvalidMsisdn):
@@ -87,12 +91,10 @@ def install(app: FastAPI) -> None:
         return problem(status, kind, "Resolution or refund refused", exc.detail)
 
     @app.exception_handler(UnknownSubscriber)
-    async def unknown_subscriber(_: Request, exc: UnknownSubscriber) -> JSONResponse:
-        return problem(404, "unknown-subscriber", "Unknown subscriber", str(exc))
-
     @app.exception_handler(InvalidMsisdn)
-    async def bad_number(_: Request, exc: InvalidMsisdn) -> JSONResponse:
-        return problem(422, "invalid-msisdn", "Not a mobile number", str(exc))
+    async def refused_number(_: Request, exc: Exception) -> JSONResponse:
+        body = mo_problem(exc)
+        return JSONResponse(body, status_code=body["status"], media_type=_PROBLEM_JSON)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
