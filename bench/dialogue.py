@@ -35,7 +35,7 @@ from sqlalchemy import Engine, func, select
 from vasguard.domain.clock import FixedClock
 from vasguard.generate import generate
 from vasguard.services.deployment import Deployment
-from vasguard.services.dialogue import IncomingMo, receive_mos
+from vasguard.services.intake import IncomingMo, receive_mos
 from vasguard.store import tables
 from vasguard.store.engine import open_engine
 from vasguard.store.migrate import upgrade

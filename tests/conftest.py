@@ -23,7 +23,7 @@ from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.msisdn import load_provinces, load_segments
 from vasguard.domain.subscription import Channel
 from vasguard.services.deployment import Deployment
-from vasguard.services.dialogue import MoResult, receive_mo
+from vasguard.services.intake import MoResult, receive_mo
 from vasguard.services.orders import OrderPlaced, place_order
 from vasguard.store import tables
 from vasguard.store.engine import open_engine

@@ -19,7 +19,7 @@ from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.subscription import Channel
 from vasguard.services.audit import AuditReport, audit_period
 from vasguard.services.billing import BillRunSummary, run_bill
-from vasguard.services.dialogue import receive_mo
+from vasguard.services.intake import receive_mo
 from vasguard.services.orders import place_order
 from vasguard.services.outbox import flush, record_receipt
 from vasguard.services.plans import order_plan

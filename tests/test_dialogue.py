@@ -367,14 +367,14 @@ def test_english_keyword_regime(world, db_url):
 
 
 def test_a_failure_while_acting_keeps_the_mo_unhandled_and_changes_nothing_else(world, monkeypatch):
-    import vasguard.services.dialogue as dialogue
+    import vasguard.services.intake as dialogue
 
     ids = subscribe(world, "80100001")
     sms(world, "0000")
     events_before = len(world.rows(tables.events))
 
-    def broken(turn, command):
-        turn.uow.subscriptions.cancel(ids[0], at=turn.at, cause="x", message_id=turn.mo_id)
+    def broken(mo, command):
+        mo.uow.subscriptions.cancel(ids[0], at=mo.at, cause="x", message_id=mo.id)
         raise RuntimeError("store went away")
 
     monkeypatch.setattr(dialogue, "act", broken)
@@ -391,17 +391,17 @@ def test_a_failure_while_acting_keeps_the_mo_unhandled_and_changes_nothing_else(
 
 def test_a_write_refused_at_commit_keeps_only_the_unhandled_mo(world, monkeypatch):
     """Replies and events are written at commit; if the store refuses one, nothing stays."""
-    import vasguard.services.turn as turn_module
+    import vasguard.services.handled_mo as handled_mo_module
 
     ids = subscribe(world, "80100001")
     sms(world, "0000")
     before = _snapshot(world), len(world.rows(tables.messages))
-    real_mt_row = turn_module.mt_row
+    real_mt_row = handled_mo_module.mt_row
 
     def no_kind(*args, **kwargs):
         return {**real_mt_row(*args, **kwargs), "kind": None}
 
-    monkeypatch.setattr(turn_module, "mt_row", no_kind)
+    monkeypatch.setattr(handled_mo_module, "mt_row", no_kind)
     with pytest.raises(IntegrityError):
         sms(world, "1", smsc_id="refused")
     (kept,) = world.rows(tables.messages, tables.messages.c.smsc_message_id == "refused")
@@ -463,7 +463,7 @@ def test_mos_handled_by_concurrent_threads_all_get_their_reply(world):
 
 def take(world, *mos):
     """Several MOs through the group-commit path: (msisdn, text, smsc id) each."""
-    from vasguard.services.dialogue import IncomingMo, receive_mos
+    from vasguard.services.intake import IncomingMo, receive_mos
 
     incoming = [IncomingMo(msisdn, "10086", text, smsc_id) for msisdn, text, smsc_id in mos]
     return receive_mos(world.uow, world.clock, world.deployment, incoming, rng=random.Random(7))
@@ -484,16 +484,16 @@ def test_a_batch_of_mos_does_what_the_same_mos_do_one_by_one(world):
 
 
 def test_a_batch_refuses_bad_mos_alone_and_does_the_rest(world, monkeypatch):
-    import vasguard.services.dialogue as dialogue
+    import vasguard.services.intake as dialogue
 
     ids = subscribe(world, "80100001", msisdn=BOB)
     take(world, (BOB, "0000", "c0"))
     real_act = dialogue.act
 
-    def act_failing_on_help(turn, command):
-        if turn.text == "BZ":
+    def act_failing_on_help(mo, command):
+        if mo.text == "BZ":
             raise RuntimeError("store went away")
-        real_act(turn, command)
+        real_act(mo, command)
 
     monkeypatch.setattr(dialogue, "act", act_failing_on_help)
     results = take(

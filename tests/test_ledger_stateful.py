@@ -48,7 +48,7 @@ from vasguard.domain.subscription import Channel
 from vasguard.services.audit import audit_period
 from vasguard.services.billing import policy_for, run_bill
 from vasguard.services.deployment import Deployment
-from vasguard.services.dialogue import receive_mo
+from vasguard.services.intake import receive_mo
 from vasguard.services.orders import place_order
 from vasguard.services.outbox import flush, record_receipt
 from vasguard.services.reminders import run_reminders

@@ -15,7 +15,7 @@ from vasguard.cli.main import app
 from vasguard.config import Settings
 from vasguard.domain.events import Cause, CauseKind
 from vasguard.runtime import Runtime
-from vasguard.services.dialogue import receive_mo
+from vasguard.services.intake import receive_mo
 from vasguard.services.resolutions import (
     ResolutionRefusal,
     ResolutionRefused,

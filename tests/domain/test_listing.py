@@ -4,8 +4,8 @@ import pytest
 
 from vasguard.domain.catalogue import BillingMode
 from vasguard.domain.listing import (
-    Holding,
     Listing,
+    ListingCandidate,
     PickRefusal,
     TdMeaning,
     number_items,
@@ -18,7 +18,7 @@ T0 = datetime(2026, 11, 24, 2, tzinfo=UTC)
 
 
 def holding(sid, code, *, ordered=T0, mode=BillingMode.MONTHLY, state=State.ACTIVE, in_plan=False):
-    return Holding(sid, code, f"svc{code}", "p", 300, mode, False, state, ordered, in_plan)
+    return ListingCandidate(sid, code, f"svc{code}", "p", 300, mode, False, state, ordered, in_plan)
 
 
 def test_numbering_is_by_order_date_then_code_and_skips_what_is_not_listable():
@@ -32,7 +32,7 @@ def test_numbering_is_by_order_date_then_code_and_skips_what_is_not_listable():
             holding(6, "F", state=State.PENDING),
         ]
     )
-    assert [(i.number, i.holding.subscription_id) for i in items] == [(1, 3), (2, 2), (3, 1)]
+    assert [(i.number, i.candidate.subscription_id) for i in items] == [(1, 3), (2, 2), (3, 1)]
 
 
 def test_pick_maps_numbers_or_refuses_all_of_them():

@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 import pytest
 
 from vasguard.domain.plans import (
-    HeldPlan,
     Plan,
     PlanRefusal,
     PlanRefused,
+    SubscriberPlan,
     check_plan_order,
     first_of_next_month,
     month_start,
@@ -52,7 +52,7 @@ def test_first_of_next_month_follows_local_dst():
 
 
 def held(plan, start, end=None):
-    return HeldPlan(10 + plan.id, plan.id, start, end)
+    return SubscriberPlan(10 + plan.id, plan.id, start, end)
 
 
 JAN = datetime(2026, 1, 1, tzinfo=UTC)

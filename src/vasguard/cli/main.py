@@ -195,7 +195,7 @@ def sms_send(
     as_json: JsonOption = False,
 ) -> None:
     """Send an MO to the service number and print every reply."""
-    from vasguard.services.dialogue import receive_mo
+    from vasguard.services.intake import receive_mo
 
     rt = runtime()
     with user_errors():

@@ -142,7 +142,7 @@ Command = (
 
 
 def _spaces_to_blank(text: str) -> str:
-    """Turn every control, format and separator character into a plain space."""
+    """HandledMo every control, format and separator character into a plain space."""
     return "".join(" " if unicodedata.category(ch) in _SPACE_CATEGORIES else ch for ch in text)
 
 

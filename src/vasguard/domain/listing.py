@@ -12,11 +12,11 @@ from datetime import datetime
 from enum import StrEnum
 
 from vasguard.domain.catalogue import BillingMode
-from vasguard.domain.subscription import State
+from vasguard.domain.subscription import NamedSubscription, State
 
 
 @dataclass(frozen=True, slots=True)
-class Holding:
+class ListingCandidate:
     """A subscription as the listing sees it."""
 
     subscription_id: int
@@ -32,27 +32,27 @@ class Holding:
 
 
 @dataclass(frozen=True, slots=True)
-class Listed:
+class ListingEntry:
     number: int
-    holding: Holding
+    candidate: ListingCandidate
 
 
-def listable(holding: Holding) -> bool:
+def listable(candidate: ListingCandidate) -> bool:
     """Monthly, confirmed and not already paid for through the plan."""
     return (
-        holding.state is State.ACTIVE
-        and holding.billing_mode is BillingMode.MONTHLY
-        and not holding.included_in_plan
+        candidate.state is State.ACTIVE
+        and candidate.billing_mode is BillingMode.MONTHLY
+        and not candidate.included_in_plan
     )
 
 
-def number_items(holdings: Sequence[Holding]) -> list[Listed]:
+def number_items(holdings: Sequence[ListingCandidate]) -> list[ListingEntry]:
     """Number what is listable from 1, in a stable order: order date, then service code."""
     kept = sorted(
         (h for h in holdings if listable(h)),
         key=lambda h: (h.ordered_at, h.service_code, h.subscription_id),
     )
-    return [Listed(n, h) for n, h in enumerate(kept, start=1)]
+    return [ListingEntry(n, h) for n, h in enumerate(kept, start=1)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +75,19 @@ class Listing:
             and at < self.cancel_all_until
             and self.open_at(at)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentListing:
+    """The latest listing, and the subscriptions its items name, as they are now."""
+
+    listing: Listing
+    subscriptions: dict[int, NamedSubscription]
+
+    def named_items(self, subscription_ids: Sequence[int] | None = None) -> list[NamedSubscription]:
+        """The items' subscriptions in item order: all of them, or those asked for."""
+        wanted = set(self.listing.items.values() if subscription_ids is None else subscription_ids)
+        return [self.subscriptions[i] for i in self.listing.items.values() if i in wanted]
 
 
 class PickRefusal(StrEnum):

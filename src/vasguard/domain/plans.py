@@ -36,7 +36,7 @@ class Plan:
 
 
 @dataclass(frozen=True, slots=True)
-class HeldPlan:
+class SubscriberPlan:
     """One ``subscriber_plans`` row: a plan held (or to be held) over ``[start, end)``."""
 
     id: int
@@ -65,7 +65,7 @@ def _midnight(day: date, zone: str) -> datetime:
 
 
 def plan_held_from(
-    starts: datetime, current: HeldPlan | None, upcoming: HeldPlan | None
+    starts: datetime, current: SubscriberPlan | None, upcoming: SubscriberPlan | None
 ) -> int | None:
     """The plan id the subscriber would hold at ``starts`` with what is already ordered."""
     if upcoming is not None:
@@ -76,7 +76,7 @@ def plan_held_from(
 
 
 def check_plan_order(
-    plan: Plan, starts: datetime, current: HeldPlan | None, upcoming: HeldPlan | None
+    plan: Plan, starts: datetime, current: SubscriberPlan | None, upcoming: SubscriberPlan | None
 ) -> None:
     """Ordering the plan one is already going to hold would only add noise: refuse it."""
     if plan_held_from(starts, current, upcoming) == plan.id:

@@ -51,3 +51,17 @@ class PendingOrder:
 
     def open_at(self, at: datetime) -> bool:
         return at < self.confirm_by
+
+
+@dataclass(frozen=True, slots=True)
+class NamedSubscription:
+    """A subscription with the names a reply about it uses, and whether it was ever charged."""
+
+    subscription_id: int
+    state: State
+    service_id: int
+    service_code: str
+    service_name: str
+    provider_id: int
+    provider_name: str
+    charged: bool

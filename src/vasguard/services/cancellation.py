@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from vasguard.domain.events import Cause, Event
-from vasguard.domain.subscription import State, can_move
+from vasguard.domain.subscription import NamedSubscription, State, can_move
 from vasguard.domain.templates import Cancellation
-from vasguard.services.turn import Turn
-from vasguard.store.subscriptions import Held
+from vasguard.services.handled_mo import HandledMo
 
 
-def cancel_held(turn: Turn, held: Sequence[Held], *, cause: str) -> None:
+def cancel_held(mo: HandledMo, held: Sequence[NamedSubscription], *, cause: str) -> None:
     """Cancel what is still open among ``held`` and reply naming every service.
 
     Items already ended are named as such; nothing else about them changes.
@@ -19,26 +18,26 @@ def cancel_held(turn: Turn, held: Sequence[Held], *, cause: str) -> None:
     done: list[Cancellation] = []
     already: list[str] = []
     for item in held:
-        if not can_move(item.state, State.CANCELLED) or not turn.uow.subscriptions.cancel(
-            item.subscription_id, at=turn.at, cause=cause, message_id=turn.mo_id
+        if not can_move(item.state, State.CANCELLED) or not mo.uow.subscriptions.cancel(
+            item.subscription_id, at=mo.at, cause=cause, message_id=mo.id
         ):
             already.append(item.service_name)
             continue
-        turn.uow.events.add(
+        mo.uow.events.add(
             Event(
-                turn.subscriber.id,
-                turn.subscriber.province,
+                mo.subscriber.id,
+                mo.subscriber.province,
                 "subscription",
                 item.subscription_id,
                 "cancelled",
-                Cause.mo(turn.mo_id),
-                turn.at,
+                Cause.mo(mo.id),
+                mo.at,
                 {"service": item.service_code, "via": cause, "charged": item.charged},
             )
         )
         done.append(Cancellation(item.service_name, item.charged))
-    t = turn.templates
+    t = mo.templates
     if done:
-        turn.reply(t.cancelled(done))
+        mo.reply(t.cancelled(done))
     if already:
-        turn.reply(t.already_cancelled(already))
+        mo.reply(t.already_cancelled(already))

@@ -3,32 +3,32 @@
 from __future__ import annotations
 
 from vasguard.domain.events import Cause, Event
-from vasguard.services.turn import Turn
-from vasguard.store.subscriptions import Held
+from vasguard.domain.subscription import NamedSubscription
+from vasguard.services.handled_mo import HandledMo
 
 
-def open_complaint(turn: Turn, held: Held, text: str) -> str:
+def open_complaint(mo: HandledMo, held: NamedSubscription, text: str) -> str:
     """Register the complaint, reply with its ticket, and return the ticket."""
-    complaint_id, ticket = turn.uow.complaints.open(
-        subscriber_id=turn.subscriber.id,
-        province=turn.subscriber.province,
+    complaint_id, ticket = mo.uow.complaints.open(
+        subscriber_id=mo.subscriber.id,
+        province=mo.subscriber.province,
         subscription_id=held.subscription_id,
         provider_id=held.provider_id,
-        text=text or turn.text,
-        mo_id=turn.mo_id,
-        at=turn.at,
+        text=text or mo.text,
+        mo_id=mo.id,
+        at=mo.at,
     )
-    turn.uow.events.add(
+    mo.uow.events.add(
         Event(
-            turn.subscriber.id,
-            turn.subscriber.province,
+            mo.subscriber.id,
+            mo.subscriber.province,
             "complaint",
             complaint_id,
             "opened",
-            Cause.mo(turn.mo_id),
-            turn.at,
+            Cause.mo(mo.id),
+            mo.at,
             {"ticket": ticket, "subscription": held.subscription_id, "service": held.service_code},
         )
     )
-    turn.reply(turn.templates.complaint_registered(service=held.service_name, ticket=ticket))
+    mo.reply(mo.templates.complaint_registered(service=held.service_name, ticket=ticket))
     return ticket

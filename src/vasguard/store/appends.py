@@ -1,6 +1,6 @@
 """Appends written at commit: rows nothing reads back inside the same unit of work.
 
-Events, reply MTs and listings are only ever appended during a turn. Holding them until
+Events, reply MTs and listings are only ever appended during a turn. ListingCandidate them until
 commit lets PostgreSQL receive them and the COMMIT in one pipelined round trip, instead
 of a round trip each. Anything whose generated id or row count the caller needs is
 executed at once instead.

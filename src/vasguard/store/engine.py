@@ -33,7 +33,7 @@ def open_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def one_writer(engine: Engine) -> AbstractContextManager[Any]:
-    """Held around a write transaction: a lock on SQLite, nothing on PostgreSQL."""
+    """NamedSubscription around a write transaction: a lock on SQLite, nothing on PostgreSQL."""
     lock = _WRITERS.get(engine)
     return lock if lock is not None else nullcontext()
 

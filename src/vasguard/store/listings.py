@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from vasguard.domain.listing import Listed, Listing
+from vasguard.domain.listing import CurrentListing, Listing, ListingEntry
 from vasguard.store.appends import Appends
-from vasguard.store.subscriptions import HELD_COLUMNS, Held, held
+from vasguard.store.subscriptions import NAMED_COLUMNS, named_subscription
 from vasguard.store.tables import listing_items, listings, providers, services, subscriptions
 
 _NEWEST = (
@@ -20,7 +19,7 @@ _NEWEST = (
     .limit(1)
     .scalar_subquery()
 )
-_HELD_AT = 5  # where HELD_COLUMNS start in a row of _LATEST
+_HELD_AT = 5  # where NAMED_COLUMNS start in a row of _LATEST
 # The newest listing with its items as they stand now, in one round trip (a listing with
 # no items has one row, with NULL items).
 _LATEST = (
@@ -30,7 +29,7 @@ _LATEST = (
         listings.c.cancel_all_code,
         listings.c.cancel_all_until,
         listing_items.c.number,
-        *HELD_COLUMNS,
+        *NAMED_COLUMNS,
     )
     .select_from(listings)
     .outerjoin(listing_items, listing_items.c.listing_id == listings.c.id)
@@ -46,19 +45,6 @@ _LATEST = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ListingNow:
-    """The latest listing, and the subscriptions its items name, as they are now."""
-
-    listing: Listing
-    held: dict[int, Held]
-
-    def held_items(self, subscription_ids: Sequence[int] | None = None) -> list[Held]:
-        """The items' subscriptions in item order: all of them, or those asked for."""
-        wanted = set(self.listing.items.values() if subscription_ids is None else subscription_ids)
-        return [self.held[i] for i in self.listing.items.values() if i in wanted]
-
-
 class ListingRepository:
     def __init__(self, conn: Connection, appends: Appends) -> None:
         self._conn = conn
@@ -72,7 +58,7 @@ class ListingRepository:
         mo_id: int,
         at: datetime,
         expires_at: datetime,
-        items: Sequence[Listed],
+        items: Sequence[ListingEntry],
     ) -> None:
         """Store a listing, written at commit; its id is the id of the MO that asked for it."""
         self._appends.add(
@@ -94,7 +80,7 @@ class ListingRepository:
                 {
                     "listing_id": mo_id,
                     "number": item.number,
-                    "subscription_id": item.holding.subscription_id,
+                    "subscription_id": item.candidate.subscription_id,
                     "subscriber_id": subscriber_id,
                     "province": province,
                 }
@@ -102,15 +88,15 @@ class ListingRepository:
             ],
         )
 
-    def latest(self, subscriber_id: int) -> ListingNow | None:
+    def latest(self, subscriber_id: int) -> CurrentListing | None:
         """The subscriber's newest listing: a new 0000 replaces every earlier numbering."""
         rows = self._conn.execute(_LATEST, {"subscriber_id": subscriber_id}).all()
         if not rows:
             return None
         head = rows[0]
-        items = [held(r[_HELD_AT:]) for r in rows if r[_HELD_AT] is not None]
+        items = [named_subscription(r[_HELD_AT:]) for r in rows if r[_HELD_AT] is not None]
         numbers = [r.number for r in rows if r[_HELD_AT] is not None]
-        return ListingNow(
+        return CurrentListing(
             Listing(
                 id=head.id,
                 expires_at=head.expires_at,

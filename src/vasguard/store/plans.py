@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, and_, bindparam, func, or_, select, update
 
-from vasguard.domain.plans import HeldPlan, Plan
+from vasguard.domain.plans import Plan, SubscriberPlan
 from vasguard.store.catalogue import current_plan_filter
 from vasguard.store.subscriptions import StaleState
 from vasguard.store.tables import (
@@ -33,8 +33,8 @@ _HELD = (
 )
 
 
-def _held(row: Row[int, int, datetime, datetime | None]) -> HeldPlan:
-    return HeldPlan(row[0], row[1], row[2], row[3])
+def _held(row: Row[int, int, datetime, datetime | None]) -> SubscriberPlan:
+    return SubscriberPlan(row[0], row[1], row[2], row[3])
 
 
 def _not_superseded() -> ColumnElement[bool]:
@@ -71,7 +71,7 @@ class PlanRepository:
             select(subscribers.c.id).where(subscribers.c.id == subscriber_id).with_for_update()
         )
 
-    def current(self, subscriber_id: int, at: datetime) -> HeldPlan | None:
+    def current(self, subscriber_id: int, at: datetime) -> SubscriberPlan | None:
         row = self._conn.execute(
             select(*_HELD)
             .where(subscriber_plans.c.subscriber_id == subscriber_id, current_plan_filter(at))
@@ -79,7 +79,7 @@ class PlanRepository:
         ).first()
         return _held(row) if row else None
 
-    def upcoming(self, subscriber_id: int, at: datetime) -> list[HeldPlan]:
+    def upcoming(self, subscriber_id: int, at: datetime) -> list[SubscriberPlan]:
         """Ordered plans not yet in force (and not replaced), earliest first."""
         rows = self._conn.execute(
             select(*_HELD)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, exists, func, select, update
 
 from vasguard.domain.catalogue import BillingMode
-from vasguard.domain.listing import Holding
-from vasguard.domain.subscription import OPEN_STATES, PendingOrder, State
+from vasguard.domain.listing import ListingCandidate
+from vasguard.domain.subscription import OPEN_STATES, NamedSubscription, PendingOrder, State
 from vasguard.store.catalogue import current_plan_filter
 from vasguard.store.tables import (
     PENDING_CONFIRMATION,
@@ -23,20 +22,6 @@ from vasguard.store.tables import (
     subscriptions,
 )
 from vasguard.store.types import UtcDateTime
-
-
-@dataclass(frozen=True, slots=True)
-class Held:
-    """An open subscription with what a reply about it needs to say."""
-
-    subscription_id: int
-    state: State
-    service_id: int
-    service_code: str
-    service_name: str
-    provider_id: int
-    provider_name: str
-    charged: bool
 
 
 class StaleState(RuntimeError):
@@ -72,8 +57,8 @@ _HOLDINGS = (
     .where(_SUBSCRIBER, subscriptions.c.state == State.ACTIVE.value)
 )
 
-# What a reply about a held subscription needs, as columns and back (see ``held``).
-HELD_COLUMNS = (
+# What a reply about a held subscription needs, as columns and back (see ``named_subscription``).
+NAMED_COLUMNS = (
     subscriptions.c.id,
     subscriptions.c.state,
     services.c.id,
@@ -88,12 +73,14 @@ HELD_COLUMNS = (
 )
 
 
-def held(row: Sequence[Any]) -> Held:
-    """A ``Held`` from a row that starts with ``HELD_COLUMNS``."""
-    return Held(row[0], State(row[1]), row[2], row[3], row[4], row[5], row[6], row[7] > 0)
+def named_subscription(row: Sequence[Any]) -> NamedSubscription:
+    """A ``NamedSubscription`` from a row that starts with ``NAMED_COLUMNS``."""
+    return NamedSubscription(
+        row[0], State(row[1]), row[2], row[3], row[4], row[5], row[6], row[7] > 0
+    )
 
 
-_HELD = select(*HELD_COLUMNS).join_from(subscriptions, services).join(providers).where(_SUBSCRIBER)
+_HELD = select(*NAMED_COLUMNS).join_from(subscriptions, services).join(providers).where(_SUBSCRIBER)
 _HELD_BY_CODE = _HELD.where(
     services.c.code == bindparam("code"), subscriptions.c.state.in_(_OPEN)
 ).order_by(subscriptions.c.id)
@@ -208,11 +195,11 @@ class SubscriptionRepository:
         )
         return result.rowcount
 
-    def holdings(self, subscriber_id: int, at: datetime) -> list[Holding]:
+    def listing_candidates(self, subscriber_id: int, at: datetime) -> list[ListingCandidate]:
         """The subscriber's active subscriptions, flagged when their plan already includes them."""
         rows = self._conn.execute(_HOLDINGS, {"subscriber_id": subscriber_id, "at": at}).all()
         return [
-            Holding(
+            ListingCandidate(
                 r[0],
                 r[1],
                 r[2],
@@ -227,20 +214,20 @@ class SubscriptionRepository:
             for r in rows
         ]
 
-    def _held(self, statement: Select[Any], **params: Any) -> list[Held]:
-        return [held(row) for row in self._conn.execute(statement, params)]
+    def _named(self, statement: Select[Any], **params: Any) -> list[NamedSubscription]:
+        return [named_subscription(row) for row in self._conn.execute(statement, params)]
 
-    def held_by_code(self, subscriber_id: int, service_code: str) -> list[Held]:
+    def held_by_code(self, subscriber_id: int, service_code: str) -> list[NamedSubscription]:
         """Open (active or pending) subscriptions of the subscriber to the service code."""
-        return self._held(_HELD_BY_CODE, subscriber_id=subscriber_id, code=service_code)
+        return self._named(_HELD_BY_CODE, subscriber_id=subscriber_id, code=service_code)
 
-    def by_code_any_state(self, subscriber_id: int, service_code: str) -> list[Held]:
+    def by_code_any_state(self, subscriber_id: int, service_code: str) -> list[NamedSubscription]:
         """Every subscription of the subscriber to the service code, newest first."""
-        return self._held(_BY_CODE_ANY_STATE, subscriber_id=subscriber_id, code=service_code)
+        return self._named(_BY_CODE_ANY_STATE, subscriber_id=subscriber_id, code=service_code)
 
-    def reminded(self, subscriber_id: int) -> list[Held]:
+    def reminded(self, subscriber_id: int) -> list[NamedSubscription]:
         """Subscriptions with a charge reminder, newest reminder first (any state)."""
-        return self._held(_REMINDED, subscriber_id=subscriber_id)
+        return self._named(_REMINDED, subscriber_id=subscriber_id)
 
     def cancel(self, subscription_id: int, *, at: datetime, cause: str, message_id: int) -> bool:
         """End an open subscription; ``False`` if it was no longer open."""

@@ -15,7 +15,7 @@ from vasguard.domain.msisdn import normalise
 from vasguard.domain.ordering import OrderRefused, Refusal
 from vasguard.domain.subscription import Channel
 from vasguard.runtime import Runtime
-from vasguard.services.dialogue import IncomingMo, receive_mo, receive_mos
+from vasguard.services.intake import IncomingMo, receive_mo, receive_mos
 from vasguard.services.messaging import conversation
 from vasguard.services.orders import find_subscriber, place_order
 from vasguard.services.plans import order_plan

@@ -15,11 +15,11 @@ from vasguard.store.uow import UnitOfWork
 
 
 @dataclass(slots=True)
-class Turn:
+class HandledMo:
     uow: UnitOfWork
     deployment: Deployment
     subscriber: Subscriber
-    mo_id: int
+    id: int
     text: str
     at: datetime
     templates: Templates
@@ -41,7 +41,7 @@ class Turn:
             kind=kind,
             text=text,
             at=self.at,
-            in_reply_to=self.mo_id,
+            in_reply_to=self.id,
             subscription_id=subscription_id,
             from_number=from_number,
             keep_lines=True,
