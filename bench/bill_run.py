@@ -26,8 +26,9 @@ from pathlib import Path
 from rss import RssSampler
 from sqlalchemy import Engine, bindparam, func, select, text
 
-from vasguard.domain.charging import Period, plan_judged_at
+from vasguard.domain.charging import plan_judged_at
 from vasguard.domain.clock import FixedClock, SystemClock
+from vasguard.domain.periods import Period
 from vasguard.services.billing import run_bill
 from vasguard.services.deployment import Deployment
 from vasguard.store import tables

@@ -35,7 +35,6 @@ from vasguard.domain.charging import (
     ChargingPolicy,
     FirstMonth,
     Owed,
-    Period,
     Reminder,
     SubscriptionFacts,
     assess,
@@ -44,6 +43,7 @@ from vasguard.domain.charging import (
 from vasguard.domain.clock import FixedClock, local
 from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.ordering import OrderRefused
+from vasguard.domain.periods import Period
 from vasguard.domain.subscription import Channel
 from vasguard.services.audit import audit_period
 from vasguard.services.billing import policy_for, run_bill

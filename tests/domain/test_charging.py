@@ -9,7 +9,6 @@ from vasguard.domain.charging import (
     FirstMonth,
     Kind,
     Owed,
-    Period,
     Reminder,
     Skip,
     SubscriptionFacts,
@@ -21,6 +20,7 @@ from vasguard.domain.charging import (
     policy_from_json,
     policy_json,
 )
+from vasguard.domain.periods import Period
 
 NOV = Period.parse("2026-11")
 DAY = timedelta(days=1)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from vasguard.domain.refusals import Refused
+
 
 class BillingMode(StrEnum):
     MONTHLY = "monthly"
@@ -30,8 +32,10 @@ class Service:
         return self.reminder_exempt_reason is None
 
 
-class UnknownSubscriber(LookupError):
+class UnknownSubscriber(Refused):
     """A well-formed number that is not one of this operator's subscribers."""
+
+    code = "unknown_subscriber"
 
     def __init__(self, msisdn: str) -> None:
         super().__init__(f"{msisdn} is not a subscriber of this operator")

@@ -22,13 +22,12 @@ each other. Decisions the product spec left open are written down where they are
 
 from __future__ import annotations
 
-import calendar
 import json
-import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo
+
+from vasguard.domain.periods import Period
 
 # The kind a charge reminder MT is stored with (messages.kind).
 REMINDER_KIND = "reminder"
@@ -60,51 +59,6 @@ class Skip(StrEnum):
     IN_PLAN = "in_plan"
     HELD = "held_by_complaint"
     ALREADY_CHARGED = "already_charged"
-
-
-_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-
-
-@dataclass(frozen=True, slots=True)
-class Period:
-    """A billing period: one calendar month in the deployment zone."""
-
-    year: int
-    month: int
-    zone: str = "Asia/Shanghai"
-
-    @classmethod
-    def parse(cls, text: str, zone: str = "Asia/Shanghai") -> Period:
-        match = _PERIOD.match(text.strip())
-        if match is None:
-            raise ValueError(f"{text!r} is not a billing period; write YYYY-MM, e.g. 2026-11")
-        return cls(int(match[1]), int(match[2]), zone)
-
-    def __str__(self) -> str:
-        return f"{self.year:04d}-{self.month:02d}"
-
-    @property
-    def days(self) -> int:
-        return calendar.monthrange(self.year, self.month)[1]
-
-    def day_start(self, day: int) -> datetime:
-        """Local midnight starting ``day`` (1-based; ``days + 1`` is the next month's first)."""
-        on = date(self.year, self.month, 1) + timedelta(days=day - 1)
-        return datetime(on.year, on.month, on.day, tzinfo=ZoneInfo(self.zone)).astimezone(UTC)
-
-    @property
-    def start(self) -> datetime:
-        return self.day_start(1)
-
-    @property
-    def end(self) -> datetime:
-        return self.day_start(self.days + 1)
-
-    def day_of(self, at: datetime) -> int:
-        """The local day of the month ``at`` falls on; ``at`` must be inside the period."""
-        if not self.start <= at < self.end:
-            raise ValueError(f"{at.isoformat()} is not in period {self}")
-        return at.astimezone(ZoneInfo(self.zone)).day
 
 
 @dataclass(frozen=True, slots=True)

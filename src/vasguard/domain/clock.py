@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from vasguard.domain.refusals import InvalidInput
+
 DEFAULT_ZONE = "Asia/Shanghai"
 
 
@@ -49,7 +51,7 @@ def parse_instant(text: str, zone: str | tzinfo = DEFAULT_ZONE) -> datetime:
     try:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ValueError(
+        raise InvalidInput(
             f"{text!r} is not an ISO-8601 time; write e.g. 2026-11-24T10:00:00 "
             "or 2026-11-24T02:00:00Z"
         ) from None

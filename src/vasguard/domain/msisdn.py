@@ -10,12 +10,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 
+from vasguard.domain.refusals import InvalidInput
+
 _SEPARATORS = re.compile(r"[\s\-()（）.]")
 _NATIONAL = re.compile(r"1[3-9]\d{9}")
 
 
-class InvalidMsisdn(ValueError):
+class InvalidMsisdn(InvalidInput):
     """The text is not a mainland mobile number in any accepted form."""
+
+    code = "invalid_msisdn"
 
 
 def normalise(raw: str) -> str:

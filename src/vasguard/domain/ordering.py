@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from vasguard.domain.catalogue import BillingMode, Service, Subscriber
+from vasguard.domain.refusals import Refused
 from vasguard.domain.subscription import PendingOrder
 
 CONFIRMATION_WINDOW = timedelta(hours=24)
@@ -29,13 +30,12 @@ class Refusal(StrEnum):
     EXPIRED = "expired"
 
 
-class OrderRefused(Exception):
+class OrderRefused(Refused):
     """An order cannot be taken; nothing was changed."""
 
     def __init__(self, refusal: Refusal, detail: str) -> None:
-        super().__init__(detail)
+        super().__init__(detail, refusal.value)
         self.refusal = refusal
-        self.detail = detail
 
 
 def check_order(

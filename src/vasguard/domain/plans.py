@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from enum import StrEnum
-from zoneinfo import ZoneInfo
+
+from vasguard.domain.periods import Period
+from vasguard.domain.refusals import Refused
 
 
 class PlanRefusal(StrEnum):
@@ -13,13 +15,12 @@ class PlanRefusal(StrEnum):
     ALREADY_ON_PLAN = "already_on_plan"
 
 
-class PlanRefused(Exception):
+class PlanRefused(Refused):
     """A plan order that must change nothing, with a reason fit for the user."""
 
     def __init__(self, refusal: PlanRefusal, detail: str) -> None:
-        super().__init__(detail)
+        super().__init__(detail, refusal.value)
         self.refusal = refusal
-        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,18 +51,12 @@ def first_of_next_month(at: datetime, zone: str) -> datetime:
 
     Billing periods are calendar months in the deployment zone, so a plan starts with one.
     """
-    day = at.astimezone(ZoneInfo(zone)).date().replace(day=1)
-    following = date(day.year + day.month // 12, day.month % 12 + 1, 1)
-    return _midnight(following, zone)
+    return Period.of(at, zone).next().start
 
 
 def month_start(at: datetime, zone: str) -> datetime:
     """Local midnight of the 1st of ``at``'s own month, as aware UTC."""
-    return _midnight(at.astimezone(ZoneInfo(zone)).date().replace(day=1), zone)
-
-
-def _midnight(day: date, zone: str) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    return Period.of(at, zone).start
 
 
 def plan_held_from(

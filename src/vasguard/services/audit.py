@@ -10,7 +10,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from itertools import chain
 
-from vasguard.domain.charging import ChargingPolicy, Period, policy_from_json
+from vasguard.domain.charging import ChargingPolicy, policy_from_json
+from vasguard.domain.periods import Period
 from vasguard.services.billing import policy_for
 from vasguard.services.deployment import Deployment
 from vasguard.store.audit import AuditRepository

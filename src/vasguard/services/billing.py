@@ -12,16 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from vasguard.domain.charging import (
-    ChargingPolicy,
-    FirstMonth,
-    Kind,
-    Period,
-    Skip,
-    check_run_time,
-)
+from vasguard.domain.charging import ChargingPolicy, FirstMonth, Kind, Skip, check_run_time
 from vasguard.domain.clock import Clock
 from vasguard.domain.events import Cause, CauseKind, Event
+from vasguard.domain.periods import Period
 from vasguard.services.deployment import Deployment
 from vasguard.store.billing import BillingRepository, Eligibility, Run
 from vasguard.store.uow import UnitOfWork

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from vasguard.domain.clock import Clock
 from vasguard.domain.events import Cause, Event
 from vasguard.domain.money import yuan
+from vasguard.domain.refusals import Refused
 from vasguard.domain.sending import send_after
 from vasguard.services.deployment import Deployment, templates_for
 from vasguard.services.messaging import queue_mt
@@ -37,13 +38,12 @@ class ResolutionRefusal(StrEnum):
     AMOUNT_TOO_LARGE = "amount_too_large"
 
 
-class ResolutionRefused(Exception):
+class ResolutionRefused(Refused):
     """A resolution or refund that must change nothing, with a reason fit for the user."""
 
     def __init__(self, refusal: ResolutionRefusal, detail: str) -> None:
-        super().__init__(detail)
+        super().__init__(detail, refusal.value)
         self.refusal = refusal
-        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,8 @@ from sqlalchemy import (
     union_all,
 )
 
-from vasguard.domain.charging import REMINDER_KIND, ChargingPolicy, FirstMonth, Period
+from vasguard.domain.charging import REMINDER_KIND, ChargingPolicy, FirstMonth
+from vasguard.domain.periods import Period
 from vasguard.store.tables import (
     bill_runs,
     charges,

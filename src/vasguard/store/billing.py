@@ -38,12 +38,12 @@ from vasguard.domain.charging import (
     ChargingPolicy,
     FirstMonth,
     Kind,
-    Period,
     Skip,
     plan_judged_at,
     policy_from_json,
     policy_json,
 )
+from vasguard.domain.periods import Period
 from vasguard.store.tables import (
     bill_runs,
     charges,

@@ -41,10 +41,28 @@ def service_from_row(m: RowMapping) -> Service:
 
 
 def current_plan_filter(at: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
-    """The subscriber_plans rows in force at ``at``."""
+    """The subscriber_plans rows in force at ``at``: ``[effective_from, effective_to)``."""
     return and_(
         subscriber_plans.c.effective_from <= at,
         or_(subscriber_plans.c.effective_to.is_(None), subscriber_plans.c.effective_to > at),
+    )
+
+
+def plan_includes(
+    subscriber_id: int | ColumnElement[int],
+    service_id: int | ColumnElement[int],
+    at: datetime | ColumnElement[datetime],
+) -> ColumnElement[bool]:
+    """The subscriber's plan in force at ``at`` includes the service.
+
+    The one statement of "included in the plan" for orders, 0000, reminders and the bill
+    run (the audit restates it on purpose, in ``store/audit.py``).
+    """
+    return exists().where(
+        subscriber_plans.c.subscriber_id == subscriber_id,
+        current_plan_filter(at),
+        plan_services.c.plan_id == subscriber_plans.c.plan_id,
+        plan_services.c.service_id == service_id,
     )
 
 
@@ -64,12 +82,4 @@ class CatalogueRepository:
 
     def included_in_plan(self, subscriber_id: int, service_id: int, at: datetime) -> bool:
         """Whether the subscriber's plan in force at ``at`` includes the service."""
-        query = select(
-            exists().where(
-                subscriber_plans.c.subscriber_id == subscriber_id,
-                current_plan_filter(at),
-                plan_services.c.plan_id == subscriber_plans.c.plan_id,
-                plan_services.c.service_id == service_id,
-            )
-        )
-        return bool(self._conn.scalar(query))
+        return bool(self._conn.scalar(select(plan_includes(subscriber_id, service_id, at))))

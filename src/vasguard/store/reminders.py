@@ -11,22 +11,19 @@ from sqlalchemy import (
     Connection,
     and_,
     bindparam,
-    exists,
     func,
     select,
     update,
 )
 
-from vasguard.store.catalogue import current_plan_filter
+from vasguard.store.catalogue import plan_includes
 from vasguard.store.subscriptions import StaleState
 from vasguard.store.tables import (
     AWAITING_REMINDER,
     messages,
-    plan_services,
     providers,
     provinces,
     services,
-    subscriber_plans,
     subscribers,
     subscriptions,
 )
@@ -38,12 +35,7 @@ def _awaiting_reminder(at: datetime) -> ColumnElement[bool]:
         AWAITING_REMINDER,
         services.c.billing_mode == "monthly",
         services.c.reminder_exempt_reason.is_(None),
-        ~exists().where(
-            subscriber_plans.c.subscriber_id == subscriptions.c.subscriber_id,
-            current_plan_filter(at),
-            plan_services.c.plan_id == subscriber_plans.c.plan_id,
-            plan_services.c.service_id == subscriptions.c.service_id,
-        ),
+        ~plan_includes(subscriptions.c.subscriber_id, subscriptions.c.service_id, at),
     )
 
 

@@ -11,14 +11,12 @@ from sqlalchemy import Connection, Select, bindparam, exists, func, select, upda
 from vasguard.domain.catalogue import BillingMode
 from vasguard.domain.listing import ListingCandidate
 from vasguard.domain.subscription import OPEN_STATES, NamedSubscription, PendingOrder, State
-from vasguard.store.catalogue import current_plan_filter
+from vasguard.store.catalogue import plan_includes
 from vasguard.store.tables import (
     PENDING_CONFIRMATION,
     charges,
-    plan_services,
     providers,
     services,
-    subscriber_plans,
     subscriptions,
 )
 from vasguard.store.types import UtcDateTime
@@ -43,14 +41,11 @@ _HOLDINGS = (
         services.c.group_service,
         subscriptions.c.state,
         subscriptions.c.ordered_at,
-        exists()
-        .where(
-            subscriber_plans.c.subscriber_id == subscriptions.c.subscriber_id,
-            current_plan_filter(bindparam("at", type_=UtcDateTime())),
-            plan_services.c.plan_id == subscriber_plans.c.plan_id,
-            plan_services.c.service_id == subscriptions.c.service_id,
-        )
-        .label("in_plan"),
+        plan_includes(
+            subscriptions.c.subscriber_id,
+            subscriptions.c.service_id,
+            bindparam("at", type_=UtcDateTime()),
+        ).label("in_plan"),
     )
     .join_from(subscriptions, services)
     .join(providers)
