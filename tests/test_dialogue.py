@@ -349,8 +349,8 @@ def test_arbitrary_text_never_raises_and_nonsense_changes_nothing(world, text):
 
 
 def test_english_keyword_regime(world, db_url):
+    from vasguard.bootstrap import Runtime
     from vasguard.config import Settings
-    from vasguard.runtime import Runtime
 
     world.deployment = Runtime(Settings(database_url=db_url, keywords="english")).deployment
     ids = subscribe(world, "80100001", msisdn=CAROL)

@@ -4,9 +4,9 @@ import pytest
 from conftest import ALICE
 from fastapi.testclient import TestClient
 
+from vasguard.bootstrap import Runtime
 from vasguard.channels.http.app import create_app
 from vasguard.config import Settings
-from vasguard.runtime import Runtime
 from vasguard.store import tables
 
 

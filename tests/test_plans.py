@@ -7,6 +7,7 @@ from conftest import ALICE, BOB, CAROL
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from vasguard.bootstrap import Runtime
 from vasguard.channels.http.app import create_app
 from vasguard.cli.main import app
 from vasguard.config import Settings
@@ -16,7 +17,6 @@ from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.msisdn import InvalidMsisdn
 from vasguard.domain.plans import PlanRefusal, PlanRefused
 from vasguard.domain.subscription import Channel
-from vasguard.runtime import Runtime
 from vasguard.services.plans import order_plan
 from vasguard.services.reminders import run_reminders
 from vasguard.store import tables

@@ -17,6 +17,9 @@ class Settings(BaseSettings):
     timezone: str = Field("Asia/Shanghai", description="deployment zone for windows and periods")
     service_number: str = Field("10086", description="the number customers text and hear from")
     listing_port: str = Field("10086977", description="sub-port the 0000 listing is sent from")
+    sub_ports: str = Field(
+        "", description="further sub-ports of the service number MOs may come to, comma-separated"
+    )
     signature_zh: str = Field("【10086】", description="signature prefixed to Chinese texts")
     signature_en: str = Field("[10086]", description="signature prefixed to English texts")
     keywords: Literal["default", "english"] = Field(

@@ -15,6 +15,8 @@ class Deployment:
     branding: Branding = field(default_factory=Branding)
     keywords: Keywords = DEFAULT_KEYWORDS
     listing_port: str = "10086977"
+    # Further sub-ports of the service number whose MOs are ours (besides the listing's).
+    sub_ports: frozenset[str] = frozenset()
     timezone: str = "Asia/Shanghai"
     confirmation_window: timedelta = timedelta(hours=24)
     listing_validity: timedelta = timedelta(hours=24)
@@ -30,9 +32,14 @@ class Deployment:
     def service_number(self) -> str:
         return self.branding.service_number
 
+    @property
+    def numbers(self) -> frozenset[str]:
+        """Every number whose MOs this platform answers: the service number and sub-ports."""
+        return frozenset({self.service_number, self.listing_port, *self.sub_ports})
+
     def accepts(self, to: str) -> bool:
-        """MOs to the service number or any of its sub-ports are ours."""
-        return to.startswith(self.service_number)
+        """An MO to one of ``numbers`` is ours; anything else was routed here by mistake."""
+        return to.strip() in self.numbers
 
 
 def templates_for(deployment: Deployment, subscriber: Subscriber | None) -> Templates:

@@ -2,7 +2,9 @@
 
 An MO is stored before anything acts on it and committed with its effects before the
 SMSC can be acknowledged (invariant 6); the same SMSC id seen again is answered with
-nothing. What each command does is ``services.dialogue``'s business.
+nothing. An MO from a number that is not ours, or to a number that is not the service
+number or one of its sub-ports, is stored and refused: nothing else changes. What each
+command does is ``services.dialogue``'s business.
 """
 
 from __future__ import annotations
@@ -11,20 +13,34 @@ import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from vasguard.domain.catalogue import UnknownSubscriber
 from vasguard.domain.clock import Clock
 from vasguard.domain.commands import parse
 from vasguard.domain.group_commit import transactions
+from vasguard.domain.messages import NewMo
 from vasguard.domain.msisdn import InvalidMsisdn, normalise
-from vasguard.domain.segmentation import choose_encoding
+from vasguard.domain.refusals import Refused
 from vasguard.services.deployment import Deployment, templates_for
 from vasguard.services.dialogue import act
 from vasguard.services.handled_mo import HandledMo
 from vasguard.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+
+class WrongDestination(Refused):
+    """An MO to a number this platform does not answer for (a misrouted MO)."""
+
+    code = "wrong_destination"
+
+    def __init__(self, to: str, deployment: Deployment) -> None:
+        ours = ", ".join(sorted(deployment.numbers))
+        super().__init__(
+            f"{to!r} is not the service number or one of its sub-ports ({ours}); the MO is "
+            "stored and nothing was done"
+        )
+        self.to = to
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +60,10 @@ class IncomingMo:
     smsc_message_id: str | None = None
 
 
+# What taking one MO comes to: its result, or the refusal to give the channel.
+Taken = MoResult | Refused
+
+
 def receive_mo(
     uow: UnitOfWork,
     clock: Clock,
@@ -59,26 +79,28 @@ def receive_mo(
 
     The caller acknowledges the SMSC only after that, so an MO is durable before it is
     acknowledged (invariant 6). Should acting fail, the MO alone is kept, unhandled, and
-    a redelivery of the same SMSC id acts on it then.
+    a redelivery of the same SMSC id acts on it then. Raises a ``Refused`` (the MO is
+    stored, nothing else changed) for an unknown sender or a wrong destination.
     """
-    row = _mo_row(IncomingMo(msisdn, to, text, smsc_message_id), clock)
-    return _receive_one(uow, deployment, row, rng)
+    mo = _new_mo(IncomingMo(msisdn, to, text, smsc_message_id), clock)
+    result = _receive_one(uow, deployment, mo, rng)
+    if isinstance(result, Refused):
+        raise result
+    return result
 
 
 def _receive_one(
-    uow: UnitOfWork, deployment: Deployment, row: dict[str, Any], rng: random.Random | None
-) -> MoResult:
+    uow: UnitOfWork, deployment: Deployment, mo: NewMo, rng: random.Random | None
+) -> Taken:
     with uow:
         try:
-            result = _take(uow, deployment, row, rng)
+            result = _take(uow, deployment, mo, rng)
             uow.commit()
         except Exception:
             uow.rollback()
-            uow.messages.receive(**row, handled_at=None)
+            uow.messages.receive(mo, handled_at=None)
             uow.commit()
             raise
-    if result is None:
-        raise UnknownSubscriber(row["msisdn"])
     return result
 
 
@@ -98,89 +120,77 @@ def receive_mos(
     itself.
     """
     results: dict[int, MoResult | Exception] = {}
-    rows: dict[int, dict[str, Any]] = {}
-    for n, mo in enumerate(mos):
+    stored: dict[int, NewMo] = {}
+    for n, incoming in enumerate(mos):
         try:
-            rows[n] = _mo_row(mo, clock)
+            stored[n] = _new_mo(incoming, clock)
         except InvalidMsisdn as refused:
             results[n] = refused
-    stored = list(rows)
-    for run in transactions([rows[n]["msisdn"] for n in stored]):
-        positions = [stored[p] for p in run]
-        taken = _together(new_uow, deployment, [rows[n] for n in positions], rng)
-        results.update(zip(positions, taken, strict=True))
+    positions = list(stored)
+    for run in transactions([stored[n].msisdn for n in positions]):
+        taken_at = [positions[p] for p in run]
+        taken = _together(new_uow, deployment, [stored[n] for n in taken_at], rng)
+        results.update(zip(taken_at, taken, strict=True))
     return [results[n] for n in range(len(mos))]
 
 
 def _together(
     new_uow: Callable[[], UnitOfWork],
     deployment: Deployment,
-    rows: list[dict[str, Any]],
+    mos: list[NewMo],
     rng: random.Random | None,
 ) -> list[MoResult | Exception]:
     try:
         with new_uow() as uow:
-            taken = [_take(uow, deployment, row, rng) for row in rows]
+            taken: list[MoResult | Exception] = [_take(uow, deployment, mo, rng) for mo in mos]
             uow.commit()
     except Exception:
-        return [_alone(new_uow(), deployment, row, rng) for row in rows]
-    return [
-        result if result is not None else UnknownSubscriber(row["msisdn"])
-        for result, row in zip(taken, rows, strict=True)
-    ]
+        return [_alone(new_uow(), deployment, mo, rng) for mo in mos]
+    return taken
 
 
 def _alone(
-    uow: UnitOfWork, deployment: Deployment, row: dict[str, Any], rng: random.Random | None
+    uow: UnitOfWork, deployment: Deployment, mo: NewMo, rng: random.Random | None
 ) -> MoResult | Exception:
     try:
-        return _receive_one(uow, deployment, row, rng)
-    except UnknownSubscriber as unknown:
-        return unknown
+        return _receive_one(uow, deployment, mo, rng)
     except Exception as failed:
-        log.exception("MO %s from %s stored but not handled", row["smsc_message_id"], row["msisdn"])
+        log.exception("MO %s from %s stored but not handled", mo.smsc_message_id, mo.msisdn)
         return failed
 
 
-def _mo_row(mo: IncomingMo, clock: Clock) -> dict[str, Any]:
-    text = mo.text.replace("\x00", "\ufffd")  # NUL is no character a handset sends
-    return {
-        "msisdn": normalise(mo.msisdn),
-        "service_number": mo.to,
-        "kind": "mo",
-        "text": text,
-        "encoding": choose_encoding(text),
-        "parts": 1,
-        "status": "received",
-        "smsc_message_id": mo.smsc_message_id,
-        "created_at": clock.now(),
-    }
+def _new_mo(incoming: IncomingMo, clock: Clock) -> NewMo:
+    return NewMo(
+        msisdn=normalise(incoming.msisdn),
+        service_number=incoming.to,
+        text=NewMo.clean(incoming.text),
+        smsc_message_id=incoming.smsc_message_id,
+        created_at=clock.now(),
+    )
 
 
-def _take(
-    uow: UnitOfWork, deployment: Deployment, row: dict[str, Any], rng: random.Random | None
-) -> MoResult | None:
-    """Store one MO and act on it inside ``uow``; ``None`` if the sender is not ours."""
-    at = row["created_at"]
-    received = uow.messages.receive(**row, handled_at=at)
+def _take(uow: UnitOfWork, deployment: Deployment, mo: NewMo, rng: random.Random | None) -> Taken:
+    """Store one MO and act on it inside ``uow``, or say why it is refused."""
+    at = mo.created_at
+    received = uow.messages.receive(mo, handled_at=at)
     if received is not None:
         mo_id, subscriber = received.mo_id, received.sender
     else:
-        smsc_message_id = row["smsc_message_id"]
-        assert smsc_message_id is not None
-        stored = uow.messages.mo_by_smsc_id(smsc_message_id)
-        if stored is None or stored["handled_at"] is not None:
-            return MoResult(stored["id"] if stored else None, duplicate=True)
-        mo_id = stored["id"]
+        assert mo.smsc_message_id is not None, "only an SMSC id can make an MO a duplicate"
+        stored = uow.messages.mo_by_smsc_id(mo.smsc_message_id)
+        if stored is None or stored.handled_at is not None:
+            return MoResult(stored.id if stored else None, duplicate=True)
+        mo_id = stored.id
         uow.messages.mark_handled(mo_id, at)
-        subscriber = uow.subscribers.by_msisdn(row["msisdn"])
+        subscriber = uow.subscribers.by_msisdn(mo.msisdn)
+    if not deployment.accepts(mo.service_number):
+        return WrongDestination(mo.service_number, deployment)
     if subscriber is None:
-        return None
-    text = row["text"]
+        return UnknownSubscriber(mo.msisdn)
     handled = HandledMo(
-        uow, deployment, subscriber, mo_id, text, at, templates_for(deployment, subscriber)
+        uow, deployment, subscriber, mo_id, mo.text, at, templates_for(deployment, subscriber)
     )
     if rng is not None:
         handled.rng = rng
-    act(handled, parse(text, deployment.keywords))
+    act(handled, parse(mo.text, deployment.keywords))
     return MoResult(mo_id, duplicate=False, replies=handled.replies)

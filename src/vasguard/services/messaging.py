@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from vasguard.domain.catalogue import Subscriber, UnknownSubscriber
+from vasguard.domain.messages import MessageView
 from vasguard.domain.msisdn import normalise
 from vasguard.domain.segmentation import split
 from vasguard.services.deployment import Deployment
@@ -71,18 +71,6 @@ def mt_row(
     }
 
 
-@dataclass(frozen=True, slots=True)
-class MessageView:
-    id: int
-    direction: str
-    peer: str
-    kind: str
-    text: str
-    parts: int
-    status: str
-    at: datetime
-
-
 def conversation(uow: UnitOfWork, *, msisdn: str, last: int = 20) -> list[MessageView]:
     """A subscriber's latest messages with the service number, oldest first."""
     number = normalise(msisdn)
@@ -90,17 +78,5 @@ def conversation(uow: UnitOfWork, *, msisdn: str, last: int = 20) -> list[Messag
         subscriber = uow.subscribers.by_msisdn(number)
         if subscriber is None:
             raise UnknownSubscriber(number)
-        rows = uow.messages.latest_for(subscriber.id, last)
-    return [
-        MessageView(
-            r["id"],
-            r["direction"],
-            r["service_number"],
-            r["kind"],
-            r["text"],
-            r["parts"],
-            r["status"],
-            r["created_at"],
-        )
-        for r in reversed(rows)
-    ]
+        newest_first = uow.messages.latest_for(subscriber.id, last)
+    return newest_first[::-1]

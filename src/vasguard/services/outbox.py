@@ -6,21 +6,12 @@ once a delivery receipt says so; the charging policy reads exactly these two fac
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
 from vasguard.domain.clock import Clock
 from vasguard.domain.events import Cause, CauseKind, Event
+from vasguard.domain.messages import Outgoing, Receipt
 from vasguard.store.uow import UnitOfWork
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    message_id: int
-    msisdn: str
-    source: str
-    text: str
 
 
 class Transport(Protocol):
@@ -31,24 +22,15 @@ class Transport(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    smsc_message_id: str
-    delivered: bool
-    at: datetime
-
-
 def flush(uow: UnitOfWork, clock: Clock, transport: Transport, *, chunk: int = 500) -> int:
     """Submit every queued MT whose ``send_after`` has come, oldest first; returns the count."""
     at = clock.now()
     sent = 0
     with uow:
         while batch := uow.messages.due_mt(at, chunk):
-            for row in batch:
-                smsc_id = transport.submit(
-                    Outgoing(row["id"], row["msisdn"], row["service_number"], row["text"])
-                )
-                uow.messages.mark_sent(row["id"], smsc_id, at)
+            for message in batch:
+                smsc_id = transport.submit(message)
+                uow.messages.mark_sent(message.message_id, smsc_id, at)
             uow.commit()
             sent += len(batch)
     return sent
@@ -62,10 +44,10 @@ def record_receipt(uow: UnitOfWork, receipt: Receipt) -> bool:
             return False
         uow.events.add(
             Event(
-                row["subscriber_id"],
-                row["province"],
+                row.subscriber_id,
+                row.province,
                 "message",
-                row["id"],
+                row.id,
                 "delivered" if receipt.delivered else "delivery_failed",
                 Cause(CauseKind.API, f"smsc:{receipt.smsc_message_id}"),
                 receipt.at,

@@ -10,6 +10,7 @@ from sqlalchemy import Column, Connection, ScalarSelect, bindparam, select, upda
 from sqlalchemy.dialects import postgresql, sqlite
 
 from vasguard.domain.catalogue import Subscriber
+from vasguard.domain.messages import MessageView, NewMo, Outgoing, SettledMt, StoredMo
 from vasguard.store.appends import Appends
 from vasguard.store.tables import QUEUED, messages, subscribers
 
@@ -67,32 +68,46 @@ class MessageRepository:
         """Add an MT whose id nobody needs (a direct reply): written at commit."""
         self._appends.add(messages, [values])
 
-    def receive(self, **values: Any) -> Received | None:
+    def receive(self, mo: NewMo, *, handled_at: datetime | None) -> Received | None:
         """Store an MO unless one with the same SMSC id is already stored; then ``None``."""
         statement = _RECEIVE[self._conn.dialect.name]
         row = self._conn.execute(
-            statement, {"direction": "mo", "sender": values["msisdn"], **values}
+            statement,
+            {
+                "direction": "mo",
+                "sender": mo.msisdn,
+                "msisdn": mo.msisdn,
+                "service_number": mo.service_number,
+                "kind": "mo",
+                "text": mo.text,
+                "encoding": mo.encoding,
+                "parts": 1,
+                "status": "received",
+                "smsc_message_id": mo.smsc_message_id,
+                "created_at": mo.created_at,
+                "handled_at": handled_at,
+            },
         ).first()
         if row is None:
             return None
         mo_id, subscriber_id, province, language, status = row
         if subscriber_id is None:
             return Received(mo_id, None)
-        sender = Subscriber(subscriber_id, values["msisdn"], province, language, status)
+        sender = Subscriber(subscriber_id, mo.msisdn, province, language, status)
         return Received(mo_id, sender)
 
-    def mo_by_smsc_id(self, smsc_message_id: str) -> dict[str, Any] | None:
+    def mo_by_smsc_id(self, smsc_message_id: str) -> StoredMo | None:
         row = self._conn.execute(
-            select(messages).where(
+            select(messages.c.id, messages.c.handled_at).where(
                 messages.c.direction == "mo", messages.c.smsc_message_id == smsc_message_id
             )
         ).first()
-        return dict(row._mapping) if row else None
+        return StoredMo(row[0], row[1]) if row else None
 
     def mark_handled(self, message_id: int, at: datetime) -> None:
         self._conn.execute(_MARK_HANDLED, {"message_id": message_id, "at": at})
 
-    def due_mt(self, at: datetime, limit: int) -> list[dict[str, Any]]:
+    def due_mt(self, at: datetime, limit: int) -> list[Outgoing]:
         rows = self._conn.execute(
             select(
                 messages.c.id,
@@ -104,7 +119,7 @@ class MessageRepository:
             .order_by(messages.c.send_after, messages.c.id)
             .limit(limit)
         ).all()
-        return [dict(r._mapping) for r in rows]
+        return [Outgoing(r[0], r[1], r[2], r[3]) for r in rows]
 
     def mark_sent(self, message_id: int, smsc_message_id: str, at: datetime) -> None:
         self._conn.execute(
@@ -115,7 +130,7 @@ class MessageRepository:
 
     def apply_receipt(
         self, smsc_message_id: str, delivered: bool, at: datetime
-    ) -> dict[str, Any] | None:
+    ) -> SettledMt | None:
         """Set the outcome of a sent MT; ``None`` if unknown or already settled."""
         outcome = "delivered" if delivered else "failed"
         row = self._conn.execute(
@@ -128,13 +143,16 @@ class MessageRepository:
             .values(status=outcome, receipt_status=outcome, receipt_at=at)
             .returning(messages.c.id, messages.c.subscriber_id, messages.c.province)
         ).first()
-        return dict(row._mapping) if row else None
+        return SettledMt(row[0], row[1], row[2]) if row else None
 
-    def latest_for(self, subscriber_id: int, limit: int) -> list[dict[str, Any]]:
+    def latest_for(self, subscriber_id: int, limit: int) -> list[MessageView]:
+        """The subscriber's newest messages, newest first."""
+        m = messages.c
         rows = self._conn.execute(
-            select(messages)
-            .where(messages.c.subscriber_id == subscriber_id)
-            .order_by(messages.c.created_at.desc(), messages.c.id.desc())
+            select(m.id, m.direction, m.service_number, m.kind, m.text, m.parts, m.status)
+            .add_columns(m.created_at)
+            .where(m.subscriber_id == subscriber_id)
+            .order_by(m.created_at.desc(), m.id.desc())
             .limit(limit)
         ).all()
-        return [dict(r._mapping) for r in rows]
+        return [MessageView(*r) for r in rows]

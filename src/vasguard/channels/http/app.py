@@ -9,12 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from vasguard.bootstrap import Runtime
 from vasguard.channels.http import problems
 from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.msisdn import normalise
 from vasguard.domain.ordering import OrderRefused, Refusal
 from vasguard.domain.subscription import Channel
-from vasguard.runtime import Runtime
 from vasguard.services.intake import IncomingMo, receive_mo, receive_mos
 from vasguard.services.messaging import conversation
 from vasguard.services.orders import find_subscriber, place_order

@@ -1,21 +1,26 @@
-"""Wiring at the edge: settings → engine, clock and deployment for the adapters."""
+"""The composition root: settings become an engine, a clock, a deployment and a transport.
+
+Every channel (CLI, HTTP, SMS) builds one ``Runtime`` and takes its parts from it; nothing
+else reads settings or picks an adapter.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 from functools import cached_property
 
 from sqlalchemy import Engine
 
 from vasguard.channels.sms.loopback import LoopbackSmsc
 from vasguard.config import Settings
-from vasguard.domain.clock import Clock, FixedClock, SystemClock, parse_instant
+from vasguard.domain.clock import Clock, FixedClock, SystemClock
 from vasguard.domain.commands import DEFAULT_KEYWORDS, ENGLISH_REGIME
 from vasguard.domain.templates import Branding
 from vasguard.services.deployment import Deployment
 from vasguard.services.outbox import flush, record_receipt
 from vasguard.store.engine import open_engine
+from vasguard.store.migrate import check_schema
 from vasguard.store.uow import UnitOfWork
 
 
@@ -41,6 +46,7 @@ class Runtime:
             ),
             keywords=ENGLISH_REGIME if s.keywords == "english" else DEFAULT_KEYWORDS,
             listing_port=s.listing_port,
+            sub_ports=frozenset(p.strip() for p in s.sub_ports.split(",") if p.strip()),
             timezone=s.timezone,
             confirmation_window=timedelta(hours=s.confirmation_hours),
             listing_validity=timedelta(hours=s.listing_hours),
@@ -53,11 +59,15 @@ class Runtime:
             first_month=s.first_month,
         )
 
-    def clock(self, at: str | None = None) -> Clock:
-        """``--at`` given: a clock fixed there (zone-less times are in the deployment zone)."""
+    def clock(self, at: datetime | None = None) -> Clock:
+        """``--at`` given: a clock fixed there; otherwise the pinned clock or wall time."""
         if at is None:
             return self.fixed_clock or SystemClock()
-        return FixedClock(parse_instant(at, self.settings.timezone))
+        return FixedClock(at)
+
+    def check_schema(self) -> None:
+        """Refuse a database this code did not migrate to its newest revision."""
+        check_schema(self.engine)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)

@@ -1,0 +1,122 @@
+"""What every sub-command shares: output, the options that parse time, and the runtime.
+
+``--at`` and ``--period`` are parsed here, once, for every command: a bad value is one
+clear line and exit status 2 before the command runs. Refusals raised while a command
+runs are turned into the same kind of answer by ``RefusingGroup``, in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, is_dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+from typer._click.core import Context  # typer vendors click; its groups take this type
+from typer.core import TyperGroup
+
+from vasguard.bootstrap import Runtime
+from vasguard.config import Settings
+from vasguard.domain.clock import parse_instant
+from vasguard.domain.events import Cause, CauseKind
+from vasguard.domain.periods import Period
+from vasguard.domain.refusals import Refused
+
+# No markup: texts from customers and the store are printed as they are ("[delivered]",
+# "[10086]"); colour is given as styles, never parsed out of a string.
+out = Console(markup=False)
+err = Console(stderr=True, markup=False)
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(Text.assemble(("error:", "red"), f" {message}"))
+    raise typer.Exit(code)
+
+
+class RefusingGroup(TyperGroup):
+    """The one place a refusal becomes the CLI's answer: a line on stderr and exit 2."""
+
+    def invoke(self, ctx: Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Refused as refused:
+            fail(str(refused))
+
+
+def _instant(text: str) -> datetime:
+    try:
+        return parse_instant(text, Settings().timezone)
+    except Refused as refused:
+        raise typer.BadParameter(str(refused)) from None
+
+
+def _period(text: str) -> Period:
+    try:
+        return Period.parse(text, Settings().timezone)
+    except Refused as refused:
+        raise typer.BadParameter(str(refused)) from None
+
+
+AtOption = Annotated[
+    datetime | None,
+    typer.Option(
+        "--at",
+        parser=_instant,
+        metavar="TIME",
+        help="the time to act at (ISO-8601; no offset = deployment zone); default now",
+    ),
+]
+PeriodOption = Annotated[
+    Period,
+    typer.Option(parser=_period, metavar="YYYY-MM", help="the billing period, e.g. 2026-11"),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+MsisdnOption = Annotated[str, typer.Option(help="the subscriber's number")]
+
+
+def runtime(*, check_schema: bool = True) -> Runtime:
+    """The composition root for one command; refuses a database of another schema."""
+    rt = Runtime(Settings())
+    if check_schema:
+        rt.check_schema()
+    return rt
+
+
+def emit(as_json: bool, payload: Any, human: Callable[[], None]) -> None:
+    if as_json:
+        if is_dataclass(payload) and not isinstance(payload, type):
+            payload = asdict(payload)
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, default=_json_default) + "\n")
+    else:
+        human()
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def cli_cause() -> Cause:
+    return Cause(CauseKind.CLI, "vasguard-cli")
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+def sub_app(help_text: str) -> typer.Typer:
+    return typer.Typer(help=help_text, no_args_is_help=True)

@@ -1,0 +1,85 @@
+"""Messages as the services and the store hand them to each other: MOs in, MTs out.
+
+Every MO and MT is stored (PRODUCT.md, "Message"); these types are what one side of the
+store boundary tells the other about them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from vasguard.domain.segmentation import choose_encoding
+
+# NUL is no character a handset sends, and PostgreSQL refuses it in text.
+_NUL = "\x00"
+
+
+@dataclass(frozen=True, slots=True)
+class NewMo:
+    """An MO about to be stored: sender (normalised), the number it was sent to, the text."""
+
+    msisdn: str
+    service_number: str
+    text: str
+    smsc_message_id: str | None
+    created_at: datetime
+
+    @property
+    def encoding(self) -> str:
+        return choose_encoding(self.text)
+
+    @staticmethod
+    def clean(text: str) -> str:
+        """The text as stored: a NUL becomes U+FFFD, so nothing a customer sent is lost."""
+        return text.replace(_NUL, "\ufffd")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMo:
+    """An MO found by its SMSC id: whether the dialogue has acted on it yet."""
+
+    id: int
+    handled_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """An MT whose time has come, as the transport submits it."""
+
+    message_id: int
+    msisdn: str
+    source: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A delivery receipt: the SMSC's id of the MT, whether it was delivered, and when."""
+
+    smsc_message_id: str
+    delivered: bool
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SettledMt:
+    """An MT a receipt settled: whose it was, for the event that records it."""
+
+    id: int
+    subscriber_id: int | None
+    province: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    """One message of a subscriber's conversation with the service number."""
+
+    id: int
+    direction: str
+    peer: str
+    kind: str
+    text: str
+    parts: int
+    status: str
+    at: datetime
