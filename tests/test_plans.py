@@ -3,19 +3,21 @@
 from datetime import UTC, datetime
 
 import pytest
-from conftest import ALICE, BOB, CAROL
+from conftest import ALICE, BOB, CAROL, HOME
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from vasguard.bootstrap import Runtime
 from vasguard.channels.http.app import create_app
 from vasguard.cli.main import app
 from vasguard.config import Settings
-from vasguard.domain.catalogue import UnknownSubscriber
+from vasguard.domain.catalogue import Subscriber, UnknownSubscriber
 from vasguard.domain.clock import parse_instant
 from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.msisdn import InvalidMsisdn
-from vasguard.domain.plans import PlanRefusal, PlanRefused
+from vasguard.domain.plans import Plan, PlanRefusal, PlanRefused
+from vasguard.domain.reminders import PlanNoticeCandidate
 from vasguard.domain.subscription import Channel
 from vasguard.services.plans import order_plan
 from vasguard.services.reminders import run_reminders
@@ -246,3 +248,28 @@ def test_api_plan_order_problems(client, plans, payload, status, kind):
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["type"].endswith(kind)
     assert snapshot(plans) == before
+
+
+@pytest.mark.parametrize(("status", "told"), [("active", 1), ("suspended", 1), ("closed", 0)])
+def test_effective_notice_reaches_suspended_numbers_not_closed_ones(plans, status, told):
+    order(plans, "P58", msisdn=BOB)
+    subscribers = tables.subscribers
+    with plans.engine.begin() as conn:
+        conn.execute(update(subscribers).where(subscribers.c.id == 2).values(status=status))
+    at(plans, "2026-12-01T07:59:00")
+    assert jobs(plans).plan_notices_waiting == told
+    at(plans, "2026-12-01T08:00:00")
+    assert jobs(plans).plan_notices_queued == told
+    assert [m["msisdn"] for m in notices(plans, "plan_effective")] == [BOB] * told
+
+
+def test_effective_notices_due_are_typed_rows(plans):
+    ordered = order(plans, "P88", msisdn=CAROL)
+    with plans.uow() as uow:
+        [due] = uow.plans.effective_notices_due(DEC_1, DEC_1, [HOME], 0, 10)
+    assert due == PlanNoticeCandidate(
+        subscriber_plan_id=ordered.subscriber_plan_id,
+        subscriber=Subscriber(3, CAROL, HOME, "en", "active"),
+        plan=Plan(2, "P88", "88元套餐", 8800),
+        effective_from=DEC_1,
+    )

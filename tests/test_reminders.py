@@ -11,12 +11,20 @@ from typer.testing import CliRunner
 
 from vasguard.channels.sms.loopback import LoopbackSmsc
 from vasguard.cli.main import app
+from vasguard.domain.catalogue import Subscriber
 from vasguard.domain.clock import parse_instant
 from vasguard.domain.events import Cause, CauseKind
-from vasguard.domain.subscription import Channel
+from vasguard.domain.reminders import (
+    ExemptService,
+    NoReminder,
+    ReminderCandidate,
+    ReminderFacts,
+    why_no_reminder,
+)
+from vasguard.domain.subscription import Channel, State
 from vasguard.services.orders import place_order
 from vasguard.services.outbox import flush
-from vasguard.services.reminders import ExemptService, run_reminders
+from vasguard.services.reminders import run_reminders
 from vasguard.store import tables
 
 CAUSE = Cause(CauseKind.API, "test")
@@ -211,3 +219,160 @@ def test_concurrent_runs_never_queue_a_reminder_twice(world):
     assert sum(r.queued for r in runs) == 9
     assert len(reminders(world)) == 9
     assert len({m["subscription_id"] for m in reminders(world)}) == 9
+
+
+# --- who gets a reminder: the job says what domain/reminders.py says ----------------
+
+services, subscribers = tables.services, tables.subscribers
+NOT_ALICES_WEATHER = {  # each makes ALICE's 天气预报 (service 3) unfit for a reminder
+    "group_paid": update(services).where(services.c.id == 3).values(group_paid=True),
+    "0_fen_monthly": update(services).where(services.c.id == 3).values(price_fen=0),
+    "exempt": update(services).where(services.c.id == 3).values(reminder_exempt_reason="技术原因"),
+    "plan_included": tables.plan_services.insert().values(plan_id=1, service_id=3),
+    "suspended": update(subscribers).where(subscribers.c.id == 1).values(status="suspended"),
+    "closed": update(subscribers).where(subscribers.c.id == 1).values(status="closed"),
+}
+
+
+@pytest.mark.parametrize(("case", "expected"), [(c, 0) for c in NOT_ALICES_WEATHER] + [("", 1)])
+def test_who_is_reminded_inside_and_counted_outside_the_window(world, case, expected):
+    subscribe(world)
+    if case:
+        with world.engine.begin() as conn:
+            conn.execute(NOT_ALICES_WEATHER[case])
+    at(world, "2026-11-24T22:01:00")
+    assert run(world).waiting_outside_window == expected  # count_due
+    at(world, "2026-11-25T08:00:00")
+    assert run(world).queued == expected  # due
+    assert len(reminders(world)) == expected
+
+
+def test_a_suspended_numbers_reminder_waits_until_it_is_active_again(world):
+    sid = subscribe(world)
+    set_status = update(subscribers).where(subscribers.c.id == 1)
+    with world.engine.begin() as conn:
+        conn.execute(set_status.values(status="suspended"))
+    assert run(world).queued == 0
+    with world.engine.begin() as conn:
+        conn.execute(set_status.values(status="active"))
+    assert run(world).queued == 1
+    assert [m["subscription_id"] for m in reminders(world)] == [sid]
+
+
+def _grid(world):
+    """Subscriptions of every kind of service × subscriber × state, written directly, and
+    plans in force, ordered and ended; the facts ``why_no_reminder`` judges each by."""
+    now = world.clock.now()
+    with world.engine.begin() as conn:
+        conn.execute(
+            services.insert(),
+            [
+                {"id": 9, "code": "80200003", "name": "集团彩铃", "provider_id": 3,
+                 "category": "ringback", "billing_mode": "monthly", "price_fen": 500,
+                 "group_service": True, "group_paid": True},
+                {"id": 10, "code": "80100005", "name": "零元包月", "provider_id": 2,
+                 "category": "news", "billing_mode": "monthly", "price_fen": 0,
+                 "group_service": False, "group_paid": False},
+            ],
+        )  # fmt: skip
+        conn.execute(
+            subscribers.insert(),
+            [
+                {"id": 4, "msisdn": "13800000004", "province": HOME, "status": "suspended",
+                 "created_at": now},
+                {"id": 5, "msisdn": "13800000005", "province": HOME, "status": "closed",
+                 "created_at": now},
+            ],
+        )  # fmt: skip
+        conn.execute(  # BOB's plan starts tomorrow, CAROL's ended yesterday: neither in force
+            tables.subscriber_plans.insert(),
+            [
+                {"subscriber_id": 2, "province": HOME, "plan_id": 1, "channel": "care",
+                 "effective_from": now + timedelta(days=1), "ordered_at": now,
+                 "effective_to": None},
+                {"subscriber_id": 3, "province": HOME, "plan_id": 1, "channel": "care",
+                 "effective_from": now - timedelta(days=60), "ordered_at": now,
+                 "effective_to": now - timedelta(days=1)},
+            ],
+        )  # fmt: skip
+        conn.execute(tables.plan_services.insert().values(plan_id=1, service_id=9))
+    held = world.rows(tables.subscriber_plans)
+    included = {(r["plan_id"], r["service_id"]) for r in world.rows(tables.plan_services)}
+    catalogue = world.rows(services)
+    states = {
+        "active": {"state": "active", "reminder_mt_id": None},
+        "reminded": {"state": "active", "reminder_mt_id": 1},
+        "cancelled": {"state": "cancelled", "reminder_mt_id": None, "ended_at": now},
+        "pending": {"state": "pending_confirmation", "reminder_mt_id": None},
+    }
+    rows, facts = [], {}
+    for subscriber in world.rows(subscribers):
+        for service in catalogue:
+            for variant in states.values():
+                sid = len(rows) + 1
+                confirmed = variant["state"] != "pending_confirmation"
+                rows.append(
+                    {
+                        "id": sid,
+                        "subscriber_id": subscriber["id"],
+                        "province": HOME,
+                        "service_id": service["id"],
+                        "channel": "partner",
+                        "ordered_at": now - timedelta(days=2),
+                        "confirmed_at": now - timedelta(days=1) if confirmed else None,
+                        "confirmation_mo_id": 1 if confirmed else None,
+                        "ended_at": None,
+                    }
+                    | variant
+                )
+                in_plan = any(
+                    h["subscriber_id"] == subscriber["id"]
+                    and (h["plan_id"], service["id"]) in included
+                    and h["effective_from"] <= now
+                    and (h["effective_to"] is None or h["effective_to"] > now)
+                    for h in held
+                )
+                facts[sid] = ReminderFacts(
+                    state=State(variant["state"]),
+                    reminded=variant["reminder_mt_id"] is not None,
+                    billing_mode=service["billing_mode"],
+                    price_fen=service["price_fen"],
+                    group_paid=service["group_paid"],
+                    exempt=service["reminder_exempt_reason"] is not None,
+                    subscriber_status=subscriber["status"],
+                    in_plan=in_plan,
+                )
+    with world.engine.begin() as conn:
+        conn.execute(tables.subscriptions.insert(), rows)
+    return facts
+
+
+def test_the_job_reminds_exactly_whom_the_predicate_names(world):
+    """``store/reminders.py`` restates ``why_no_reminder`` in SQL: on every combination of
+    service, subscriber status, subscription state and plan, both pick the same rows."""
+    facts = _grid(world)
+    reasons = {sid: why_no_reminder(f) for sid, f in facts.items()}
+    assert set(reasons.values()) == {*NoReminder, None}  # the grid meets every reason
+    expected = sorted(sid for sid, reason in reasons.items() if reason is None)
+    now = world.clock.now()
+    with world.uow() as uow:
+        due = uow.reminders.due(now, [HOME], 0, len(facts))
+        assert uow.reminders.count_due(now, [HOME]) == len(expected)
+    assert [c.subscription_id for c in due] == expected
+    assert due[0] == ReminderCandidate(
+        subscription_id=expected[0],
+        subscriber=Subscriber(1, ALICE, HOME, "zh", "active"),
+        ordered_at=now - timedelta(days=2),
+        service_code="90000001",
+        service_name="手机报",
+        provider_name="中国移动",
+        price_fen=300,
+    )
+
+
+def test_exempt_services_are_typed_rows(world):
+    subscribe(world, service="80200001")
+    with world.uow() as uow:
+        assert uow.reminders.exempt() == [
+            ExemptService("80200001", "校讯通", "校园通科技", "集团统付业务由单位确认", 1)
+        ]

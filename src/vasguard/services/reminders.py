@@ -24,24 +24,14 @@ from vasguard.domain.catalogue import Subscriber
 from vasguard.domain.charging import REMINDER_KIND
 from vasguard.domain.clock import Clock
 from vasguard.domain.events import Cause, CauseKind, Event
-from vasguard.domain.plans import Plan, month_start
+from vasguard.domain.plans import month_start
+from vasguard.domain.reminders import ExemptService, PlanNoticeCandidate, ReminderCandidate
 from vasguard.domain.segmentation import split
 from vasguard.domain.sending import in_window
 from vasguard.services.deployment import Deployment, templates_for
 from vasguard.store.uow import UnitOfWork
 
 Progress = Callable[[str, int], None]
-
-
-@dataclass(frozen=True, slots=True)
-class ExemptService:
-    """A reminder-exempt service with active subscriptions, and why it is exempt."""
-
-    code: str
-    name: str
-    provider: str
-    reason: str
-    subscriptions: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +54,10 @@ def run_reminders(
     chunk: int = 1000,
     progress: Progress | None = None,
 ) -> ReminderRun:
-    """Queue every due charge reminder and plan-effective notice inside the sending window."""
+    """Queue every due charge reminder and plan-effective notice inside the sending window.
+
+    Who is due is ``domain/reminders.py why_no_reminder``, which the store's SQL restates.
+    """
     at = clock.now()
     cause = cause or Cause(CauseKind.JOB, f"reminders@{at.isoformat()}")
     report = progress or (lambda _stage, _done: None)
@@ -80,7 +73,7 @@ def run_reminders(
 
         queued = after = 0
         while inside and (batch := uow.reminders.due(at, inside, after, chunk)):
-            after = batch[-1]["id"]
+            after = batch[-1].subscription_id
             queued += _queue_reminders(uow, deployment, zones, batch, at, cause)
             uow.commit()
             report("reminders", queued)
@@ -88,7 +81,7 @@ def run_reminders(
         since = month_start(at, deployment.timezone)
         notices = after = 0
         while inside and (rows := uow.plans.effective_notices_due(since, at, inside, after, chunk)):
-            after = rows[-1]["id"]
+            after = rows[-1].subscriber_plan_id
             notices += _queue_effective_notices(uow, deployment, rows, at, cause)
             uow.commit()
             report("plan notices", notices)
@@ -97,7 +90,7 @@ def run_reminders(
         notices_waiting = (
             uow.plans.count_effective_notices_due(since, at, outside) if outside else 0
         )
-        exempt = [ExemptService(**row) for row in uow.reminders.exempt()]
+        exempt = uow.reminders.exempt()
     return ReminderRun(
         at,
         queued,
@@ -109,21 +102,21 @@ def run_reminders(
     )
 
 
-def _subscriber(row: dict[str, Any]) -> Subscriber:
-    return Subscriber(
-        row["subscriber_id"], row["msisdn"], row["province"], row["language"], row["status"]
-    )
-
-
 def _mt(
-    deployment: Deployment, row: dict[str, Any], *, kind: str, text: str, at: datetime
+    deployment: Deployment,
+    subscriber: Subscriber,
+    subscription_id: int | None,
+    *,
+    kind: str,
+    text: str,
+    at: datetime,
 ) -> dict[str, Any]:
     """The messages row of a free platform notice due at once."""
     segmented = split(text)
     return {
-        "subscriber_id": row["subscriber_id"],
-        "province": row["province"],
-        "msisdn": row["msisdn"],
+        "subscriber_id": subscriber.id,
+        "province": subscriber.province,
+        "msisdn": subscriber.msisdn,
         "direction": "mt",
         "service_number": deployment.service_number,
         "kind": kind,
@@ -131,7 +124,7 @@ def _mt(
         "encoding": segmented.encoding,
         "parts": segmented.count,
         "status": "queued",
-        "subscription_id": row.get("subscription_id"),
+        "subscription_id": subscription_id,
         "created_at": at,
         "send_after": at,
     }
@@ -141,45 +134,48 @@ def _queue_reminders(
     uow: UnitOfWork,
     deployment: Deployment,
     zones: dict[str, str],
-    batch: list[dict[str, Any]],
+    batch: list[ReminderCandidate],
     at: datetime,
     cause: Cause,
 ) -> int:
     charge_at = at + deployment.reminder_lead_time
     mts = []
-    for row in batch:
-        zone = ZoneInfo(zones[row["province"]])
-        text = templates_for(deployment, _subscriber(row)).charge_reminder(
-            ordered_at=row["ordered_at"].astimezone(zone),
-            provider=row["provider_name"],
-            service=row["service_name"],
-            service_code=row["service_code"],
-            price_fen=row["price_fen"],
+    for due in batch:
+        zone = ZoneInfo(zones[due.subscriber.province])
+        text = templates_for(deployment, due.subscriber).charge_reminder(
+            ordered_at=due.ordered_at.astimezone(zone),
+            provider=due.provider_name,
+            service=due.service_name,
+            service_code=due.service_code,
+            price_fen=due.price_fen,
             charge_at=charge_at.astimezone(zone),
         )
         mts.append(
             _mt(
                 deployment,
-                row | {"subscription_id": row["id"]},
+                due.subscriber,
+                due.subscription_id,
                 kind=REMINDER_KIND,
                 text=text,
                 at=at,
             )
         )
     message_ids = uow.reminders.queue_messages(mts)
-    uow.reminders.record([(row["id"], mt) for row, mt in zip(batch, message_ids, strict=True)], at)
+    uow.reminders.record(
+        [(due.subscription_id, mt) for due, mt in zip(batch, message_ids, strict=True)], at
+    )
     uow.events.add_many(
         Event(
-            row["subscriber_id"],
-            row["province"],
+            due.subscriber.id,
+            due.subscriber.province,
             "subscription",
-            row["id"],
+            due.subscription_id,
             "reminder_queued",
             cause,
             at,
-            {"message": mt, "service": row["service_code"], "charge_after": charge_at.isoformat()},
+            {"message": mt, "service": due.service_code, "charge_after": charge_at.isoformat()},
         )
-        for row, mt in zip(batch, message_ids, strict=True)
+        for due, mt in zip(batch, message_ids, strict=True)
     )
     return len(batch)
 
@@ -187,36 +183,35 @@ def _queue_reminders(
 def _queue_effective_notices(
     uow: UnitOfWork,
     deployment: Deployment,
-    rows: list[dict[str, Any]],
+    rows: list[PlanNoticeCandidate],
     at: datetime,
     cause: Cause,
 ) -> int:
     zone = ZoneInfo(deployment.timezone)
-    included = uow.plans.included_names([row["plan_id"] for row in rows])
+    included = uow.plans.included_names([row.plan.id for row in rows])
     mts = []
     for row in rows:
-        plan = Plan(row["plan_id"], row["plan_code"], row["plan_name"], row["monthly_fee_fen"])
-        text = templates_for(deployment, _subscriber(row)).plan_effective(
-            plan=plan.notice_name,
-            fee_fen=plan.monthly_fee_fen,
-            effective_date=row["effective_from"].astimezone(zone).date(),
-            included=included.get(plan.id, []),
+        text = templates_for(deployment, row.subscriber).plan_effective(
+            plan=row.plan.notice_name,
+            fee_fen=row.plan.monthly_fee_fen,
+            effective_date=row.effective_from.astimezone(zone).date(),
+            included=included.get(row.plan.id, []),
         )
-        mts.append(_mt(deployment, row, kind="plan_effective", text=text, at=at))
+        mts.append(_mt(deployment, row.subscriber, None, kind="plan_effective", text=text, at=at))
     message_ids = uow.reminders.queue_messages(mts)
     uow.plans.record_effective_notices(
-        [(row["id"], mt) for row, mt in zip(rows, message_ids, strict=True)]
+        [(row.subscriber_plan_id, mt) for row, mt in zip(rows, message_ids, strict=True)]
     )
     uow.events.add_many(
         Event(
-            row["subscriber_id"],
-            row["province"],
+            row.subscriber.id,
+            row.subscriber.province,
             "subscriber_plan",
-            row["id"],
+            row.subscriber_plan_id,
             "effective_notice_queued",
             cause,
             at,
-            {"message": mt, "plan": row["plan_code"]},
+            {"message": mt, "plan": row.plan.code},
         )
         for row, mt in zip(rows, message_ids, strict=True)
     )

@@ -12,9 +12,22 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, and_, bindparam, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    RowMapping,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
 
+from vasguard.domain.catalogue import Subscriber
 from vasguard.domain.plans import Plan, SubscriberPlan
+from vasguard.domain.reminders import PlanNoticeCandidate
 from vasguard.store.catalogue import current_plan_filter
 from vasguard.store.subscriptions import StaleState
 from vasguard.store.tables import (
@@ -45,11 +58,30 @@ def _not_superseded() -> ColumnElement[bool]:
 
 
 def _effective_notice_due(since: datetime, at: datetime) -> ColumnElement[bool]:
-    """In force at ``at``, took effect since ``since``, and not yet announced."""
+    """In force at ``at``, took effect since ``since``, not yet announced, number not closed.
+
+    Over ``subscriber_plans`` joined to its subscriber. A suspended subscriber is told: the
+    plan's fee is owed whatever the number's status (``plan_fee_owed``), and the notice is
+    due only in the month the plan took effect, so holding it back until the number is
+    active again could mean never sending it. A closed number has nobody left to tell (it
+    may be given to someone else), so it is not told.
+    """
     return and_(
         subscriber_plans.c.effective_from >= since,
         subscriber_plans.c.effective_notice_mt_id.is_(None),
         current_plan_filter(at),
+        subscribers.c.status != "closed",
+    )
+
+
+def _notice(m: RowMapping) -> PlanNoticeCandidate:
+    return PlanNoticeCandidate(
+        subscriber_plan_id=m["id"],
+        subscriber=Subscriber(
+            m["subscriber_id"], m["msisdn"], m["province"], m["language"], m["status"]
+        ),
+        plan=Plan(m["plan_id"], m["plan_code"], m["plan_name"], m["monthly_fee_fen"]),
+        effective_from=m["effective_from"],
     )
 
 
@@ -140,7 +172,7 @@ class PlanRepository:
         in_provinces: Sequence[str],
         after_id: int,
         limit: int,
-    ) -> list[dict[str, Any]]:
+    ) -> list[PlanNoticeCandidate]:
         """The next chunk of plans that took effect and are not yet announced, locked for us."""
         rows = self._conn.execute(
             select(
@@ -167,7 +199,7 @@ class PlanRepository:
             .limit(limit)
             .with_for_update(of=subscriber_plans, skip_locked=True)
         ).all()
-        return [dict(r._mapping) for r in rows]
+        return [_notice(r._mapping) for r in rows]
 
     def count_effective_notices_due(
         self, since: datetime, at: datetime, in_provinces: Sequence[str]
@@ -175,6 +207,7 @@ class PlanRepository:
         query = (
             select(func.count())
             .select_from(subscriber_plans)
+            .join(subscribers, subscriber_plans.c.subscriber_id == subscribers.c.id)
             .where(_effective_notice_due(since, at), subscriber_plans.c.province.in_(in_provinces))
         )
         return int(self._conn.scalar(query) or 0)

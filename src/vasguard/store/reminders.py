@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    RowMapping,
     and_,
     bindparam,
     func,
@@ -16,6 +17,8 @@ from sqlalchemy import (
     update,
 )
 
+from vasguard.domain.catalogue import Subscriber
+from vasguard.domain.reminders import ExemptService, ReminderCandidate
 from vasguard.store.catalogue import plan_includes
 from vasguard.store.subscriptions import StaleState
 from vasguard.store.tables import (
@@ -30,12 +33,34 @@ from vasguard.store.tables import (
 
 
 def _awaiting_reminder(at: datetime) -> ColumnElement[bool]:
-    """Active, not yet reminded, monthly, covered, and not included in the plan in force."""
+    """The subscriptions ``why_no_reminder`` (``domain/reminders.py``) reminds at ``at``.
+
+    Over ``subscriptions`` joined to their service and subscriber. ``AWAITING_REMINDER``
+    (active, not yet reminded) comes first as written, so the partial index walks the rows.
+    ``test_the_job_reminds_exactly_whom_the_predicate_names`` holds this to the predicate.
+    """
     return and_(
         AWAITING_REMINDER,
         services.c.billing_mode == "monthly",
+        services.c.price_fen > 0,
+        services.c.group_paid.is_(False),
         services.c.reminder_exempt_reason.is_(None),
+        subscribers.c.status == "active",
         ~plan_includes(subscriptions.c.subscriber_id, subscriptions.c.service_id, at),
+    )
+
+
+def _candidate(m: RowMapping) -> ReminderCandidate:
+    return ReminderCandidate(
+        subscription_id=m["id"],
+        subscriber=Subscriber(
+            m["subscriber_id"], m["msisdn"], m["province"], m["language"], m["status"]
+        ),
+        ordered_at=m["ordered_at"],
+        service_code=m["service_code"],
+        service_name=m["service_name"],
+        provider_name=m["provider_name"],
+        price_fen=m["price_fen"],
     )
 
 
@@ -52,7 +77,7 @@ class ReminderRepository:
 
     def due(
         self, at: datetime, in_provinces: Sequence[str], after_id: int, limit: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[ReminderCandidate]:
         """The next chunk (by id) of subscriptions awaiting their reminder, locked for us.
 
         On PostgreSQL the rows are locked and rows locked by a concurrent run are skipped.
@@ -83,18 +108,20 @@ class ReminderRepository:
             .limit(limit)
             .with_for_update(of=subscriptions, skip_locked=True)
         ).all()
-        return [dict(r._mapping) for r in rows]
+        return [_candidate(r._mapping) for r in rows]
 
     def count_due(self, at: datetime, in_provinces: Sequence[str]) -> int:
+        """How many subscriptions in these provinces await their reminder (as ``due`` picks)."""
         query = (
             select(func.count())
             .select_from(subscriptions)
             .join(services, subscriptions.c.service_id == services.c.id)
+            .join(subscribers, subscriptions.c.subscriber_id == subscribers.c.id)
             .where(_awaiting_reminder(at), subscriptions.c.province.in_(in_provinces))
         )
         return int(self._conn.scalar(query) or 0)
 
-    def exempt(self) -> list[dict[str, Any]]:
+    def exempt(self) -> list[ExemptService]:
         """Monthly exempt services with active subscriptions: they get no reminder, and why."""
         count = func.count(subscriptions.c.id)
         rows = self._conn.execute(
@@ -120,7 +147,7 @@ class ReminderRepository:
             )
             .order_by(count.desc(), services.c.code)
         ).all()
-        return [dict(r._mapping) for r in rows]
+        return [ExemptService(**r._mapping) for r in rows]
 
     def queue_messages(self, rows: Sequence[dict[str, Any]]) -> list[int]:
         """Insert many MTs in one statement; their ids come back in the order given."""
