@@ -4,6 +4,7 @@ import json
 
 import pytest
 from conftest import ALICE
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from vasguard.cli.main import app
@@ -75,3 +76,81 @@ def test_texts_are_printed_as_they_are_not_as_markup(run):
     inbox = run("sms", "inbox", "--msisdn", ALICE).stdout
     assert "[received] [bold]hi[/bold]" in inbox
     assert "[delivered]" in inbox
+
+
+def _counts(world):
+    return {
+        t.name: len(world.rows(t))
+        for t in (tables.subscriptions, tables.messages, tables.events, tables.bill_runs)
+    }
+
+
+# Every command that takes --at, with the other options it needs to get that far.
+AT_COMMANDS = [
+    ["order", "--msisdn", ALICE, "--service", "80100001"],
+    ["sms", "send", "--from", ALICE, "0000"],
+    ["jobs", "expire"],
+    ["jobs", "bill", "--period", "2026-11"],
+    ["jobs", "reminders"],
+    ["plan", "order", "--msisdn", ALICE, "--plan", "P58"],
+    ["complaint", "resolve", "--ticket", "TS2611240000001"],
+    ["refund", "--charge", "1"],
+    ["data", "generate", "--subscribers", "1"],
+]
+
+
+@pytest.mark.parametrize("command", AT_COMMANDS, ids=lambda c: " ".join(c[:2]))
+@pytest.mark.parametrize("at", ["junk", "2026-02-30T10:00", ""])
+def test_a_bad_at_is_one_clear_line_exit_2_and_changes_nothing(run, world, command, at):
+    before = _counts(world)
+    result = run(*command, "--at", at)
+    assert result.exit_code == 2, result.output
+    assert "--at" in result.stderr and "ISO-8601" in result.stderr
+    assert "Traceback" not in result.output
+    assert _counts(world) == before
+
+
+@pytest.mark.parametrize("command", [["jobs", "bill"], ["audit"]])
+@pytest.mark.parametrize("period", ["junk", "2026-13", "9999-12", "0001-01", "26-11"])
+def test_a_bad_period_is_one_clear_line_exit_2_and_changes_nothing(run, world, command, period):
+    before = _counts(world)
+    result = run(*command, "--period", period)
+    assert result.exit_code == 2, result.output
+    assert "billing period" in result.stderr
+    assert "Traceback" not in result.output
+    assert _counts(world) == before
+
+
+def test_a_future_period_is_billed_only_when_simulating(run, world):
+    refused = run("jobs", "bill", "--period", "2999-01", "--at", "2999-01-05T10:00")
+    assert refused.exit_code == 2 and "--simulate" in refused.stderr
+    assert world.rows(tables.bill_runs) == []
+    simulated = run(
+        "jobs", "bill", "--period", "2999-01", "--at", "2999-01-05T10:00", "--simulate", "--json"
+    )
+    assert simulated.exit_code == 0, simulated.output
+    assert json.loads(simulated.stdout)["period"] == "2999-01"
+
+
+def test_an_mo_to_a_number_that_is_not_ours_is_stored_and_refused(run, world):
+    result = run("sms", "send", "--from", ALICE, "--to", "99999", "0000")
+    assert result.exit_code == 2
+    assert "not the service number" in result.stderr and "Traceback" not in result.output
+    (mo,) = world.rows(tables.messages)
+    assert mo["service_number"] == "99999" and mo["text"] == "0000"
+    assert world.rows(tables.listings) == [] and world.rows(tables.events) == []
+
+
+def test_a_database_newer_than_the_code_is_refused_by_every_command(run, world):
+    with world.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+    commands = (
+        ["db", "upgrade"],
+        ["sms", "send", "--from", ALICE, "0000"],
+        ["audit", "--period", "2026-11"],
+    )
+    for command in commands:
+        result = run(*command)
+        assert result.exit_code == 2, (command, result.output)
+        assert "newer release" in result.stderr and "Traceback" not in result.output
+    assert world.rows(tables.messages) == []

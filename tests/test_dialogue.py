@@ -15,6 +15,7 @@ from vasguard.domain.commands import NotUnderstood, parse
 from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.msisdn import InvalidMsisdn
 from vasguard.domain.subscription import Channel
+from vasguard.services.deployment import Deployment
 from vasguard.services.orders import place_order
 from vasguard.services.outbox import flush
 from vasguard.services.reminders import run_reminders
@@ -527,3 +528,9 @@ def test_a_batch_of_arbitrary_texts_answers_every_mo_and_raises_nothing(world, t
     results = take(world, *((msisdn, text, None) for msisdn, text in texts))
     assert len(results) == len(texts)
     assert all(not isinstance(r, Exception) and r.replies for r in results)
+
+
+def test_the_service_number_and_its_configured_sub_ports_are_ours_nothing_else():
+    deployment = Deployment(sub_ports=frozenset({"1008601"}))
+    assert all(deployment.accepts(n) for n in ("10086", "10086977", "1008601", " 10086 "))
+    assert not any(deployment.accepts(n) for n in ("99999", "1008699", "100869770", "", "1008"))

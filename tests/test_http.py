@@ -140,3 +140,23 @@ def test_an_empty_batch_is_a_bad_payload(client):
     response = client.post("/api/v1/sms/mo-batch", json={"messages": []})
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_an_mo_to_a_number_that_is_not_ours_is_refused_alone_and_changes_nothing(client, world):
+    single = client.post("/api/v1/sms/mo", json={"from": ALICE, "to": "99999", "text": "0000"})
+    assert single.status_code == 422
+    assert single.json()["type"].endswith("wrong-destination")
+    batch = client.post(
+        "/api/v1/sms/mo-batch",
+        json={
+            "messages": [
+                {"from": ALICE, "to": "1008612", "text": "0000", "id": "w1"},
+                {"from": ALICE, "to": "10086977", "text": "0000", "id": "w2"},
+            ]
+        },
+    ).json()["results"]
+    assert batch[0]["problem"]["type"].endswith("wrong-destination")
+    assert batch[1]["problem"] is None and batch[1]["replies"]
+    assert len(world.rows(tables.listings)) == 1
+    stored = world.rows(tables.messages, tables.messages.c.direction == "mo")
+    assert [m["service_number"] for m in stored] == ["99999", "1008612", "10086977"]

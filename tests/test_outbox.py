@@ -57,3 +57,16 @@ def test_failed_receipt_and_messages_not_yet_due(world):
     record_receipt(world.uow(), receipt)
     row = world.rows(tables.messages, tables.messages.c.id == placed.request_message_id)[0]
     assert row["status"] == "failed" and row["receipt_status"] == "failed"
+
+
+def test_the_loopback_smsc_keeps_a_bounded_window_of_what_it_delivered():
+    from datetime import UTC, datetime
+
+    from vasguard.domain.messages import Outgoing
+
+    smsc = LoopbackSmsc(keep=3)
+    for n in range(5):
+        smsc.submit(Outgoing(n, "13800000001", "10086", f"text {n}"))
+    assert smsc.inbox("13800000001") == ["text 2", "text 3", "text 4"]
+    assert len(smsc.receipts(datetime(2026, 11, 24, tzinfo=UTC))) == 5
+    assert smsc.receipts(datetime(2026, 11, 24, tzinfo=UTC)) == []

@@ -13,11 +13,10 @@ from vasguard.bootstrap import Runtime
 from vasguard.channels.http import problems
 from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.msisdn import normalise
-from vasguard.domain.ordering import OrderRefused, Refusal
 from vasguard.domain.subscription import Channel
 from vasguard.services.intake import IncomingMo, receive_mo, receive_mos
 from vasguard.services.messaging import conversation
-from vasguard.services.orders import find_subscriber, place_order
+from vasguard.services.orders import find_service, find_subscriber, place_order
 from vasguard.services.plans import order_plan
 from vasguard.services.resolutions import refund_charge, resolve_complaint
 
@@ -158,9 +157,7 @@ def create_app(rt: Runtime) -> FastAPI:
     @api.get("/services/{code}", response_model=ServiceOut)
     def get_service(code: Annotated[str, Path(max_length=21)]) -> ServiceOut:
         with rt.uow() as uow:
-            service = uow.catalogue.service_by_code(code)
-        if service is None:
-            raise OrderRefused(Refusal.UNKNOWN_SERVICE, f"there is no service with code {code!r}")
+            service = find_service(uow, code)
         return ServiceOut(
             code=service.code,
             name=service.name,

@@ -1,4 +1,10 @@
-"""RFC 9457 problem details: every error the API returns has this one shape."""
+"""RFC 9457 problem details: every error the API returns has this one shape.
+
+Every refusal is a ``Refused`` with a stable ``code``; this module is the one place the
+API turns one into a status and a problem type, so a new refusal needs a line in
+``_STATUS`` at most (an unlisted one is a 409: the request was understood, the state of
+things refused it).
+"""
 
 from __future__ import annotations
 
@@ -9,24 +15,23 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from vasguard.domain.catalogue import UnknownSubscriber
-from vasguard.domain.msisdn import InvalidMsisdn
-from vasguard.domain.ordering import OrderRefused, Refusal
-from vasguard.domain.plans import PlanRefusal, PlanRefused
-from vasguard.services.resolutions import ResolutionRefusal, ResolutionRefused
+from vasguard.domain.refusals import Refused
 
 PROBLEM_BASE = "https://vasguard.example/problems/"
 _PROBLEM_JSON = "application/problem+json"
 
-_REFUSAL_STATUS = {Refusal.UNKNOWN_SERVICE: 404}
-_PLAN_STATUS = {PlanRefusal.UNKNOWN_PLAN: 404, PlanRefusal.ALREADY_ON_PLAN: 409}
-_RESOLUTION_STATUS = {
-    ResolutionRefusal.UNKNOWN_TICKET: 404,
-    ResolutionRefusal.UNKNOWN_CHARGE: 404,
-    ResolutionRefusal.ALREADY_RESOLVED: 409,
-    ResolutionRefusal.NOTHING_CHARGED: 409,
-    ResolutionRefusal.AMOUNT_NOT_POSITIVE: 422,
-    ResolutionRefusal.AMOUNT_TOO_LARGE: 422,
+_STATUS = {
+    "unknown_service": 404,
+    "unknown_subscriber": 404,
+    "unknown_plan": 404,
+    "unknown_ticket": 404,
+    "unknown_charge": 404,
+    "invalid_input": 422,
+    "invalid_msisdn": 422,
+    "wrong_destination": 422,
+    "amount_not_positive": 422,
+    "amount_too_large": 422,
+    "schema_mismatch": 503,
 }
 
 
@@ -41,15 +46,20 @@ def problem(status: int, kind: str, title: str, detail: str, **extra: Any) -> JS
     return JSONResponse(body, status_code=status, media_type=_PROBLEM_JSON)
 
 
+def refusal_body(refused: Refused) -> dict[str, Any]:
+    """A refusal as a problem: its code gives the type and the status, its text the detail."""
+    status = _STATUS.get(refused.code, 409)
+    title = refused.code.replace("_", " ").capitalize()
+    return problem_body(status, refused.code.replace("_", "-"), title, refused.detail)
+
+
 def mo_problem(failed: Exception) -> dict[str, Any]:
-    """What is wrong with an MO's number, or that it was stored but not handled.
+    """Why an MO was refused, or that it was stored but not handled.
 
     One shape for the single-MO answers and for each MO of a batch.
     """
-    if isinstance(failed, UnknownSubscriber):
-        return problem_body(404, "unknown-subscriber", "Unknown subscriber", str(failed))
-    if isinstance(failed, InvalidMsisdn):
-        return problem_body(422, "invalid-msisdn", "Not a mobile number", str(failed))
+    if isinstance(failed, Refused):
+        return refusal_body(failed)
     return problem_body(
         500,
         "mo-not-handled",
@@ -73,27 +83,9 @@ def install(app: FastAPI) -> None:
             errors=errors,
         )
 
-    @app.exception_handler(OrderRefused)
-    async def refused(_: Request, exc: OrderRefused) -> JSONResponse:
-        status = _REFUSAL_STATUS.get(exc.refusal, 409)
-        title = exc.refusal.value.replace("_", " ").capitalize()
-        return problem(status, exc.refusal.value.replace("_", "-"), title, exc.detail)
-
-    @app.exception_handler(PlanRefused)
-    async def plan_refused(_: Request, exc: PlanRefused) -> JSONResponse:
-        kind = exc.refusal.value.replace("_", "-")
-        return problem(_PLAN_STATUS[exc.refusal], kind, "Plan order refused", exc.detail)
-
-    @app.exception_handler(ResolutionRefused)
-    async def resolution_refused(_: Request, exc: ResolutionRefused) -> JSONResponse:
-        status = _RESOLUTION_STATUS[exc.refusal]
-        kind = exc.refusal.value.replace("_", "-")
-        return problem(status, kind, "Resolution or refund refused", exc.detail)
-
-    @app.exception_handler(UnknownSubscriber)
-    @app.exception_handler(InvalidMsisdn)
-    async def refused_number(_: Request, exc: Exception) -> JSONResponse:
-        body = mo_problem(exc)
+    @app.exception_handler(Refused)
+    async def refused(_: Request, exc: Refused) -> JSONResponse:
+        body = refusal_body(exc)
         return JSONResponse(body, status_code=body["status"], media_type=_PROBLEM_JSON)
 
     @app.exception_handler(HTTPException)
