@@ -1,0 +1,64 @@
+"""The architecture as a contract: which layer may import which, checked on every run.
+
+domain is pure and imports nothing of the project outside itself; the store knows the
+domain only; the services (use cases) know the domain and the store, never a channel;
+channels and the CLI sit at the edge. Every ``import`` in src/ is read, including those
+inside functions and under ``TYPE_CHECKING``.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "vasguard"
+
+# layer -> the project's packages it must never import
+FORBIDDEN = {
+    "domain": {"store", "services", "channels", "cli", "generate", "bootstrap", "config"},
+    "store": {"services", "channels", "cli", "generate", "bootstrap"},
+    "services": {"channels", "cli", "generate", "bootstrap", "config"},
+    "generate": {"channels", "cli", "bootstrap"},
+    "channels": {"cli"},
+}
+
+
+def _project_imports(path: Path) -> set[str]:
+    """The top-level ``vasguard.X`` packages a module imports."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "vasguard" and len(parts) > 1:
+                found.add(parts[1])
+    return found
+
+
+def _modules(layer: str) -> list[Path]:
+    return sorted((SRC / layer).rglob("*.py"))
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_a_layer_imports_only_what_it_may(layer):
+    modules = _modules(layer)
+    assert modules, f"no modules found for {layer}"
+    broken = {
+        str(path.relative_to(SRC)): sorted(_project_imports(path) & FORBIDDEN[layer])
+        for path in modules
+        if _project_imports(path) & FORBIDDEN[layer]
+    }
+    assert broken == {}
+
+
+def test_the_contract_reads_imports_inside_functions_too(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    from vasguard.channels.http import app\n")
+    assert _project_imports(module) == {"channels"}
