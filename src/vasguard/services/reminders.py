@@ -17,16 +17,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from vasguard.domain.catalogue import Subscriber
 from vasguard.domain.charging import REMINDER_KIND
 from vasguard.domain.clock import Clock
 from vasguard.domain.events import Cause, CauseKind, Event
 from vasguard.domain.plans import month_start
-from vasguard.domain.reminders import ExemptService, PlanNoticeCandidate, ReminderCandidate
-from vasguard.domain.segmentation import split
+from vasguard.domain.reminders import (
+    ExemptService,
+    Notice,
+    PlanNoticeCandidate,
+    ReminderCandidate,
+)
 from vasguard.domain.sending import in_window
 from vasguard.services.deployment import Deployment, templates_for
 from vasguard.store.uow import UnitOfWork
@@ -80,9 +82,11 @@ def run_reminders(
 
         since = month_start(at, deployment.timezone)
         notices = after = 0
-        while inside and (rows := uow.plans.effective_notices_due(since, at, inside, after, chunk)):
-            after = rows[-1].subscriber_plan_id
-            notices += _queue_effective_notices(uow, deployment, rows, at, cause)
+        while inside and (
+            plans := uow.plans.effective_notices_due(since, at, inside, after, chunk)
+        ):
+            after = plans[-1].subscriber_plan_id
+            notices += _queue_effective_notices(uow, deployment, plans, at, cause)
             uow.commit()
             report("plan notices", notices)
 
@@ -102,34 +106,6 @@ def run_reminders(
     )
 
 
-def _mt(
-    deployment: Deployment,
-    subscriber: Subscriber,
-    subscription_id: int | None,
-    *,
-    kind: str,
-    text: str,
-    at: datetime,
-) -> dict[str, Any]:
-    """The messages row of a free platform notice due at once."""
-    segmented = split(text)
-    return {
-        "subscriber_id": subscriber.id,
-        "province": subscriber.province,
-        "msisdn": subscriber.msisdn,
-        "direction": "mt",
-        "service_number": deployment.service_number,
-        "kind": kind,
-        "text": text,
-        "encoding": segmented.encoding,
-        "parts": segmented.count,
-        "status": "queued",
-        "subscription_id": subscription_id,
-        "created_at": at,
-        "send_after": at,
-    }
-
-
 def _queue_reminders(
     uow: UnitOfWork,
     deployment: Deployment,
@@ -139,7 +115,7 @@ def _queue_reminders(
     cause: Cause,
 ) -> int:
     charge_at = at + deployment.reminder_lead_time
-    mts = []
+    notices: list[Notice] = []
     for due in batch:
         zone = ZoneInfo(zones[due.subscriber.province])
         text = templates_for(deployment, due.subscriber).charge_reminder(
@@ -150,17 +126,8 @@ def _queue_reminders(
             price_fen=due.price_fen,
             charge_at=charge_at.astimezone(zone),
         )
-        mts.append(
-            _mt(
-                deployment,
-                due.subscriber,
-                due.subscription_id,
-                kind=REMINDER_KIND,
-                text=text,
-                at=at,
-            )
-        )
-    message_ids = uow.reminders.queue_messages(mts)
+        notices.append(Notice(due.subscriber, REMINDER_KIND, text, due.subscription_id))
+    message_ids = uow.reminders.queue_notices(notices, deployment.service_number, at)
     uow.reminders.record(
         [(due.subscription_id, mt) for due, mt in zip(batch, message_ids, strict=True)], at
     )
@@ -183,36 +150,36 @@ def _queue_reminders(
 def _queue_effective_notices(
     uow: UnitOfWork,
     deployment: Deployment,
-    rows: list[PlanNoticeCandidate],
+    batch: list[PlanNoticeCandidate],
     at: datetime,
     cause: Cause,
 ) -> int:
     zone = ZoneInfo(deployment.timezone)
-    included = uow.plans.included_names([row.plan.id for row in rows])
-    mts = []
-    for row in rows:
-        text = templates_for(deployment, row.subscriber).plan_effective(
-            plan=row.plan.notice_name,
-            fee_fen=row.plan.monthly_fee_fen,
-            effective_date=row.effective_from.astimezone(zone).date(),
-            included=included.get(row.plan.id, []),
+    included = uow.plans.included_names([due.plan.id for due in batch])
+    notices: list[Notice] = []
+    for due in batch:
+        text = templates_for(deployment, due.subscriber).plan_effective(
+            plan=due.plan.notice_name,
+            fee_fen=due.plan.monthly_fee_fen,
+            effective_date=due.effective_from.astimezone(zone).date(),
+            included=included.get(due.plan.id, []),
         )
-        mts.append(_mt(deployment, row.subscriber, None, kind="plan_effective", text=text, at=at))
-    message_ids = uow.reminders.queue_messages(mts)
+        notices.append(Notice(due.subscriber, "plan_effective", text))
+    message_ids = uow.reminders.queue_notices(notices, deployment.service_number, at)
     uow.plans.record_effective_notices(
-        [(row.subscriber_plan_id, mt) for row, mt in zip(rows, message_ids, strict=True)]
+        [(due.subscriber_plan_id, mt) for due, mt in zip(batch, message_ids, strict=True)]
     )
     uow.events.add_many(
         Event(
-            row.subscriber.id,
-            row.subscriber.province,
+            due.subscriber.id,
+            due.subscriber.province,
             "subscriber_plan",
-            row.subscriber_plan_id,
+            due.subscriber_plan_id,
             "effective_notice_queued",
             cause,
             at,
-            {"message": mt, "plan": row.plan.code},
+            {"message": mt, "plan": due.plan.code},
         )
-        for row, mt in zip(rows, message_ids, strict=True)
+        for due, mt in zip(batch, message_ids, strict=True)
     )
-    return len(rows)
+    return len(batch)
