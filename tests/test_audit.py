@@ -12,6 +12,8 @@ from sqlalchemy import update
 from test_billing import NEWS, RINGTONE, WEATHER, Desk
 
 from vasguard.domain.clock import parse_instant
+from vasguard.domain.refusals import InvalidInput
+from vasguard.services.audit import audit_period
 from vasguard.store import tables
 
 C = tables.charges
@@ -135,6 +137,12 @@ def test_one_charge_per_period_is_enforced_by_the_schema(desk):
         forge(desk, sid, "2026-11", "2026-12-01T03:00:00")
 
 
+@pytest.mark.parametrize("period", ["9999-12", "0001-01", "2026-13"])
+def test_a_period_the_platform_does_not_keep_is_refused(desk, period):
+    with pytest.raises(InvalidInput, match="period"):
+        audit_period(desk.world.uow(), desk.world.deployment, period)
+
+
 def test_cli_exits_1_on_violations(desk, db_url, monkeypatch):
     from typer.testing import CliRunner
 
@@ -150,3 +158,33 @@ def test_cli_exits_1_on_violations(desk, db_url, monkeypatch):
     result = CliRunner().invoke(app, ["audit", "--period", "2026-11"])
     assert result.exit_code == 1
     assert f"charge {forged}: active_at_charge" in result.output
+
+
+def test_a_charge_for_a_period_after_the_ending_is_reported_until_voided(desk):
+    """Invariant 10: a ledger written before voiding existed, or by a bug, is caught."""
+    from vasguard.domain.events import Cause, CauseKind
+    from vasguard.services.resolutions import refund_charge
+
+    sid = desk.subscribe(BOB, NEWS)
+    desk.remind()
+    desk.bill("2026-11", "2026-12-01T02:00:00")
+    desk.at("2026-12-10T10:00:00")
+    desk.sms(BOB, f"TD{NEWS}")
+    # Made in December, before the cancellation, for January and February; never voided.
+    january = forge(desk, sid, "2027-01", "2026-12-05T02:00:00", kind="renewal")
+    february = forge(desk, sid, "2027-02", "2026-12-05T02:00:00", kind="renewal")
+    assert (february, "ended_before_period") in rules(desk.audit("2027-02"))
+    w, care = desk.world, Cause(CauseKind.API, "care:test")
+    refund_charge(w.uow(), w.clock, charge_id=january, amount_fen=120, cause=care)
+    refund_charge(w.uow(), w.clock, charge_id=february, amount_fen=None, cause=care)
+    assert (january, "ended_before_period") in rules(desk.audit("2027-01"))
+    assert "ended_before_period" not in desk.audit("2027-02").by_rule
+
+
+def test_the_charge_of_the_month_of_the_ending_is_not_reported(desk):
+    desk.subscribe(BOB, NEWS)
+    desk.remind()
+    desk.bill("2026-11", "2026-12-01T02:00:00")
+    desk.at("2026-11-28T10:00:00")
+    desk.sms(BOB, f"TD{NEWS}")
+    assert "ended_before_period" not in desk.audit("2026-11").by_rule

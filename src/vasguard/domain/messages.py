@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from vasguard.domain.catalogue import Subscriber
 from vasguard.domain.segmentation import choose_encoding
 
 # NUL is no character a handset sends, and PostgreSQL refuses it in text.
@@ -33,6 +34,14 @@ class NewMo:
     def clean(text: str) -> str:
         """The text as stored: a NUL becomes U+FFFD, so nothing a customer sent is lost."""
         return text.replace(_NUL, "\ufffd")
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A newly stored MO, and its sender when the number is one of ours."""
+
+    mo_id: int
+    sender: Subscriber | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,7 @@ def audit_period(
             repo.confirmation(audited),
             repo.plan_fees(audited),
             repo.unknown_runs(audited),
+            repo.ended_before_period(audited),
         ]
         for group in repo.groups(audited):
             policy: ChargingPolicy = (

@@ -17,6 +17,7 @@ def open_complaint(mo: HandledMo, held: NamedSubscription, text: str) -> str:
         text=text or mo.text,
         mo_id=mo.id,
         at=mo.at,
+        zone=mo.deployment.timezone,
     )
     mo.uow.events.add(
         Event(

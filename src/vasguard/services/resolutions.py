@@ -2,48 +2,36 @@
 
 A refund always references one charge, is never larger than it, and a charge is refunded
 at most once (``refunds.charge_id`` is unique): asking again returns the refund already
-made and changes nothing. Cancelling a subscription never refunds anything by itself.
+made and changes nothing. Cancelling a subscription refunds only what it voids: charges
+for periods the subscription was never in service for (see ``domain/refunds.py``).
 
 Resolving with a refund refunds, in full, every charge the complaint covers that is not
-refunded yet: those of the complained-about subscription (or, for a complaint against a
-partner, of the subscriber's subscriptions to that partner's services) whose billing
-period is the complaint's own month or later. Older charges stay with the care agent,
-who can refund them one by one with ``refund_charge``.
+refunded yet (``domain/refunds.covered_by``). Older charges stay with the care agent, who
+can refund them one by one with ``refund_charge``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import Literal
 
 from vasguard.domain.clock import Clock
+from vasguard.domain.complaints import Complaint, ComplaintStatus
 from vasguard.domain.events import Cause, Event
 from vasguard.domain.money import yuan
-from vasguard.domain.refusals import Refused
+from vasguard.domain.refunds import (
+    Charge,
+    RefundRecord,
+    ResolutionRefusal,
+    ResolutionRefused,
+    covered_by,
+    refund_amount,
+)
 from vasguard.domain.sending import send_after
 from vasguard.services.deployment import Deployment, templates_for
 from vasguard.services.messaging import queue_mt
 from vasguard.store.uow import UnitOfWork
-
-
-class ResolutionRefusal(StrEnum):
-    UNKNOWN_TICKET = "unknown_ticket"
-    ALREADY_RESOLVED = "already_resolved"
-    UNKNOWN_CHARGE = "unknown_charge"
-    NOTHING_CHARGED = "nothing_charged"
-    AMOUNT_NOT_POSITIVE = "amount_not_positive"
-    AMOUNT_TOO_LARGE = "amount_too_large"
-
-
-class ResolutionRefused(Refused):
-    """A resolution or refund that must change nothing, with a reason fit for the user."""
-
-    def __init__(self, refusal: ResolutionRefusal, detail: str) -> None:
-        super().__init__(detail, refusal.value)
-        self.refusal = refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,25 +56,6 @@ class Resolution:
         return sum(r.amount_fen for r in self.refunds)
 
 
-def refund_amount(charge_id: int, charged_fen: int, requested_fen: int | None) -> int:
-    """What may be refunded of a charge: all of it by default, never more, never nothing."""
-    if charged_fen <= 0:
-        raise ResolutionRefused(
-            ResolutionRefusal.NOTHING_CHARGED, f"charge {charge_id} took no money"
-        )
-    amount = charged_fen if requested_fen is None else requested_fen
-    if amount <= 0:
-        raise ResolutionRefused(
-            ResolutionRefusal.AMOUNT_NOT_POSITIVE, "a refund must be more than 0 fen"
-        )
-    if amount > charged_fen:
-        raise ResolutionRefused(
-            ResolutionRefusal.AMOUNT_TOO_LARGE,
-            f"charge {charge_id} was {charged_fen} fen; a refund of {amount} fen is larger",
-        )
-    return amount
-
-
 def resolve_complaint(
     uow: UnitOfWork,
     clock: Clock,
@@ -108,24 +77,20 @@ def resolve_complaint(
             raise ResolutionRefused(
                 ResolutionRefusal.UNKNOWN_TICKET, f"there is no complaint with ticket {ticket!r}"
             )
-        if complaint["status"] != "open":
+        if complaint.status is not ComplaintStatus.OPEN:
             raise _already_resolved(ticket)
-        period = f"{complaint['opened_at'].astimezone(ZoneInfo(deployment.timezone)):%Y-%m}"
-        made = (
-            [
-                _refund(uow, charge, charge["amount_fen"], complaint["id"], cause, at)
-                for charge in uow.resolutions.refundable_charges(complaint, period)
-            ]
-            if refund
-            else []
-        )
+        scope = covered_by(complaint, deployment.timezone) if refund else None
+        made = [
+            add_refund(uow, charge, charge.amount_fen, complaint.id, cause, at)
+            for charge in (uow.resolutions.unrefunded(scope) if scope is not None else [])
+        ]
         refunds = [r for r in made if r is not None]
         text = note or (
             f"resolved with refund of {yuan(sum(r.amount_fen for r in refunds))}"
             if refund
             else "resolved without refund"
         )
-        if not uow.resolutions.resolve(complaint["id"], at, text):
+        if not uow.resolutions.resolve(complaint.id, at, text):
             raise _already_resolved(ticket)
         notice = _tell_the_customer(
             uow,
@@ -136,15 +101,15 @@ def resolve_complaint(
         )
         uow.events.add(
             Event(
-                complaint["subscriber_id"],
-                complaint["province"],
+                complaint.subscriber_id,
+                complaint.province,
                 "complaint",
-                complaint["id"],
+                complaint.id,
                 "resolved",
                 cause,
                 at,
                 {
-                    "ticket": complaint["ticket"],
+                    "ticket": complaint.ticket,
                     "refund": refund,
                     "refunds": [r.refund_id for r in refunds],
                     "notice": notice,
@@ -152,22 +117,22 @@ def resolve_complaint(
             )
         )
         uow.commit()
-    return Resolution(complaint["ticket"], complaint["id"], at, text, refunds)
+    return Resolution(complaint.ticket, complaint.id, at, text, refunds)
 
 
 def _tell_the_customer(
     uow: UnitOfWork,
     deployment: Deployment,
-    complaint: dict[str, Any],
+    complaint: Complaint,
     *,
     refunded_fen: int | None,
     at: datetime,
 ) -> int:
     """Queue the outcome as a free notice, inside the sending window: it is no reply."""
-    subscriber = uow.subscribers.by_id(complaint["subscriber_id"])
+    subscriber = uow.subscribers.by_id(complaint.subscriber_id)
     assert subscriber is not None, "a complaint's subscriber is a foreign key"
     text = templates_for(deployment, subscriber).complaint_resolved(
-        ticket=complaint["ticket"], refunded_fen=refunded_fen
+        ticket=complaint.ticket, refunded_fen=refunded_fen
     )
     zone = uow.reminders.zones().get(subscriber.province, deployment.timezone)
     return queue_mt(
@@ -177,7 +142,7 @@ def _tell_the_customer(
         kind="complaint_resolved",
         text=text,
         at=at,
-        subscription_id=complaint["subscription_id"],
+        subscription_id=complaint.subscription_id,
         send_after=send_after(at, zone, deployment.sending_window),
     )
 
@@ -205,8 +170,8 @@ def refund_charge(
         existing = uow.resolutions.refund_of(charge_id)
         if existing is not None:
             return _existing(existing)
-        amount = refund_amount(charge_id, charge["amount_fen"], amount_fen)
-        made = _refund(uow, charge, amount, None, cause, at)
+        amount = refund_amount(charge_id, charge.amount_fen, amount_fen)
+        made = add_refund(uow, charge, amount, None, cause, at)
         if made is None:
             # Refunded concurrently between our read and our insert: report that refund.
             uow.rollback()
@@ -223,25 +188,26 @@ def _already_resolved(ticket: str) -> ResolutionRefused:
     )
 
 
-def _existing(row: dict[str, Any]) -> Refund:
-    return Refund(row["id"], row["charge_id"], row["amount_fen"], row["complaint_id"], False)
+def _existing(record: RefundRecord) -> Refund:
+    return Refund(record.id, record.charge_id, record.amount_fen, record.complaint_id, False)
 
 
-def _refund(
+def add_refund(
     uow: UnitOfWork,
-    charge: dict[str, Any],
+    charge: Charge,
     amount: int,
     complaint_id: int | None,
     cause: Cause,
     at: datetime,
+    *,
+    event: Literal["refunded", "voided"] = "refunded",
 ) -> Refund | None:
-    """Insert the refund and its event; ``None`` if the charge already has a refund."""
+    """Insert the refund and its event, in ``uow``'s transaction; ``None`` if the charge
+    already has a refund. ``event`` names why: given back by care, or voided by an ending."""
     refund_id = uow.resolutions.add_refund(
-        charge_id=charge["id"],
-        subscriber_id=charge["subscriber_id"],
-        province=charge["province"],
+        charge,
+        amount_fen=refund_amount(charge.id, charge.amount_fen, amount),
         complaint_id=complaint_id,
-        amount_fen=refund_amount(charge["id"], charge["amount_fen"], amount),
         created_at=at,
         cause_ref=f"{cause.kind}:{cause.ref}"[:64],
     )
@@ -249,14 +215,19 @@ def _refund(
         return None
     uow.events.add(
         Event(
-            charge["subscriber_id"],
-            charge["province"],
+            charge.subscriber_id,
+            charge.province,
             "charge",
-            charge["id"],
-            "refunded",
+            charge.id,
+            event,
             cause,
             at,
-            {"refund": refund_id, "amount_fen": amount, "complaint": complaint_id},
+            {
+                "refund": refund_id,
+                "amount_fen": amount,
+                "period": charge.period,
+                "complaint": complaint_id,
+            },
         )
     )
-    return Refund(refund_id, charge["id"], amount, complaint_id, True)
+    return Refund(refund_id, charge.id, amount, complaint_id, True)

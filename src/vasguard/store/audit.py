@@ -36,6 +36,7 @@ from vasguard.store.tables import (
     messages,
     plan_services,
     plans,
+    refunds,
     services,
     subscriber_plans,
     subscriptions,
@@ -184,6 +185,32 @@ class AuditRepository:
         )
         yield from self._stream(
             query, "bill_run", "bill run {bill_run_id} of this period is not recorded"
+        )
+
+    def ended_before_period(self, period: Period) -> Iterator[Found]:
+        """Invariant 10: a subscription that ended at or before the period began was in
+        service for none of it, so it keeps no charge for it unless a refund gave all of the
+        charge back (the charge was voided). A charge of 0 fen took nothing to give back."""
+        start = _instant(period.start)
+        given_back = exists().where(
+            refunds.c.charge_id == c.id, refunds.c.amount_fen >= c.amount_fen
+        )
+        query = (
+            select(c.id, c.subscription_id, c.amount_fen, sub.ended_at)
+            .select_from(charges)
+            .join(subscriptions, sub.id == c.subscription_id)
+            .where(
+                c.period == str(period),
+                sub.ended_at <= start,
+                c.amount_fen > 0,
+                not_(given_back),
+            )
+        )
+        yield from self._stream(
+            query,
+            "ended_before_period",
+            "subscription {subscription_id} ended {ended_at}, before the period began; "
+            "its charge of {amount_fen} fen is not refunded in full",
         )
 
     # --- rules needing the policy, per group of charges ------------------------------------

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, update
 
+from vasguard.domain.complaints import ComplaintStatus, ticket_for
 from vasguard.store.tables import complaints
 
 
@@ -23,6 +24,7 @@ class ComplaintRepository:
         text: str,
         mo_id: int,
         at: datetime,
+        zone: str,
     ) -> tuple[int, str]:
         """Store an open complaint; its ticket is derived from its id so it is unique."""
         complaint_id: int = self._conn.execute(
@@ -34,13 +36,13 @@ class ComplaintRepository:
                 subscription_id=subscription_id,
                 provider_id=provider_id,
                 text=text,
-                status="open",
+                status=ComplaintStatus.OPEN.value,
                 mo_id=mo_id,
                 opened_at=at,
             )
             .returning(complaints.c.id)
         ).scalar_one()
-        ticket = f"TS{at:%y%m%d}{complaint_id:07d}"
+        ticket = ticket_for(at, complaint_id, zone)
         self._conn.execute(
             update(complaints).where(complaints.c.id == complaint_id).values(ticket=ticket)
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +9,14 @@ from sqlalchemy import Column, Connection, ScalarSelect, bindparam, select, upda
 from sqlalchemy.dialects import postgresql, sqlite
 
 from vasguard.domain.catalogue import Subscriber
-from vasguard.domain.messages import MessageView, NewMo, Outgoing, SettledMt, StoredMo
+from vasguard.domain.messages import (
+    MessageView,
+    NewMo,
+    Outgoing,
+    Received,
+    SettledMt,
+    StoredMo,
+)
 from vasguard.store.appends import Appends
 from vasguard.store.tables import QUEUED, messages, subscribers
 
@@ -38,14 +44,6 @@ _RECEIVE = {
     )
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Received:
-    """A newly stored MO, and its sender when the number is one of ours."""
-
-    mo_id: int
-    sender: Subscriber | None
 
 
 _MARK_HANDLED = (

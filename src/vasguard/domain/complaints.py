@@ -1,0 +1,41 @@
+"""Complaints (TS): what one is, and the ticket the customer quotes to care.
+
+A complaint is against a subscription or, through it, against the partner behind it; it
+stays open until care resolves it, with or without a refund (see ``domain/refunds.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+
+class ComplaintStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class Complaint:
+    """A stored complaint; ``subscription_id`` or ``provider_id`` says what it is against."""
+
+    id: int
+    ticket: str
+    subscriber_id: int
+    province: str
+    subscription_id: int | None
+    provider_id: int | None
+    status: ComplaintStatus
+    opened_at: datetime
+
+
+def ticket_for(opened_at: datetime, complaint_id: int, zone: str) -> str:
+    """``TS`` + the local opening date (``yymmdd``) + the id in seven digits.
+
+    The id makes the ticket unique; the date is the one the customer lived when they
+    complained, in the deployment zone, so it agrees with the month a refund covers from
+    (a complaint at 07:00 on the 1st in Shanghai is dated the 1st, not the day before).
+    """
+    return f"TS{opened_at.astimezone(ZoneInfo(zone)):%y%m%d}{complaint_id:07d}"
