@@ -1,0 +1,306 @@
+"""PDU bodies to bytes and back, through the ``smpp.pdu3`` codec (Jasmin's).
+
+This module is the only place that touches the library, which has no type hints: its
+objects (``Any``) never leave here. Everything else speaks ``pdus``.
+
+Header-only PDUs (enquire_link, unbind, their responses, generic_nack, deliver_sm_resp)
+are packed with ``struct``: they are sixteen fixed octets (deliver_sm_resp adds one NUL
+message_id), the library refuses sequence number 0, and a generic_nack must be able to
+echo whatever sequence number a broken peer sent.
+
+``decode`` never lets a library exception through: whatever the peer sent, the caller
+gets a ``Pdu`` or a ``MalformedPdu`` that says what to answer, so one bad PDU cannot take
+a session down.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from smpp.pdu import constants as _c
+from smpp.pdu import operations as _ops
+from smpp.pdu import pdu_types as _t
+from smpp.pdu.error import PDUParseError
+from smpp.pdu.pdu_encoding import (
+    DataCodingEncoder,
+    EsmClassEncoder,
+    PDUEncoder,
+    RegisteredDeliveryEncoder,
+)
+
+from vasguard.channels.smpp.framing import HEADER_LENGTH, Frame, Header
+from vasguard.channels.smpp.pdus import (
+    RESPONSE_BIT,
+    Address,
+    Bare,
+    BindTransceiver,
+    BindTransceiverResp,
+    Command,
+    DeliverSm,
+    Pdu,
+    Sar,
+    ShortMessage,
+    SubmitSm,
+    SubmitSmResp,
+)
+from vasguard.channels.smpp.status import Status, status_name
+
+_ENCODER: Any = PDUEncoder()
+_ESM_CLASS: Any = EsmClassEncoder()
+_REGISTERED_DELIVERY: Any = RegisteredDeliveryEncoder()
+_DATA_CODING: Any = DataCodingEncoder()
+
+
+def _enum_table(enum_type: Any, values: dict[int, str]) -> dict[int, Any]:
+    return {value: getattr(enum_type, name) for value, name in values.items()}
+
+
+_TON = _enum_table(_t.AddrTon, _c.addr_ton_value_map)
+_NPI = _enum_table(_t.AddrNpi, _c.addr_npi_value_map)
+_PRIORITY = _enum_table(_t.PriorityFlag, _c.priority_flag_value_map)
+_MESSAGE_STATE = _enum_table(_t.MessageState, _c.message_state_value_map)
+_DO_NOT_REPLACE: Any = _t.ReplaceIfPresentFlag.DO_NOT_REPLACE
+_KNOWN_COMMANDS = frozenset(int(command) for command in Command)
+
+
+class MalformedPdu(Exception):
+    """The peer sent a PDU that cannot be decoded; ``answer`` is what the spec says to send
+    back (None for a response, which is never answered)."""
+
+    def __init__(self, header: Header, status: int, reason: str) -> None:
+        self.header = header
+        self.status = status
+        self.reason = reason
+        super().__init__(
+            f"malformed PDU (command_id 0x{header.command_id:08X}, sequence "
+            f"{header.sequence}): {status_name(status)}: {reason}"
+        )
+
+    def answer(self) -> Bare | None:
+        if self.header.command_id & RESPONSE_BIT:
+            return None
+        nack_statuses = (Status.ESME_RINVCMDID, Status.ESME_RINVCMDLEN)
+        if self.status in nack_statuses or self.header.command_id not in _KNOWN_COMMANDS:
+            return Bare(Command.GENERIC_NACK, self.header.sequence, self.status)
+        return Bare(
+            Command(self.header.command_id | RESPONSE_BIT), self.header.sequence, self.status
+        )
+
+
+# --- encoding ---------------------------------------------------------------------------
+
+
+def encode(pdu: Pdu) -> bytes:
+    """The wire form of ``pdu``. ``ValueError`` when a field cannot be sent as given (an
+    address over 20 octets, a short_message over 254, a non-ASCII password): a caller's
+    mistake that retrying will not fix."""
+    match pdu:
+        case Bare(command=command, sequence=sequence, status=status):
+            if command is Command.DELIVER_SM_RESP:
+                return Header(HEADER_LENGTH + 1, command, status, sequence).pack() + b"\x00"
+            return Header(HEADER_LENGTH, command, status, sequence).pack()
+        case BindTransceiver():
+            raw: Any = _ops.BindTransceiver(
+                seqNum=pdu.sequence,
+                system_id=_ascii(pdu.system_id, "system_id"),
+                password=_ascii(pdu.password, "password"),
+                system_type=_ascii(pdu.system_type, "system_type"),
+                interface_version=0x34,
+                addr_ton=_TON[0],
+                addr_npi=_NPI[0],
+                address_range=b"",
+            )
+        case BindTransceiverResp():
+            raw = _ops.BindTransceiverResp(
+                seqNum=pdu.sequence,
+                status=_library_status(pdu.status),
+                system_id=_ascii(pdu.system_id, "system_id"),
+            )
+        case SubmitSm():
+            if (
+                pdu.message.receipted_message_id is not None
+                or pdu.message.message_state is not None
+            ):
+                raise ValueError("receipted_message_id and message_state belong to deliver_sm")
+            raw = _ops.SubmitSM(seqNum=pdu.sequence, **_message_params(pdu.message))
+        case SubmitSmResp():
+            raw = _ops.SubmitSMResp(
+                seqNum=pdu.sequence,
+                status=_library_status(pdu.status),
+                message_id=_ascii(pdu.message_id, "message_id"),
+            )
+        case DeliverSm():
+            params = _message_params(pdu.message)
+            if pdu.message.receipted_message_id is not None:
+                params["receipted_message_id"] = _ascii(
+                    pdu.message.receipted_message_id, "receipted_message_id"
+                )
+            if pdu.message.message_state is not None:
+                params["message_state"] = _lookup(
+                    _MESSAGE_STATE, pdu.message.message_state, "message_state"
+                )
+            raw = _ops.DeliverSM(seqNum=pdu.sequence, **params)
+    try:
+        return bytes(_ENCODER.encode(raw))
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ValueError(f"cannot encode {type(pdu).__name__}: {exc}") from exc
+
+
+def _message_params(m: ShortMessage) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "service_type": _ascii(m.service_type, "service_type"),
+        "source_addr_ton": _lookup(_TON, m.source.ton, "source TON"),
+        "source_addr_npi": _lookup(_NPI, m.source.npi, "source NPI"),
+        "source_addr": _ascii(m.source.addr, "source_addr"),
+        "dest_addr_ton": _lookup(_TON, m.destination.ton, "destination TON"),
+        "dest_addr_npi": _lookup(_NPI, m.destination.npi, "destination NPI"),
+        "destination_addr": _ascii(m.destination.addr, "destination_addr"),
+        "esm_class": _ESM_CLASS._decode(_octet(m.esm_class, "esm_class")),
+        "protocol_id": _octet(m.protocol_id, "protocol_id"),
+        "priority_flag": _lookup(_PRIORITY, m.priority_flag, "priority_flag"),
+        "schedule_delivery_time": None,
+        "validity_period": None,
+        "registered_delivery": _REGISTERED_DELIVERY._decode(
+            _octet(m.registered_delivery, "registered_delivery")
+        ),
+        "replace_if_present_flag": _DO_NOT_REPLACE,
+        "data_coding": _t.DataCoding(_t.DataCodingScheme.RAW, _octet(m.data_coding, "data_coding")),
+        "sm_default_msg_id": 0,
+        "short_message": m.short_message,
+    }
+    if m.message_payload is not None:
+        params["message_payload"] = m.message_payload
+    if m.sar is not None:
+        params["sar_msg_ref_num"] = m.sar.reference
+        params["sar_total_segments"] = m.sar.total
+        params["sar_segment_seqnum"] = m.sar.seqnum
+    return params
+
+
+def _ascii(value: str, field: str) -> bytes:
+    try:
+        return value.encode("ascii")
+    except UnicodeEncodeError:
+        raise ValueError(f"{field} must be ASCII, got {value!r}") from None
+
+
+def _octet(value: int, field: str) -> int:
+    if not 0 <= value <= 0xFF:
+        raise ValueError(f"{field} is one octet (0..255), got {value}")
+    return value
+
+
+def _lookup(table: dict[int, Any], value: int, field: str) -> Any:
+    try:
+        return table[value]
+    except KeyError:
+        raise ValueError(f"{field} {value} is not an SMPP 3.4 value") from None
+
+
+def _library_status(status: int) -> Any:
+    name = status_name(status)
+    if not hasattr(_t.CommandStatus, name):
+        raise ValueError(f"command_status {status:#x} has no SMPP 3.4 name")
+    return getattr(_t.CommandStatus, name)
+
+
+# --- decoding ---------------------------------------------------------------------------
+
+_WITH_BODY = frozenset(
+    {
+        Command.BIND_TRANSCEIVER,
+        Command.BIND_TRANSCEIVER_RESP,
+        Command.SUBMIT_SM,
+        Command.SUBMIT_SM_RESP,
+        Command.DELIVER_SM,
+    }
+)
+
+
+def decode(frame: Frame) -> Pdu:
+    """The PDU in ``frame``; ``MalformedPdu`` if the peer sent something this ESME cannot
+    read. Commands whose body the session does not use come back as ``Bare``."""
+    header = frame.header
+    try:
+        command = Command(header.command_id)
+    except ValueError:
+        raise MalformedPdu(
+            header, Status.ESME_RINVCMDID, f"unknown command_id 0x{header.command_id:08X}"
+        ) from None
+    if command not in _WITH_BODY:
+        return Bare(command, header.sequence, header.status)
+    try:
+        raw = _ENCODER.decode(io.BytesIO(frame.data))
+        return _from_library(command, header, raw)
+    except PDUParseError as exc:
+        raise MalformedPdu(header, _status_value(exc.status), str(exc)) from exc
+    except Exception as exc:  # the library parses untrusted bytes; any failure is the peer's
+        raise MalformedPdu(header, Status.ESME_RSYSERR, f"{type(exc).__name__}: {exc}") from exc
+
+
+def _from_library(command: Command, header: Header, raw: Any) -> Pdu:
+    p: dict[str, Any] = raw.params
+    match command:
+        case Command.BIND_TRANSCEIVER_RESP:
+            return BindTransceiverResp(header.sequence, header.status, _text(p.get("system_id")))
+        case Command.SUBMIT_SM_RESP:
+            return SubmitSmResp(header.sequence, header.status, _text(p.get("message_id")))
+        case Command.DELIVER_SM:
+            return DeliverSm(header.sequence, _message(p))
+        case Command.SUBMIT_SM:
+            return SubmitSm(header.sequence, _message(p))
+        case _:
+            return BindTransceiver(
+                header.sequence,
+                _text(p.get("system_id")),
+                _text(p.get("password")),
+                _text(p.get("system_type")),
+            )
+
+
+def _message(p: dict[str, Any]) -> ShortMessage:
+    sar = None
+    if p.get("sar_msg_ref_num") is not None:
+        sar = Sar(p["sar_msg_ref_num"], p["sar_total_segments"], p["sar_segment_seqnum"])
+    state = p.get("message_state")
+    receipted = p.get("receipted_message_id")
+    return ShortMessage(
+        source=Address(
+            _text(p["source_addr"]),
+            _name_value(_c.addr_ton_name_map, p["source_addr_ton"]),
+            _name_value(_c.addr_npi_name_map, p["source_addr_npi"]),
+        ),
+        destination=Address(
+            _text(p["destination_addr"]),
+            _name_value(_c.addr_ton_name_map, p["dest_addr_ton"]),
+            _name_value(_c.addr_npi_name_map, p["dest_addr_npi"]),
+        ),
+        short_message=bytes(p["short_message"] or b""),
+        data_coding=int(_DATA_CODING._encodeAsInt(p["data_coding"])),
+        esm_class=_ESM_CLASS._encode(p["esm_class"])[0],
+        registered_delivery=_REGISTERED_DELIVERY._encode(p["registered_delivery"])[0],
+        protocol_id=int(p["protocol_id"]),
+        priority_flag=_name_value(_c.priority_flag_name_map, p["priority_flag"]),
+        service_type=_text(p["service_type"]),
+        message_payload=None if p.get("message_payload") is None else bytes(p["message_payload"]),
+        sar=sar,
+        receipted_message_id=None if receipted is None else _text(receipted),
+        message_state=None if state is None else _name_value(_c.message_state_name_map, state),
+    )
+
+
+def _text(value: Any) -> str:
+    """A C-octet string as text; Latin-1 so that no byte an SMSC sends can fail here."""
+    if value is None:
+        return ""
+    return bytes(value).decode("latin-1")
+
+
+def _name_value(names: dict[str, int], member: Any) -> int:
+    return int(names[member.name])
+
+
+def _status_value(member: Any) -> int:
+    value = _c.command_status_name_map.get(getattr(member, "name", ""), Status.ESME_RSYSERR)
+    return int(value) if value >= 0 else int(Status.ESME_RSYSERR)
