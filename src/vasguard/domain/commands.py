@@ -7,8 +7,14 @@ orders); where the meaning depends on that state it says so in the command type
 
 Rules the spec leaves open, decided here:
 
-* Listing items are 1-2 digit numbers from 1 to 99. A longer bare number (``1234``) is
-  not an item, and an all-zero text other than ``0000``/``00000`` is never a cancellation.
+* Listing items are numbers of 1 to 3 digits, 1 to 999, so a listing longer than 99
+  items can still be answered by number. Digits are counted, not the value: a text of 4
+  or more digits (``1234``, ``0001``) is not an item, so nothing near ``0000`` cancels,
+  and an all-zero text other than ``0000``/``00000`` is never a cancellation.
+* ``TD`` + a number that can be an item (``TD12``, ``TD100``) may also be a service code,
+  so it is ``CancelItemOrService`` and the service layer decides. The spec says "at most
+  two digits"; three keep items 100-999 within reach of ``TD`` too. ``TD`` + a number
+  that cannot be an item (``TD000``, ``TD1234``) is a service code.
 * A range (``2-4``, ``2－4``, ``2~4``, ``2—4``) expands to its items; a reversed range or
   item ``0`` is not understood.
 * A service code is an ASCII alphanumeric token of 3 to 21 characters containing at least
@@ -20,6 +26,11 @@ Rules the spec leaves open, decided here:
   complaint.
 * Control, format (zero-width) and separator characters count as whitespace, so a hidden
   character can split tokens but never join them.
+* Only full-width forms are folded (U+FF01-U+FF5E to ASCII, U+3000 to a space), not every
+  compatibility character: read through NFKC, ``1³`` would be item 13 and ``①``, ``𝟏``,
+  ``¹`` item 1, numbers the customer never wrote. Other digits (superscript, circled,
+  mathematical, other scripts') are no item, code or keyword, and glued to ``TS`` they
+  make it no complaint, like letters (``TS¹²³⁴⁵⁶⁷⁸``).
 """
 
 from __future__ import annotations
@@ -38,16 +49,19 @@ REASON_ITEM_ZERO = "item numbers start at 1"
 REASON_REVERSED_RANGE = "reversed range"
 REASON_BAD_CODE = "confirmation code must be 4 digits"
 REASON_BAD_SERVICE_CODE = "not a service code"
-REASON_ITEM_TOO_LONG = "an item number has 1 or 2 digits"
+REASON_ITEM_TOO_LONG = "an item number has 1 to 3 digits"
+
+ITEM_DIGITS = 3
 
 _ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
+_FULL_WIDTH = {0x3000: " "} | {cp: chr(cp - 0xFEE0) for cp in range(0xFF01, 0xFF5F)}
+_ASCII_ALNUM = frozenset(string.ascii_letters + string.digits)
 _SPACE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
-_LIST_SEPARATORS = re.compile(r"[,、\s]+")
+_LIST_SEPARATORS = re.compile(r"[,、､\s]+")  # ､: the half-width 顿号
 _DASHES = re.compile(r"\s*[-~–—]\s*")
-_ITEM_TOKEN = re.compile(r"([0-9]{1,2})(?:-([0-9]{1,2}))?")
+_ITEM_TOKEN = re.compile(rf"([0-9]{{1,{ITEM_DIGITS}}})(?:-([0-9]{{1,{ITEM_DIGITS}}}))?")
 _ITEM_TEXT = re.compile(r"[0-9]+(?:-[0-9]+)?(?: [0-9]+(?:-[0-9]+)?)*")
 _SERVICE_CODE = re.compile(r"(?=[A-Z0-9]*[0-9])[A-Z0-9]{3,21}")
-_ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
 _DIGITS = re.compile(r"[0-9]+")
 
 
@@ -58,7 +72,7 @@ class ListSubscriptions:
 
 @dataclass(frozen=True, slots=True)
 class CancelItems:
-    """Cancel these items (sorted, unique, 1..99) of the latest listing."""
+    """Cancel these items (sorted, unique, 1..999) of the latest listing."""
 
     items: tuple[int, ...]
 
@@ -82,7 +96,7 @@ class CancelService:
 
 @dataclass(frozen=True, slots=True)
 class CancelItemOrService:
-    """``TD`` + 1-2 digits: an item of an open listing, or else a service code.
+    """``TD`` + a number that can be an item: an item of an open listing, or a service code.
 
     Only the service layer knows whether a listing is open and whether the code exists.
     """
@@ -142,13 +156,13 @@ Command = (
 
 
 def _spaces_to_blank(text: str) -> str:
-    """HandledMo every control, format and separator character into a plain space."""
+    """Turn every control, format and separator character into a plain space."""
     return "".join(" " if unicodedata.category(ch) in _SPACE_CATEGORIES else ch for ch in text)
 
 
 def _normalise(text: str) -> str:
-    """NFKC (full-width → half-width), hidden characters as spaces, trimmed."""
-    return _spaces_to_blank(unicodedata.normalize("NFKC", text)).strip()
+    """Full-width forms to ASCII, hidden characters as spaces, trimmed."""
+    return _spaces_to_blank(text.translate(_FULL_WIDTH)).strip()
 
 
 def canonical(text: str) -> str:
@@ -272,12 +286,12 @@ def _parse_complaint(normal: str) -> Complain | None:
     if normal[:2].translate(_ASCII_UPPER) != "TS":
         return None
     rest = normal[2:]
-    glued = _ALNUM_RUN.match(rest)
+    glued = _glued_length(rest)
     if glued:
-        code = glued.group().translate(_ASCII_UPPER)
+        code = rest[:glued].translate(_ASCII_UPPER)
         if not _SERVICE_CODE.fullmatch(code):
             return None
-        return Complain(code, _complaint_text(rest[glued.end() :]))
+        return Complain(code, _complaint_text(rest[glued:]))
     rest = _complaint_text(rest)
     first, _, tail = rest.partition(" ")
     code = first.translate(_ASCII_UPPER)
@@ -286,17 +300,23 @@ def _parse_complaint(normal: str) -> Complain | None:
     return Complain(None, rest)
 
 
+def _glued_length(text: str) -> int:
+    """Length of the leading run of ASCII letters and digits and of any number characters,
+    so ``TS1²`` glues ``1²`` (no code), not ``1`` followed by complaint text."""
+    for length, ch in enumerate(text):
+        if ch not in _ASCII_ALNUM and not unicodedata.category(ch).startswith("N"):
+            return length
+    return len(text)
+
+
 def _complaint_text(text: str) -> str:
     return text.strip(" ,、")
 
 
 def _parse_td(normal: str, rest: str) -> Command:
-    """``TD`` followed by items, a 1-2 digit number or a service code."""
-    if _DIGITS.fullmatch(rest) and len(rest) <= 2:
-        item = int(rest)
-        if item == 0:
-            return NotUnderstood(normal, REASON_ITEM_ZERO)
-        return CancelItemOrService(item, rest)
+    """``TD`` followed by items, a number that can be an item, or a service code."""
+    if _DIGITS.fullmatch(rest) and len(rest) <= ITEM_DIGITS and int(rest):
+        return CancelItemOrService(int(rest), rest)
     if _SERVICE_CODE.fullmatch(rest):
         return CancelService(rest)
     if _ITEM_TEXT.fullmatch(rest):
