@@ -91,6 +91,7 @@ def bill_phase(url: str, period: str, at: datetime, chunk: int) -> dict[str, flo
         period,
         wall_clock=SystemClock(),
         chunk=chunk,
+        simulate=True,  # replays --at, which may be later than today
     )
     seconds = time.perf_counter() - started
     return {"charges": summary.total_charged, "seconds": seconds, "rss_mb": sampler.stop()}

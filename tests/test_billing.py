@@ -14,8 +14,10 @@ import pytest
 from conftest import BOB, CAROL, World
 
 from vasguard.channels.sms.loopback import LoopbackSmsc
+from vasguard.domain.charging import ExemptCharged, NotBillableYet
 from vasguard.domain.clock import FixedClock, parse_instant
 from vasguard.domain.events import Cause, CauseKind
+from vasguard.domain.refusals import InvalidInput
 from vasguard.domain.subscription import Channel
 from vasguard.services.audit import AuditReport, audit_period
 from vasguard.services.billing import BillRunSummary, run_bill
@@ -244,9 +246,7 @@ def test_exempt_service_is_charged_without_reminder_and_reported(desk):
     assert desk.charged(sid) == {"2026-11": 300}
     [charge] = desk.charges(C.c.subscription_id == sid)
     assert charge["reminder_mt_id"] is None
-    assert summary.exempt == [
-        {"service": SCHOOL, "reason": "集团统付业务由单位确认", "charges": 1, "fen": 300}
-    ]
+    assert summary.exempt == [ExemptCharged(SCHOOL, "集团统付业务由单位确认", 1, 300)]
     assert desk.audit("2026-11").passed
 
 
@@ -340,6 +340,41 @@ def test_a_period_cannot_be_billed_before_it_begins(desk):
         desk.bill("2026-12", "2026-11-30T23:59:59")
     with pytest.raises(ValueError, match="YYYY-MM"):
         desk.bill("2026-13", "2026-11-30T23:59:59")
+
+
+def test_a_period_not_begun_by_the_wall_clock_is_not_billed_unless_simulated(desk):
+    """Invariant 10: today is 2026-12-01 10:00 local; January and a run dated after today
+    are refused, write nothing, and can be replayed with ``simulate``."""
+    w = desk.world
+    today = FixedClock(parse_instant("2026-12-01T10:00:00"))
+    january = FixedClock(parse_instant("2027-01-01T02:00:00"))
+
+    def bill(period: str, clock: FixedClock, **options: Any) -> BillRunSummary:
+        return run_bill(w.uow(), clock, w.deployment, period, wall_clock=today, **options)
+
+    with pytest.raises(NotBillableYet, match="2027-01 has not begun"):
+        bill("2027-01", january)
+    with pytest.raises(NotBillableYet, match="later than now"):
+        bill("2026-12", january)
+    assert w.rows(tables.bill_runs) == [] and desk.charges() == []
+    assert bill("2026-12", today).charged == {"plan": 1}
+    assert bill("2027-01", january, simulate=True).charged == {"plan": 1}
+
+
+@pytest.mark.parametrize("period", ["9999-12", "0001-01"])
+def test_a_period_out_of_range_is_refused_before_anything_is_written(desk, period):
+    w = desk.world
+    clock = FixedClock(parse_instant("2026-12-01T10:00:00"))
+    with pytest.raises(InvalidInput, match="periods run from 1970-01 to 2999-12"):
+        run_bill(w.uow(), clock, w.deployment, period, wall_clock=clock, simulate=True)
+    assert w.rows(tables.bill_runs) == [] and w.rows(tables.events) == []
+
+
+@pytest.mark.parametrize(("period", "at"), [("1970-01", "1970-01-01"), ("2999-12", "2999-12-31")])
+def test_the_first_and_last_periods_kept_can_be_billed(desk, period, at):
+    summary = desk.bill(period, f"{at}T23:00:00")
+    assert summary.period == period
+    assert [r["status"] for r in desk.world.rows(tables.bill_runs)] == ["finished"]
 
 
 def test_cli_bill_and_audit(desk, db_url, monkeypatch):

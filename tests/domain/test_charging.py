@@ -5,13 +5,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from vasguard.domain.charging import (
+    Charged,
     ChargingPolicy,
+    ChunkCounts,
     FirstMonth,
     Kind,
+    NotBillableYet,
     Owed,
     Reminder,
     Skip,
     SubscriptionFacts,
+    Tally,
     assess,
     check_run_time,
     first_charge_due_at,
@@ -21,6 +25,7 @@ from vasguard.domain.charging import (
     policy_json,
 )
 from vasguard.domain.periods import Period
+from vasguard.domain.refusals import InvalidInput
 
 NOV = Period.parse("2026-11")
 DAY = timedelta(days=1)
@@ -135,9 +140,43 @@ def test_plan_fee_is_owed_when_in_force_on_the_first_day():
     assert plan_fee_owed(utc(2026, 1, 1), None, 0, NOV) is None
 
 
-def test_run_time_and_policy_record():
-    check_run_time(NOV, NOV.start)
-    with pytest.raises(ValueError, match="cannot be billed"):
-        check_run_time(NOV, NOV.start - timedelta(microseconds=1))
+def test_a_period_is_billed_at_an_instant_in_or_after_it():
+    check_run_time(NOV, NOV.start, now=NOV.end)
+    with pytest.raises(InvalidInput, match="cannot be billed"):
+        check_run_time(NOV, NOV.start - timedelta(microseconds=1), now=NOV.end)
+    with pytest.raises(InvalidInput, match="cannot be billed"):
+        check_run_time(NOV, NOV.start - DAY, now=NOV.end, simulate=True)
+
+
+def test_a_period_that_has_not_begun_by_the_wall_clock_is_not_billed():
+    """Invariant 10, with today (the wall clock) at 2026-12-01 10:00 local."""
+    today = utc(2026, 12, 1, 2)
+    dec, jan = Period.parse("2026-12"), Period.parse("2027-01")
+    check_run_time(dec, today, now=today)
+    with pytest.raises(NotBillableYet, match=r"2027-01 has not begun.*--simulate"):
+        check_run_time(jan, jan.start, now=today)
+    with pytest.raises(NotBillableYet, match="later than now"):
+        check_run_time(dec, today + timedelta(microseconds=1), now=today)
+    with pytest.raises(NotBillableYet, match="later than now"):
+        check_run_time(NOV, today + DAY, now=today)
+    check_run_time(jan, jan.start, now=today, simulate=True)
+    check_run_time(dec, today + DAY, now=today, simulate=True)
+    assert NotBillableYet("x").code == "not_billable_yet"
+
+
+def test_a_tally_counts_what_was_charged_and_why_the_rest_was_not():
+    """What a chunk owed but did not charge had been charged by an earlier run."""
+    chunk = ChunkCounts(
+        {Kind.FIRST: 3, Kind.PLAN: 1, Skip.NOT_DUE: 2},
+        {Kind.FIRST: Charged(2, 600)},
+    )
+    tally = Tally().add(chunk).add(ChunkCounts({Kind.FIRST: 1}, {Kind.FIRST: Charged(1, 50)}))
+    assert tally.charged == {Kind.FIRST: Charged(3, 650), Kind.PLAN: Charged()}
+    assert tally.skipped == {Skip.ALREADY_CHARGED: 2, Skip.NOT_DUE: 2}
+    assert tally.total == Charged(3, 650)
+    assert Tally().total == Charged()
+
+
+def test_policy_record():
     policy = ChargingPolicy(timedelta(hours=2), True, FirstMonth.PRORATED)
     assert policy_from_json(policy_json(policy, "Asia/Shanghai")) == policy

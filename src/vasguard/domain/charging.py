@@ -1,8 +1,10 @@
 """The charging policy: when a subscription owes money for a period, and how much.
 
-These functions are the reference semantics. The bill run composes equivalent set-wise SQL
-from the same parameters (cut-off instants computed here), and the tests hold the two to
-each other. Decisions the product spec left open are written down where they are made:
+These functions are the reference semantics. The rule is stated three times on purpose: here,
+in the bill run's set-wise SQL (``store/eligibility.py``, from the same parameters and cut-off
+instants computed here) and in the audit's SQL (``store/audit.py``, written apart so that a
+bug in one is caught by the other); ``tests/test_ledger_stateful.py`` holds the three to each
+other. Decisions the product spec left open are written down where they are made:
 
 * A period is a calendar month in the deployment zone; its first charge belongs to the
   period in which it falls due.
@@ -23,11 +25,14 @@ each other. Decisions the product spec left open are written down where they are
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from vasguard.domain.clock import local
 from vasguard.domain.periods import Period
+from vasguard.domain.refusals import InvalidInput, Refused
 
 # The kind a charge reminder MT is stored with (messages.kind).
 REMINDER_KIND = "reminder"
@@ -207,10 +212,123 @@ def plan_fee_owed(
     return Owed(Kind.PLAN, fee_fen)
 
 
-def check_run_time(period: Period, run_at: datetime) -> None:
-    """A period cannot be billed before it begins."""
+class BillRunRefused(Refused):
+    """A bill run that did not start: nothing was charged and no run was recorded."""
+
+    code = "bill_run_refused"
+
+
+class NotBillableYet(BillRunRefused):
+    """The period, or the instant the run would charge at, is later than the wall clock."""
+
+    code = "not_billable_yet"
+
+
+class PeriodBeingBilled(BillRunRefused):
+    """Another bill run holds the period: one run at a time keeps run records and summaries
+    equal to the ledger."""
+
+    code = "period_being_billed"
+
+
+def check_run_time(
+    period: Period, run_at: datetime, *, now: datetime, simulate: bool = False
+) -> None:
+    """Which period a bill run may charge at which instant, ``now`` being the wall clock.
+
+    A period is billed at an instant inside or after it, never before it begins. Nor is it
+    billed ahead of time (invariant 10): the period must have begun by the wall clock, and
+    the run's instant (``--at``) must not be later than it, or charges would be written
+    today for evidence that does not exist yet. ``simulate`` lifts the second rule for
+    tests, demos and benchmarks that replay a month.
+    """
     if run_at < period.start:
-        raise ValueError(
-            f"period {period} begins {period.start.isoformat()}; "
-            f"it cannot be billed at {run_at.isoformat()}"
+        raise InvalidInput(
+            f"period {period} begins {_shown(period.start, period)}; it cannot be billed at "
+            f"{_shown(run_at, period)}: bill it at a time in or after the period"
         )
+    if simulate:
+        return
+    replay = "or simulate the run (--simulate) to replay a month on test data"
+    if period.start > now:
+        raise NotBillableYet(
+            f"period {period} has not begun: it begins {_shown(period.start, period)} and it "
+            f"is now {_shown(now, period)}; bill it once it has begun, {replay}"
+        )
+    if run_at > now:
+        raise NotBillableYet(
+            f"a bill run cannot charge at {_shown(run_at, period)}, later than now "
+            f"({_shown(now, period)}); bill at a time that has passed, {replay}"
+        )
+
+
+def _shown(at: datetime, period: Period) -> str:
+    return local(at, period.zone).isoformat(timespec="seconds")
+
+
+# --- what a bill run has done ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Charged:
+    """Charges made, and their sum in fen."""
+
+    count: int = 0
+    fen: int = 0
+
+    def __add__(self, other: Charged) -> Charged:
+        return Charged(self.count + other.count, self.fen + other.fen)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkCounts:
+    """One chunk of a bill run: how many subscriptions (and plans) came out owing each kind
+    of charge or skipped for each reason, and what the chunk's statements charged per kind.
+
+    The two differ by what an earlier run had charged already: the insert ignored those.
+    """
+
+    outcomes: Mapping[Kind | Skip, int]
+    charged: Mapping[Kind, Charged]
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """A bill run's summary so far: the charges it made per kind, what it skipped per reason.
+
+    Recorded with each chunk (in the chunk's transaction), so a resumed run goes on counting
+    where the crashed one stopped and the finished summary equals the run's charges.
+    """
+
+    charged: Mapping[Kind, Charged] = field(default_factory=dict)
+    skipped: Mapping[Skip, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> Charged:
+        return sum(self.charged.values(), Charged())
+
+    def add(self, chunk: ChunkCounts) -> Tally:
+        """Fold one chunk in: what was owed but not charged now had been charged before."""
+        charged = dict(self.charged)
+        skipped = dict(self.skipped)
+        for outcome, count in chunk.outcomes.items():
+            if isinstance(outcome, Kind):
+                made = chunk.charged.get(outcome, Charged())
+                charged[outcome] = charged.get(outcome, Charged()) + made
+                if count > made.count:
+                    already = Skip.ALREADY_CHARGED
+                    skipped[already] = skipped.get(already, 0) + count - made.count
+            else:
+                skipped[outcome] = skipped.get(outcome, 0) + count
+        return Tally(charged, skipped)
+
+
+@dataclass(frozen=True, slots=True)
+class ExemptCharged:
+    """What a run charged without a reminder for one reminder-exempt service: the spec asks
+    for such services to be reported, with the reason they are exempt."""
+
+    service: str  # the service code
+    reason: str
+    charges: int
+    fen: int

@@ -14,7 +14,6 @@ from vasguard.domain.charging import ChargingPolicy, policy_from_json
 from vasguard.domain.periods import Period
 from vasguard.services.billing import policy_for
 from vasguard.services.deployment import Deployment
-from vasguard.store.audit import AuditRepository
 from vasguard.store.uow import UnitOfWork
 
 # Violations listed in full; beyond this only the counts per rule grow.
@@ -45,12 +44,17 @@ def audit_period(
     uow: UnitOfWork, deployment: Deployment, period: str, *, listed: int = LISTED
 ) -> AuditReport:
     """Check each charge of ``period``; a charge of an unrecorded bill run is checked
-    against the deployment's current policy (and reported for the missing run)."""
+    against the deployment's current policy (and reported for the missing run).
+
+    The period (``InvalidInput`` if malformed or out of range) and the deployment's policy
+    are checked before the database is read.
+    """
     audited = Period.parse(period, deployment.timezone)
+    fallback = policy_for(deployment)
     by_rule: Counter[str] = Counter()
     shown: list[Violation] = []
     with uow:
-        repo = AuditRepository(uow.conn)
+        repo = uow.audit
         total = repo.count(audited)
         checks = [
             repo.duplicates(audited),
@@ -61,9 +65,7 @@ def audit_period(
         ]
         for group in repo.groups(audited):
             policy: ChargingPolicy = (
-                policy_from_json(group.policy_json)
-                if group.policy_json is not None
-                else policy_for(deployment)
+                policy_from_json(group.policy_json) if group.policy_json is not None else fallback
             )
             checks += [
                 repo.reminders(audited, group, policy),

@@ -2,7 +2,9 @@
 
 Each chunk of subscribers is charged and recorded as done (``bill_runs.cursor``) in one
 transaction, so a run killed at any point resumes after the last committed chunk, and the
-unique (subscription, period) keeps a re-run from charging anything twice.
+unique (subscription, period) keeps a re-run from charging anything twice. A run holds its
+period from start to finish, so a second run of it is refused instead of working the same
+subscriptions and recording a second, wrong summary; the hold dies with a crashed run.
 """
 
 from __future__ import annotations
@@ -10,14 +12,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from vasguard.domain.charging import ChargingPolicy, FirstMonth, Kind, Skip, check_run_time
+from vasguard.domain.charging import (
+    ChargingPolicy,
+    ExemptCharged,
+    FirstMonth,
+    check_run_time,
+)
 from vasguard.domain.clock import Clock
 from vasguard.domain.events import Cause, CauseKind, Event
 from vasguard.domain.periods import Period
+from vasguard.domain.refusals import InvalidInput
 from vasguard.services.deployment import Deployment
-from vasguard.store.billing import BillingRepository, Eligibility, Run
+from vasguard.store.bill_runs import Run
+from vasguard.store.eligibility import Eligibility
 from vasguard.store.uow import UnitOfWork
 
 DEFAULT_CHUNK = 20_000
@@ -42,7 +50,7 @@ class BillRunSummary:
     charged: dict[str, int]
     charged_fen: dict[str, int]
     skipped: dict[str, int]
-    exempt: list[dict[str, Any]] = field(default_factory=list)
+    exempt: list[ExemptCharged] = field(default_factory=list)
 
     @property
     def total_charged(self) -> int:
@@ -61,40 +69,45 @@ def run_bill(
     *,
     wall_clock: Clock,
     chunk: int = DEFAULT_CHUNK,
+    simulate: bool = False,
     progress: Progress | None = None,
 ) -> BillRunSummary:
-    """Bill ``period`` as of ``clock.now()``; ``wall_clock`` only stamps start and end.
+    """Bill ``period`` as of ``clock.now()``; ``wall_clock`` says what time it really is.
 
-    Raises ``ValueError`` for a malformed period or one that has not begun.
+    Everything is checked before anything is written: a malformed or out-of-range period,
+    a chunk below 1, an instant before the period (``InvalidInput``); a period that has not
+    begun by the wall clock, or an instant later than it (``NotBillableYet``, unless
+    ``simulate``: tests, demos and benchmarks replaying a month); another run holding the
+    period (``PeriodBeingBilled``).
     """
     if chunk < 1:
-        raise ValueError("the chunk size must be at least 1")
+        raise InvalidInput("the chunk size must be at least 1")
     billed = Period.parse(period, deployment.timezone)
     run_at = clock.now()
-    check_run_time(billed, run_at)
-    with uow:
-        repo = BillingRepository(uow.conn)
-        run = repo.open_run(billed, run_at, policy_for(deployment), wall_clock.now())
+    check_run_time(billed, run_at, now=wall_clock.now(), simulate=simulate)
+    policy = policy_for(deployment)
+    with uow, uow.bill_runs.period_lock(billed):
+        runs = uow.bill_runs
+        run = runs.open_run(billed, run_at, policy, wall_clock.now())
         if not run.resumed:
             uow.events.add(_event(run, "bill_run_started", wall_clock.now(), billed))
         uow.commit()
         rules = Eligibility(billed, run_at, run.policy)
-        summary = run.summary or {"charged": {}, "skipped": {}}
-        last = repo.last_subscriber_id()
+        tally = run.tally
+        last = runs.last_subscriber_id()
         cursor = run.cursor
         if progress is not None:
             progress(min(cursor, last), last)
         while cursor < last:
             hi = min(cursor + chunk, last)
-            counts = repo.charge_chunk(run.id, rules, cursor, hi)
-            _tally(summary, counts.outcomes, counts.charged)
-            repo.save_progress(run, hi, summary)
+            tally = tally.add(runs.charge_chunk(run.id, rules, cursor, hi))
+            runs.save_progress(run, hi, tally)
             uow.commit()
             cursor = hi
             if progress is not None:
                 progress(cursor, last)
-        summary["exempt"] = repo.exempt_charged(run.id)
-        repo.finish(run, wall_clock.now(), summary)
+        exempt = runs.exempt_charged(run.id)
+        runs.finish(run, wall_clock.now(), tally, exempt)
         uow.events.add(_event(run, "bill_run_finished", wall_clock.now(), billed))
         uow.commit()
     return BillRunSummary(
@@ -102,30 +115,11 @@ def run_bill(
         str(billed),
         run_at,
         run.resumed,
-        {kind: n for kind, (n, _) in summary["charged"].items()},
-        {kind: fen for kind, (_, fen) in summary["charged"].items()},
-        dict(summary["skipped"]),
-        summary["exempt"],
+        {kind.value: made.count for kind, made in tally.charged.items()},
+        {kind.value: made.fen for kind, made in tally.charged.items()},
+        {skip.value: count for skip, count in tally.skipped.items()},
+        exempt,
     )
-
-
-def _tally(
-    summary: dict[str, Any], outcomes: dict[str, int], charged: dict[str, tuple[int, int]]
-) -> None:
-    """Fold one chunk in: what was owed but not charged now had been charged before."""
-    totals: dict[str, list[int]] = summary.setdefault("charged", {})
-    skipped: dict[str, int] = summary.setdefault("skipped", {})
-    kinds = {k.value for k in Kind}
-    for name, count in outcomes.items():
-        if name in kinds:
-            made, fen = charged.get(name, (0, 0))
-            before = totals.get(name, [0, 0])
-            totals[name] = [before[0] + made, before[1] + fen]
-            if count > made:
-                already = Skip.ALREADY_CHARGED.value
-                skipped[already] = skipped.get(already, 0) + count - made
-        else:
-            skipped[name] = skipped.get(name, 0) + count
 
 
 def _event(run: Run, kind: str, at: datetime, period: Period) -> Event:

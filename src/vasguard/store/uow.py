@@ -7,6 +7,8 @@ from types import TracebackType
 from sqlalchemy import Connection, Engine
 
 from vasguard.store.appends import Appends
+from vasguard.store.audit import AuditRepository
+from vasguard.store.bill_runs import BillRunRepository
 from vasguard.store.catalogue import CatalogueRepository
 from vasguard.store.complaints import ComplaintRepository
 from vasguard.store.engine import one_writer
@@ -36,6 +38,8 @@ class UnitOfWork:
     resolutions: ResolutionRepository
     listings: ListingRepository
     complaints: ComplaintRepository
+    bill_runs: BillRunRepository
+    audit: AuditRepository
     conn: Connection
     appends: Appends
 
@@ -62,6 +66,8 @@ class UnitOfWork:
         self.resolutions = ResolutionRepository(self.conn)
         self.listings = ListingRepository(self.conn, self.appends)
         self.complaints = ComplaintRepository(self.conn)
+        self.bill_runs = BillRunRepository(self.conn)
+        self.audit = AuditRepository(self.conn)
         return self
 
     def commit(self) -> None:
