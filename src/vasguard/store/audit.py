@@ -1,6 +1,9 @@
 """The audit's own queries: each rule re-derived from raw rows, written apart from the bill run.
 
-Nothing here reuses the bill run's SQL. Every rule is one set-wise query over the charges of
+Nothing here reuses the bill run's SQL: the charging rule is stated three times on purpose,
+in ``domain/charging.py`` (the reference), in the bill run's SQL (``store/eligibility.py``)
+and here, so that a bug in one shows up as a violation; ``tests/test_ledger_stateful.py``
+holds the three together, and a change to the rule is made in all three. Every rule is one set-wise query over the charges of
 a period that returns the violating charges; a rule that needs a policy instant (charge time
 minus the lead time) is run once per group of charges sharing a bill run and a charge time,
 with that instant computed in Python, so no interval arithmetic is needed in SQL.
