@@ -61,6 +61,7 @@ _NPI = _enum_table(_t.AddrNpi, _c.addr_npi_value_map)
 _PRIORITY = _enum_table(_t.PriorityFlag, _c.priority_flag_value_map)
 _MESSAGE_STATE = _enum_table(_t.MessageState, _c.message_state_value_map)
 _DO_NOT_REPLACE: Any = _t.ReplaceIfPresentFlag.DO_NOT_REPLACE
+_MAX_SHORT_MESSAGE = 254
 _KNOWN_COMMANDS = frozenset(int(command) for command in Command)
 
 
@@ -141,6 +142,9 @@ def encode(pdu: Pdu) -> bytes:
                     _MESSAGE_STATE, pdu.message.message_state, "message_state"
                 )
             raw = _ops.DeliverSM(seqNum=pdu.sequence, **params)
+    # The library sizes a message_payload on encode by the length of the last TLV it
+    # decoded (one shared OptionEncoder): forget it, or the next payload is "wrong size".
+    _ENCODER.optionEncoder.length = None
     try:
         return bytes(_ENCODER.encode(raw))
     except (ValueError, TypeError, OverflowError) as exc:
@@ -149,13 +153,13 @@ def encode(pdu: Pdu) -> bytes:
 
 def _message_params(m: ShortMessage) -> dict[str, Any]:
     params: dict[str, Any] = {
-        "service_type": _ascii(m.service_type, "service_type"),
+        "service_type": _ascii(m.service_type, "service_type", 5),
         "source_addr_ton": _lookup(_TON, m.source.ton, "source TON"),
         "source_addr_npi": _lookup(_NPI, m.source.npi, "source NPI"),
-        "source_addr": _ascii(m.source.addr, "source_addr"),
+        "source_addr": _ascii(m.source.addr, "source_addr", 20),
         "dest_addr_ton": _lookup(_TON, m.destination.ton, "destination TON"),
         "dest_addr_npi": _lookup(_NPI, m.destination.npi, "destination NPI"),
-        "destination_addr": _ascii(m.destination.addr, "destination_addr"),
+        "destination_addr": _ascii(m.destination.addr, "destination_addr", 20),
         "esm_class": _ESM_CLASS._decode(_octet(m.esm_class, "esm_class")),
         "protocol_id": _octet(m.protocol_id, "protocol_id"),
         "priority_flag": _lookup(_PRIORITY, m.priority_flag, "priority_flag"),
@@ -169,6 +173,11 @@ def _message_params(m: ShortMessage) -> dict[str, Any]:
         "sm_default_msg_id": 0,
         "short_message": m.short_message,
     }
+    if len(m.short_message) > _MAX_SHORT_MESSAGE:
+        raise ValueError(
+            f"short_message is at most {_MAX_SHORT_MESSAGE} octets, got {len(m.short_message)}: "
+            "split the text or use message_payload"
+        )
     if m.message_payload is not None:
         params["message_payload"] = m.message_payload
     if m.sar is not None:
@@ -178,11 +187,14 @@ def _message_params(m: ShortMessage) -> dict[str, Any]:
     return params
 
 
-def _ascii(value: str, field: str) -> bytes:
+def _ascii(value: str, field: str, limit: int | None = None) -> bytes:
     try:
-        return value.encode("ascii")
+        data = value.encode("ascii")
     except UnicodeEncodeError:
         raise ValueError(f"{field} must be ASCII, got {value!r}") from None
+    if limit is not None and len(data) > limit:
+        raise ValueError(f"{field} is at most {limit} characters, got {len(data)}: {value!r}")
+    return data
 
 
 def _octet(value: int, field: str) -> int:
