@@ -99,6 +99,16 @@ class Smsc:
                 )
             await asyncio.sleep(0.005)
 
+    def settle(self, timeout: float = 5.0) -> None:
+        """Block until every event the SMSC recorded so far has been read (a marker
+        round trip: events come out in order). For assertions after ``run``."""
+        number = self.send("mark", label="settle")
+        deadline = time.monotonic() + timeout
+        while len(self.events("ack")) < number:
+            if time.monotonic() > deadline:
+                raise AssertionError("the test SMSC did not answer a marker")
+            time.sleep(0.002)
+
     def stop(self) -> None:
         if self._process.poll() is None:
             try:

@@ -70,6 +70,7 @@ def test_bind_transceiver_and_unbind_on_close(smsc, config, run):
         return session
 
     session = run(scenario())
+    smsc.settle()
     [bind] = smsc.events("bind")
     assert bind["command"] == "bind_transceiver"
     assert (bind["system_id"], bind["system_type"], bind["status"]) == ("vasguard", "VAS", 0)
@@ -88,6 +89,7 @@ def test_wrong_password_is_one_clear_line_then_back_off_then_binds(smsc, config,
             await session.wait_bound(5)
 
     run(scenario())
+    smsc.settle()
     refusals = [r for r in caplog.records if getattr(r, "smpp_status", None) == "ESME_RINVPASWD"]
     assert len(refusals) >= 3
     line = refusals[0].getMessage()
@@ -115,6 +117,7 @@ def test_submit_returns_the_smsc_message_id(smsc, config, run):
             return gsm, ucs2
 
     gsm, ucs2 = run(scenario())
+    smsc.settle()
     first, second = smsc.events("submit_sm")
     assert (first["message_id"], second["message_id"]) == (gsm, ucs2)
     assert first["text"] == "hello {world}", "the npm SMSC reads our GSM-7 with escapes"
@@ -142,6 +145,7 @@ def test_throttled_submits_raise_a_retryable_error(smsc, config, run):
             return errors, queue_full.value, permanent.value, accepted
 
     throttled, queue_full, permanent, accepted = run(scenario())
+    smsc.settle()
     assert [(e.status_name, e.retryable) for e in throttled] == [("ESME_RTHROTTLED", True)] * 2
     assert (queue_full.status_name, queue_full.retryable) == ("ESME_RMSGQFUL", True)
     assert (permanent.status_name, permanent.retryable) == ("ESME_RINVDSTADR", False)
@@ -158,6 +162,7 @@ def test_window_bounds_outstanding_submits(smsc, config, run):
             return ids
 
     ids = run(scenario())
+    smsc.settle()
     assert len(set(ids)) == 12
     outstanding = [e["outstanding"] for e in smsc.events("submit_sm")]
     assert max(outstanding) == 3, outstanding
@@ -186,6 +191,7 @@ def test_enquire_link_both_ways(smsc, config, run):
             assert session.is_bound and session.binds == 1
 
     run(scenario())
+    smsc.settle()
     assert smsc.events("enquire_link_resp")[0]["status"] == 0
 
 
@@ -203,6 +209,7 @@ def test_missed_enquire_link_resp_drops_and_reconnects(smsc, config, run, caplog
             await until(lambda: session.binds == 2)
 
     run(scenario())
+    smsc.settle()
     assert any("no enquire_link_resp" in r.getMessage() for r in caplog.records)
 
 
@@ -224,6 +231,7 @@ def test_dropped_connection_fails_in_flight_and_reconnects_with_back_off(smsc, c
             return await session.submit(mt())
 
     assert run(scenario()).startswith("npm")
+    smsc.settle()
     close = smsc.events("close", session=1)[0]
     rebind = smsc.events("bind", session=2)[0]
     assert rebind["t"] - close["t"] >= 45, "the reconnect waits for the back-off (>= 50 ms)"
@@ -239,6 +247,7 @@ def test_no_response_in_time_is_a_timeout(smsc, config, run):
             assert session.outstanding == 0 and session.is_bound
 
     run(scenario())
+    smsc.settle()
 
 
 def test_deliver_sm_resp_only_after_the_handler_returned(smsc, config, run):
@@ -261,6 +270,7 @@ def test_deliver_sm_resp_only_after_the_handler_returned(smsc, config, run):
             await smsc.wait("deliver_sm_resp")
 
     run(scenario())
+    smsc.settle()
     assert seen == ["0000"]
     sent = smsc.events("deliver_sm_sent")[0]
     submit = smsc.events("submit_sm")[0]
@@ -281,6 +291,7 @@ def test_deliver_sm_that_arrive_together_are_one_batch(smsc, config, run):
             await smsc.wait("deliver_sm_resp", count=10)
 
     run(scenario())
+    smsc.settle()
     sizes = [len(batch) for batch in recorder.batches]
     assert sum(sizes) == 10 and max(sizes) == 4 and all(s <= 4 for s in sizes), sizes
     texts = [decode_text(d.message.data_coding, d.message.user_data) for d in recorder.delivered]
@@ -303,6 +314,7 @@ def test_temporary_error_from_the_handler_makes_the_smsc_redeliver(smsc, config,
             await smsc.wait("deliver_sm_resp", count=2)
 
     run(scenario())
+    smsc.settle()
     statuses = [e["status"] for e in smsc.events("deliver_sm_resp", mo="mo-1")]
     assert statuses == [Status.ESME_RX_T_APPN, Status.ESME_ROK]
     assert attempts == ["STOP", "STOP"]
@@ -328,6 +340,7 @@ def test_a_failing_handler_answers_temporary_error_and_the_session_survives(
             assert session.binds == 1 and session.is_bound
 
     run(scenario())
+    smsc.settle()
     statuses = [e["status"] for e in smsc.events("deliver_sm_resp")]
     assert statuses == [Status.ESME_RX_T_APPN, Status.ESME_ROK]
     assert any("database is down" in (r.exc_text or "") for r in caplog.records)
@@ -344,6 +357,7 @@ def test_receipts_arrive_as_deliver_sm_with_the_receipt_tlvs(smsc, config, run):
             return message_id
 
     message_id = run(scenario())
+    smsc.settle()
     [receipt] = recorder.delivered
     assert receipt.message.is_receipt
     assert receipt.message.receipted_message_id == message_id
@@ -368,6 +382,7 @@ def test_malformed_pdus_from_the_smsc_get_generic_nack_and_the_session_survives(
             return message_id
 
     assert run(scenario()).startswith("npm")
+    smsc.settle()
     assert smsc.events("generic_nack")[0]["status"] == Status.ESME_RINVCMDID
     [resp] = smsc.events("pdu", command="deliver_sm_resp", seq=0x4E)
     assert resp["status"] != Status.ESME_ROK, "a deliver_sm that cannot be read is refused"
@@ -383,6 +398,7 @@ def test_an_impossible_command_length_is_nacked_and_the_link_rebuilt(smsc, confi
             await until(lambda: session.binds == 2)
 
     run(scenario())
+    smsc.settle()
     assert smsc.events("generic_nack")[0]["status"] == Status.ESME_RINVCMDLEN
 
 
@@ -396,6 +412,7 @@ def test_unbind_from_the_smsc_is_answered_and_the_session_rebinds(smsc, config, 
             await until(lambda: session.binds == 2 and session.is_bound)
 
     run(scenario())
+    smsc.settle()
     assert smsc.events("unbind_resp")[0]["status"] == 0
 
 
@@ -411,6 +428,7 @@ def test_a_bind_pool_spreads_submits_and_survives_one_bind_dropping(smsc, config
             return after_drop
 
     assert len(run(scenario())) == 6
+    smsc.settle()
     assert len(smsc.events("bind", status=0)) == 4
     first_round = smsc.events("submit_sm")[:30]
     assert len({e["session"] for e in first_round}) == 3, "submits spread over every bind"
