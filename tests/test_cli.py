@@ -143,14 +143,19 @@ def test_an_mo_to_a_number_that_is_not_ours_is_stored_and_refused(run, world):
 
 def test_a_database_newer_than_the_code_is_refused_by_every_command(run, world):
     with world.engine.begin() as conn:
+        head = conn.scalar(text("SELECT version_num FROM alembic_version"))
         conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
     commands = (
         ["db", "upgrade"],
         ["sms", "send", "--from", ALICE, "0000"],
         ["audit", "--period", "2026-11"],
     )
-    for command in commands:
-        result = run(*command)
-        assert result.exit_code == 2, (command, result.output)
-        assert "newer release" in result.stderr and "Traceback" not in result.output
-    assert world.rows(tables.messages) == []
+    try:
+        for command in commands:
+            result = run(*command)
+            assert result.exit_code == 2, (command, result.output)
+            assert "newer release" in result.stderr and "Traceback" not in result.output
+        assert world.rows(tables.messages) == []
+    finally:  # the PostgreSQL test database is shared by the tests of one process
+        with world.engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head})
