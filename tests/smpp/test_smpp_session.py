@@ -433,3 +433,64 @@ def test_a_bind_pool_spreads_submits_and_survives_one_bind_dropping(smsc, config
     first_round = smsc.events("submit_sm")[:30]
     assert len({e["session"] for e in first_round}) == 3, "submits spread over every bind"
     assert len(smsc.events("unbind")) == 3
+
+
+def test_close_lets_in_flight_submits_and_mos_finish_before_unbinding(smsc, config, run):
+    async def slow_commit(batch: Sequence[DeliverSm]) -> list[int]:
+        await asyncio.sleep(0.2)
+        return [Status.ESME_ROK] * len(batch)
+
+    async def scenario():
+        session = EsmeSession(config(), slow_commit)
+        session.start()
+        await session.wait_bound(5)
+        await smsc.do("config", submit_delay_ms=150)
+        submit = asyncio.ensure_future(session.submit(mt()))
+        await smsc.do("deliver", messages=[{"mo": "mo-1", "text": "0000"}])
+        await smsc.wait("submit_sm")
+        await session.close()
+        with pytest.raises(NotBound):
+            await session.submit(mt())
+        return await submit
+
+    assert run(scenario()).startswith("npm")
+    smsc.settle()
+    [resp] = smsc.events("deliver_sm_resp")
+    [unbind] = smsc.events("unbind")
+    assert resp["status"] == 0 and resp["n"] < unbind["n"], "MOs answered before the unbind"
+
+
+def test_close_while_the_smsc_is_unreachable_returns_promptly(config, run, caplog):
+    caplog.set_level(logging.INFO, logger=LOGGER)
+
+    async def scenario():
+        with socket.socket() as probe:  # a loopback port nobody listens on
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        session = EsmeSession(config(port=port), Recorder())
+        session.start()
+        await until(lambda: any("cannot connect" in r.getMessage() for r in caplog.records))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await session.close()
+        return loop.time() - started
+
+    assert run(scenario()) < 0.5
+
+
+def test_a_handler_returning_nonsense_gets_temporary_errors(smsc, config, run):
+    async def confused(batch: Sequence[DeliverSm]) -> list[int]:
+        return [0] * (len(batch) + 1)  # one status too many
+
+    async def scenario():
+        async with EsmeSession(config(), confused) as session:
+            await session.wait_bound(5)
+            await smsc.do("config", redeliver=False)
+            messages = [{"mo": f"mo-{i}", "text": "x"} for i in range(3)]
+            await smsc.do("deliver", messages=messages)
+            await smsc.wait("deliver_sm_resp", count=3)
+
+    run(scenario())
+    smsc.settle()
+    statuses = [e["status"] for e in smsc.events("deliver_sm_resp")]
+    assert statuses == [Status.ESME_RX_T_APPN] * 3

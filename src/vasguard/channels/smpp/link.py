@@ -35,6 +35,7 @@ from vasguard.channels.smpp.errors import (
     BindRefused,
     ConnectionLost,
     InvalidMessage,
+    OutcomeUnknown,
     ResponseTimeout,
 )
 from vasguard.channels.smpp.framing import FrameError, read_frame
@@ -57,6 +58,7 @@ command_status per PDU, in order: ESME_ROK once each is committed, ESME_RX_T_APP
 the SMSC redeliver it later."""
 
 _NOT_ANSWERED = frozenset({Command.ALERT_NOTIFICATION, Command.OUTBIND})
+_MAX_STATUS = 0xFFFFFFFF
 
 
 class Link:
@@ -224,7 +226,7 @@ class Link:
             return
         future = self._pending.pop(exc.header.sequence, None)
         if future is not None and not future.done():
-            future.set_exception(ConnectionLost(f"unreadable response: {exc.reason}"))
+            future.set_exception(OutcomeUnknown(f"unreadable response: {exc.reason}"))
 
     def _dispatch(self, pdu: Pdu) -> bool:
         """Act on one inbound PDU; True when the SMSC unbound us."""
@@ -299,6 +301,14 @@ class Link:
             self._handling = len(batch)
             statuses = await self._handle(batch)
             self._handling = 0
+            if self.closed:
+                log.warning(
+                    "SMPP %s: the connection closed while %d deliver_sm were handled; the SMSC "
+                    "will redeliver them unanswered",
+                    self._name,
+                    len(batch),
+                    extra=self._extra(smpp_batch=len(batch)),
+                )
             for pdu, status in zip(batch, statuses, strict=True):
                 self._send(Bare(Command.DELIVER_SM_RESP, pdu.sequence, status))
             if queue.empty() or self.closed:
@@ -317,12 +327,14 @@ class Link:
                 extra=self._extra(smpp_batch=len(batch)),
             )
             return temporary
-        if len(statuses) != len(batch):
+        if len(statuses) != len(batch) or not all(
+            isinstance(status, int) and 0 <= status <= _MAX_STATUS for status in statuses
+        ):
             log.error(
-                "SMPP %s: the deliver_sm handler returned %d statuses for %d PDUs; "
-                "answering ESME_RX_T_APPN",
+                "SMPP %s: the deliver_sm handler returned %r for %d PDUs, not one "
+                "command_status each; answering ESME_RX_T_APPN",
                 self._name,
-                len(statuses),
+                statuses,
                 len(batch),
                 extra=self._extra(smpp_batch=len(batch)),
             )
@@ -404,13 +416,28 @@ class Link:
         await self._closed.wait()
         return self.close_reason
 
-    async def finish(self) -> None:
-        """Wait for the link's tasks (a batch in the handler included) to end."""
+    async def finish(self, handler_timeout: float) -> None:
+        """After ``shutdown``: wait for the link's tasks to end. A batch still in the
+        handler gets ``handler_timeout`` seconds to return; after that it is cancelled
+        (its MOs were never answered, so the SMSC redelivers them)."""
         current = asyncio.current_task()
-        tasks = [self._reader_task, self._deliverer, self._keeper]
+        tasks = [self._reader_task, self._keeper]
         await asyncio.gather(
             *(task for task in tasks if task is not None and task is not current),
             return_exceptions=True,
         )
+        deliverer = self._deliverer
+        if deliverer is not None and deliverer is not current:
+            done, _ = await asyncio.wait([deliverer], timeout=handler_timeout)
+            if not done:
+                log.error(
+                    "SMPP %s: the deliver_sm handler did not return within %g s of the "
+                    "connection closing; cancelling it",
+                    self._name,
+                    handler_timeout,
+                    extra=self._extra(),
+                )
+                deliverer.cancel()
+                await asyncio.gather(deliverer, return_exceptions=True)
         with contextlib.suppress(ConnectionError, OSError):
             await self._writer.wait_closed()

@@ -32,7 +32,6 @@ from vasguard.channels.smpp.errors import (
     OutcomeUnknown,
     SubmitRefused,
 )
-from vasguard.channels.smpp.framing import FrameError
 from vasguard.channels.smpp.link import DeliverHandler, Link
 from vasguard.channels.smpp.pdus import (
     Bare,
@@ -128,67 +127,93 @@ class EsmeSession:
         """Stop taking submits, let in-flight submits and MOs finish (each bounded by
         ``response_timeout``), unbind, close the socket. Safe to call twice."""
         self._stop.set()
-        link = self._link
-        if link is not None and not link.closed:
-            timeout = self._config.response_timeout
-            await link.pending_drained(timeout)
-            await link.wait_idle(timeout)
-            try:
-                unbind = await link.request(Bare(Command.UNBIND, self._next_sequence()))
-                if status_of(unbind) != Status.ESME_ROK:
-                    log.info("SMPP %s: unbind answered %s", self.name, describe(status_of(unbind)))
-            except OutcomeUnknown as exc:
-                log.info("SMPP %s: no unbind_resp (%s)", self.name, exc, extra=self._extra())
-            await link.wait_idle(timeout)
-            link.shutdown("closed by the platform")
         if self._runner is not None:
             await self._runner
 
+    async def _unbind(self, link: Link) -> None:
+        timeout = self._config.response_timeout
+        await link.pending_drained(timeout)
+        await link.wait_idle(timeout)
+        try:
+            unbind = await link.request(Bare(Command.UNBIND, self._next_sequence()))
+            if status_of(unbind) != Status.ESME_ROK:
+                log.info("SMPP %s: unbind answered %s", self.name, describe(status_of(unbind)))
+        except OutcomeUnknown as exc:
+            log.info("SMPP %s: no unbind_resp (%s)", self.name, exc, extra=self._extra())
+        await link.wait_idle(timeout)
+        link.shutdown("closed by the platform")
+
     async def _run(self) -> None:
         while not self._stop.is_set():
-            link = await self._connect()
-            if isinstance(link, Link):
-                self._backoff.reset()
-                self.binds += 1
-                self._link = link
-                self._bound.set()
-                log.info(
-                    "SMPP %s bound to %s as %s",
-                    self.name,
-                    self._config.peer,
-                    self._config.system_id,
-                    extra=self._extra(smpp_system_id=self._config.system_id),
-                )
-                reason = await link.wait_closed()
-                self._bound.clear()
-                await link.finish()
-                self._link = None
-                if self._stop.is_set():
-                    log.info("SMPP %s unbound and closed", self.name, extra=self._extra())
-                    return
+            try:
+                delay = await self._attempt()
+            except Exception:
                 delay = self._backoff.next_delay()
-                log.warning(
-                    "SMPP %s lost %s (%s); reconnecting in %.2f s",
+                log.exception(
+                    "SMPP %s: unexpected failure; retrying in %.2f s",
                     self.name,
-                    self._config.peer,
-                    reason,
                     delay,
-                    extra=self._extra(smpp_reason=reason, smpp_retry_in=round(delay, 3)),
+                    extra=self._extra(smpp_retry_in=round(delay, 3)),
                 )
-            else:
-                delay = self._backoff.next_delay()
-                log.error(
-                    "SMPP %s to %s: %s; retrying in %.2f s",
-                    self.name,
-                    self._config.peer,
-                    link.message,
-                    delay,
-                    extra=self._extra(
-                        smpp_reason=link.message, smpp_retry_in=round(delay, 3), **link.fields
-                    ),
-                )
+            if delay is None:
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), delay)
+
+    async def _attempt(self) -> float | None:
+        """Connect, bind and serve until the link closes; the back-off delay before the
+        next attempt, or None once the session is closing."""
+        link = await self._connect()
+        if not isinstance(link, Link):
+            delay = self._backoff.next_delay()
+            log.error(
+                "SMPP %s to %s: %s; retrying in %.2f s",
+                self.name,
+                self._config.peer,
+                link.message,
+                delay,
+                extra=self._extra(
+                    smpp_reason=link.message, smpp_retry_in=round(delay, 3), **link.fields
+                ),
+            )
+            return delay
+        self._backoff.reset()
+        self.binds += 1
+        self._link = link
+        self._bound.set()
+        log.info(
+            "SMPP %s bound to %s as %s",
+            self.name,
+            self._config.peer,
+            self._config.system_id,
+            extra=self._extra(smpp_system_id=self._config.system_id),
+        )
+        try:
+            closed = asyncio.ensure_future(link.wait_closed())
+            stopping = asyncio.ensure_future(self._stop.wait())
+            await asyncio.wait({closed, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not link.closed:
+                await self._unbind(link)
+            reason = await closed
+        finally:
+            self._bound.clear()
+            link.shutdown("session ended")
+            await link.finish(self._config.response_timeout)
+            self._link = None
+        if self._stop.is_set():
+            log.info("SMPP %s unbound and closed", self.name, extra=self._extra())
+            return None
+        delay = self._backoff.next_delay()
+        log.warning(
+            "SMPP %s lost %s (%s); reconnecting in %.2f s",
+            self.name,
+            self._config.peer,
+            reason,
+            delay,
+            extra=self._extra(smpp_reason=reason, smpp_retry_in=round(delay, 3)),
+        )
+        return delay
 
     async def _connect(self) -> Link | _Failure:
         """A bound link, or why there is none."""
@@ -207,12 +232,12 @@ class EsmeSession:
                 f"bind refused as {config.system_id}: {describe(exc.status)}",
                 {"smpp_status": status_name(exc.status), "smpp_system_id": config.system_id},
             )
-        except (OutcomeUnknown, FrameError) as exc:
+        except OutcomeUnknown as exc:
             failure = _Failure(f"bind failed: {exc}")
         else:
             return link
         link.shutdown(failure.message)
-        await link.finish()
+        await link.finish(self._config.response_timeout)
         return failure
 
     # --- submit -------------------------------------------------------------------------
