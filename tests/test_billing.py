@@ -336,8 +336,12 @@ def test_first_month_policy(desk, first_month, amount):
 
 
 def test_a_period_cannot_be_billed_before_it_begins(desk):
-    with pytest.raises(ValueError, match="cannot be billed"):
+    with pytest.raises(NotBillableYet, match="2026-12 has not begun"):
         desk.bill("2026-12", "2026-11-30T23:59:59")
+    w = desk.world
+    clock = FixedClock(parse_instant("2026-11-30T23:59:59"))
+    with pytest.raises(InvalidInput, match="cannot be billed"):
+        run_bill(w.uow(), clock, w.deployment, "2026-12", wall_clock=clock, simulate=True)
     with pytest.raises(ValueError, match="YYYY-MM"):
         desk.bill("2026-13", "2026-11-30T23:59:59")
 

@@ -155,6 +155,8 @@ def test_a_period_that_has_not_begun_by_the_wall_clock_is_not_billed():
     check_run_time(dec, today, now=today)
     with pytest.raises(NotBillableYet, match=r"2027-01 has not begun.*--simulate"):
         check_run_time(jan, jan.start, now=today)
+    with pytest.raises(NotBillableYet, match="2027-01 has not begun"):
+        check_run_time(jan, today, now=today)
     with pytest.raises(NotBillableYet, match="later than now"):
         check_run_time(dec, today + timedelta(microseconds=1), now=today)
     with pytest.raises(NotBillableYet, match="later than now"):

@@ -240,22 +240,21 @@ def check_run_time(
     billed ahead of time (invariant 10): the period must have begun by the wall clock, and
     the run's instant (``--at``) must not be later than it, or charges would be written
     today for evidence that does not exist yet. ``simulate`` lifts the second rule for
-    tests, demos and benchmarks that replay a month.
+    tests, demos and benchmarks that replay a month. A period not begun is named first: for
+    a run at the current time (no ``--at``) that is what the caller needs to hear.
     """
+    replay = "or simulate the run (--simulate) to replay a month on test data"
+    if not simulate and period.start > now:
+        raise NotBillableYet(
+            f"period {period} has not begun: it begins {_shown(period.start, period)} and it "
+            f"is now {_shown(now, period)}; bill it once it has begun, {replay}"
+        )
     if run_at < period.start:
         raise InvalidInput(
             f"period {period} begins {_shown(period.start, period)}; it cannot be billed at "
             f"{_shown(run_at, period)}: bill it at a time in or after the period"
         )
-    if simulate:
-        return
-    replay = "or simulate the run (--simulate) to replay a month on test data"
-    if period.start > now:
-        raise NotBillableYet(
-            f"period {period} has not begun: it begins {_shown(period.start, period)} and it "
-            f"is now {_shown(now, period)}; bill it once it has begun, {replay}"
-        )
-    if run_at > now:
+    if not simulate and run_at > now:
         raise NotBillableYet(
             f"a bill run cannot charge at {_shown(run_at, period)}, later than now "
             f"({_shown(now, period)}); bill at a time that has passed, {replay}"

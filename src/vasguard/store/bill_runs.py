@@ -467,7 +467,8 @@ class _AdvisoryLock:
 class _FileLock:
     """SQLite (one machine): ``flock`` on a file beside the database. The kernel releases it
     when the descriptor closes, which a killed process's does; two descriptors conflict even
-    within one process, so two threads are kept apart as two processes are."""
+    within one process, so two threads are kept apart as two processes are. The file stays
+    (one per period billed): removing it would race with a run that has just opened it."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
