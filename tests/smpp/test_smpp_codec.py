@@ -134,6 +134,7 @@ def test_any_message_round_trips(source, destination, user_data, data_coding, es
         ),
         (ShortMessage(source=Address("1", ton=9), destination=Address("2")), "source TON"),
         (ShortMessage(source=Address("١"), destination=Address("2")), "ASCII"),
+        (ShortMessage(source=Address("1"), destination=Address("2"), esm_class=0x0C), "esm_class"),
     ],
 )
 def test_what_cannot_be_sent_is_a_value_error_naming_the_field(message, complaint):

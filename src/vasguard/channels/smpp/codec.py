@@ -62,6 +62,7 @@ _PRIORITY = _enum_table(_t.PriorityFlag, _c.priority_flag_value_map)
 _MESSAGE_STATE = _enum_table(_t.MessageState, _c.message_state_value_map)
 _DO_NOT_REPLACE: Any = _t.ReplaceIfPresentFlag.DO_NOT_REPLACE
 _MAX_SHORT_MESSAGE = 254
+_INTERMEDIATE_NOTIFICATION = 0x10
 _KNOWN_COMMANDS = frozenset(int(command) for command in Command)
 
 
@@ -160,16 +161,19 @@ def _message_params(m: ShortMessage) -> dict[str, Any]:
         "dest_addr_ton": _lookup(_TON, m.destination.ton, "destination TON"),
         "dest_addr_npi": _lookup(_NPI, m.destination.npi, "destination NPI"),
         "destination_addr": _ascii(m.destination.addr, "destination_addr", 20),
-        "esm_class": _ESM_CLASS._decode(_octet(m.esm_class, "esm_class")),
+        "esm_class": _flags(_ESM_CLASSES, _ESM_CLASS, m.esm_class, "esm_class"),
         "protocol_id": _octet(m.protocol_id, "protocol_id"),
         "priority_flag": _lookup(_PRIORITY, m.priority_flag, "priority_flag"),
         "schedule_delivery_time": None,
         "validity_period": None,
-        "registered_delivery": _REGISTERED_DELIVERY._decode(
-            _octet(m.registered_delivery, "registered_delivery")
+        "registered_delivery": _flags(
+            _REGISTERED_DELIVERIES,
+            _REGISTERED_DELIVERY,
+            m.registered_delivery,
+            "registered_delivery",
         ),
         "replace_if_present_flag": _DO_NOT_REPLACE,
-        "data_coding": _t.DataCoding(_t.DataCodingScheme.RAW, _octet(m.data_coding, "data_coding")),
+        "data_coding": _raw_data_coding(m.data_coding),
         "sm_default_msg_id": 0,
         "short_message": m.short_message,
     }
@@ -201,6 +205,32 @@ def _octet(value: int, field: str) -> int:
     if not 0 <= value <= 0xFF:
         raise ValueError(f"{field} is one octet (0..255), got {value}")
     return value
+
+
+# The library wants flag octets as objects and builds them with a fresh encoder per call;
+# they are immutable in practice, so each octet value is built once.
+_ESM_CLASSES: dict[int, Any] = {}
+_REGISTERED_DELIVERIES: dict[int, Any] = {}
+_DATA_CODINGS: dict[int, Any] = {}
+
+
+def _flags(cache: dict[int, Any], encoder: Any, value: int, field: str) -> Any:
+    found = cache.get(value)
+    if found is None:
+        try:
+            found = cache[value] = encoder._decode(_octet(value, field))
+        except PDUParseError as exc:
+            raise ValueError(f"{field} 0x{value:02X} is not an SMPP 3.4 value: {exc}") from None
+    return found
+
+
+def _raw_data_coding(value: int) -> Any:
+    found = _DATA_CODINGS.get(value)
+    if found is None:
+        found = _DATA_CODINGS[value] = _t.DataCoding(
+            _t.DataCodingScheme.RAW, _octet(value, "data_coding")
+        )
+    return found
 
 
 def _lookup(table: dict[int, Any], value: int, field: str) -> Any:
@@ -290,8 +320,8 @@ def _message(p: dict[str, Any]) -> ShortMessage:
         ),
         short_message=bytes(p["short_message"] or b""),
         data_coding=int(_DATA_CODING._encodeAsInt(p["data_coding"])),
-        esm_class=_ESM_CLASS._encode(p["esm_class"])[0],
-        registered_delivery=_REGISTERED_DELIVERY._encode(p["registered_delivery"])[0],
+        esm_class=_esm_class_value(p["esm_class"]),
+        registered_delivery=_registered_delivery_value(p["registered_delivery"]),
         protocol_id=int(p["protocol_id"]),
         priority_flag=_name_value(_c.priority_flag_name_map, p["priority_flag"]),
         service_type=_text(p["service_type"]),
@@ -300,6 +330,23 @@ def _message(p: dict[str, Any]) -> ShortMessage:
         receipted_message_id=None if receipted is None else _text(receipted),
         message_state=None if state is None else _name_value(_c.message_state_name_map, state),
     )
+
+
+def _esm_class_value(esm_class: Any) -> int:
+    value = _c.esm_class_mode_name_map[esm_class.mode.name]
+    value |= _c.esm_class_type_name_map[esm_class.type.name]
+    for feature in esm_class.gsmFeatures:
+        value |= _c.esm_class_gsm_features_name_map[feature.name]
+    return int(value)
+
+
+def _registered_delivery_value(registered: Any) -> int:
+    value = _c.registered_delivery_receipt_name_map[registered.receipt.name]
+    for ack in registered.smeOriginatedAcks:
+        value |= _c.registered_delivery_sme_originated_acks_name_map[ack.name]
+    if registered.intermediateNotification:
+        value |= _INTERMEDIATE_NOTIFICATION
+    return int(value)
 
 
 def _text(value: Any) -> str:
