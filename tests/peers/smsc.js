@@ -12,8 +12,10 @@
 //   {"cmd": "deliver", "messages": [MO, ...], "session": S}
 //                                 send deliver_sm, all in one TCP write; MO is
 //                                 {"mo": label, "source", "destination", and either "text"
-//                                 (+ "data_coding" 0/3/8, encoded by the npm package) or
-//                                 "short_message_hex" (+ "data_coding", "esm_class")}
+//                                 (+ "data_coding" 0/3/8, encoded by the npm package;
+//                                 + "udh_hex" for a part of a concatenated MO, UDHL
+//                                 included) or "short_message_hex" (+ "data_coding",
+//                                 "esm_class"), and optionally "message_payload_hex"}
 //   {"cmd": "enquire_link", "session": S}     send enquire_link to the ESME
 //   {"cmd": "unbind", "session": S}           send unbind to the ESME
 //   {"cmd": "drop", "session": S}             destroy the TCP connection(s)
@@ -136,6 +138,8 @@ function deliverPdu(mo) {
   };
   if (mo.short_message_hex !== undefined) {
     options.short_message = Buffer.from(mo.short_message_hex, 'hex');
+  } else if (mo.udh_hex !== undefined) {
+    options.short_message = { udh: Buffer.from(mo.udh_hex, 'hex'), message: mo.text || '' };
   } else {
     options.short_message = mo.text || '';
   }

@@ -22,7 +22,7 @@ from vasguard.channels.smpp import (
     Status,
     SubmitRefused,
 )
-from vasguard.channels.smpp.text import UCS2, decode_text, encode_text
+from vasguard.channels.smpp.text import UCS2, decode_concatenated, decode_text, encode_text
 
 LOGGER = "vasguard.channels.smpp"
 
@@ -495,3 +495,33 @@ def test_a_handler_returning_nonsense_gets_temporary_errors(smsc, config, run):
     smsc.settle()
     statuses = [e["status"] for e in smsc.events("deliver_sm_resp")]
     assert statuses == [Status.ESME_RX_T_APPN] * 3
+
+
+def test_mo_alphabets_and_concatenation_as_the_npm_smsc_encodes_them(smsc, config, run):
+    recorder = Recorder()
+    text = "سلام، فهرست سرویس‌های من را بفرست لطفاً "
+    half = len(text) // 2
+    messages = [
+        {"mo": "gsm", "text": "Balance? {x} 10€", "data_coding": 0},
+        {"mo": "latin", "text": "café Zürich", "data_coding": 3},
+        {"mo": "ucs2", "text": "۰۰۰۰ وضعیت", "data_coding": 8},
+        {"mo": "part-2", "text": text[half:], "data_coding": 8, "udh_hex": "0500037b0202"},
+        {"mo": "part-1", "text": text[:half], "data_coding": 8, "udh_hex": "0500037b0201"},
+        {"mo": "payload", "data_coding": 0, "message_payload_hex": ("0000 " * 60).encode().hex()},
+    ]
+
+    async def scenario():
+        async with EsmeSession(config(), recorder) as session:
+            await session.wait_bound(5)
+            await smsc.do("deliver", messages=messages)
+            await smsc.wait("deliver_sm_resp", count=len(messages))
+
+    run(scenario())
+    gsm, latin, ucs2, part2, part1, payload = (d.message for d in recorder.delivered)
+    assert decode_text(gsm.data_coding, gsm.user_data) == "Balance? {x} 10€"
+    assert decode_text(latin.data_coding, latin.user_data) == "café Zürich"
+    assert decode_text(ucs2.data_coding, ucs2.user_data) == "۰۰۰۰ وضعیت"
+    assert part1.has_udh and part2.has_udh
+    joined = decode_concatenated(part1.data_coding, [part2.short_message, part1.short_message])
+    assert joined == text
+    assert decode_text(payload.data_coding, payload.user_data) == "0000 " * 60
