@@ -4,6 +4,22 @@
 several. PDUs are encoded by the ``smpp.pdu3`` codec behind ``codec``; the session
 (sequence numbers, window, rate, timers, enquire_link, deliver_sm acknowledged only after
 the handler returned) is ours, in ``session`` and ``link``.
+
+Use::
+
+    async def on_deliver(batch: Sequence[DeliverSm]) -> list[int]:
+        ...  # commit the MOs / receipts of the batch in one transaction
+        return [Status.ESME_ROK] * len(batch)  # or ESME_RX_T_APPN: "redeliver later"
+
+    async with BindPool(SmppConfig(host=..., port=..., system_id=..., password=...,
+                                   binds=2, window=20, submit_rate=100.0), on_deliver) as pool:
+        await pool.wait_bound(timeout=10)
+        smsc_id = await pool.submit(ShortMessage(source=Address("1234", 0, 1),
+                                                 destination=Address("989121234567"),
+                                                 short_message=..., data_coding=...))
+
+``text.encode_text`` gives ``short_message`` / ``data_coding`` / ``esm_class`` for a
+text; ``errors`` says what each failure means for the caller.
 """
 
 from vasguard.channels.smpp.config import SmppConfig

@@ -244,10 +244,10 @@ class Link:
                     extra=self._extra(smpp_command=command.label),
                 )
             return False
+        if isinstance(pdu, DeliverSm):
+            self._enqueue(pdu)
+            return False
         match command:
-            case Command.DELIVER_SM:
-                assert isinstance(pdu, DeliverSm)
-                self._enqueue(pdu)
             case Command.ENQUIRE_LINK:
                 self._send(Bare(Command.ENQUIRE_LINK_RESP, pdu.sequence))
             case Command.UNBIND:
