@@ -331,3 +331,17 @@ class ExemptCharged:
     reason: str
     charges: int
     fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class BillRun:
+    """A bill run as recorded: its period, instant and policy, resumed after ``cursor`` (the
+    last subscriber id whose charges are committed), with what it has tallied so far."""
+
+    id: int
+    period: Period
+    run_at: datetime
+    cursor: int
+    resumed: bool
+    policy: ChargingPolicy
+    tally: Tally

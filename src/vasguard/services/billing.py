@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from vasguard.domain.charging import (
+    BillRun,
     ChargingPolicy,
     ExemptCharged,
     FirstMonth,
@@ -24,8 +25,6 @@ from vasguard.domain.events import Cause, CauseKind, Event
 from vasguard.domain.periods import Period
 from vasguard.domain.refusals import InvalidInput
 from vasguard.services.deployment import Deployment
-from vasguard.store.bill_runs import Run
-from vasguard.store.eligibility import Eligibility
 from vasguard.store.uow import UnitOfWork
 
 DEFAULT_CHUNK = 20_000
@@ -92,7 +91,6 @@ def run_bill(
         if not run.resumed:
             uow.events.add(_event(run, "bill_run_started", wall_clock.now(), billed))
         uow.commit()
-        rules = Eligibility(billed, run_at, run.policy)
         tally = run.tally
         last = runs.last_subscriber_id()
         cursor = run.cursor
@@ -100,7 +98,7 @@ def run_bill(
             progress(min(cursor, last), last)
         while cursor < last:
             hi = min(cursor + chunk, last)
-            tally = tally.add(runs.charge_chunk(run.id, rules, cursor, hi))
+            tally = tally.add(runs.charge_chunk(run, cursor, hi))
             runs.save_progress(run, hi, tally)
             uow.commit()
             cursor = hi
@@ -122,7 +120,7 @@ def run_bill(
     )
 
 
-def _event(run: Run, kind: str, at: datetime, period: Period) -> Event:
+def _event(run: BillRun, kind: str, at: datetime, period: Period) -> Event:
     return Event(
         None,
         None,

@@ -19,7 +19,7 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,6 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from vasguard.domain.charging import (
+    BillRun,
     Charged,
     ChargingPolicy,
     ChunkCounts,
@@ -83,18 +84,6 @@ _CHARGE_COLUMNS = [
 _KINDS = frozenset(kind.value for kind in Kind)
 
 
-@dataclass(frozen=True, slots=True)
-class Run:
-    """A bill run as recorded: resumed from ``cursor`` (the last subscriber id done)."""
-
-    id: int
-    run_at: datetime
-    cursor: int
-    resumed: bool
-    policy: ChargingPolicy
-    tally: Tally
-
-
 class BillRunRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -135,7 +124,7 @@ class BillRunRepository:
 
     def open_run(
         self, period: Period, run_at: datetime, policy: ChargingPolicy, started_at: datetime
-    ) -> Run:
+    ) -> BillRun:
         """Resume the period's unfinished run at the same instant, or start a new one.
 
         Called with the period held, so an unfinished run is a dead one. One for another
@@ -148,8 +137,14 @@ class BillRunRepository:
             .order_by(bill_runs.c.id.desc())
         ).first()
         if row is not None and row.run_at == run_at and row.policy is not None:
-            return Run(
-                row.id, run_at, row.cursor, True, policy_from_json(row.policy), _tally(row.summary)
+            return BillRun(
+                row.id,
+                period,
+                run_at,
+                row.cursor,
+                True,
+                policy_from_json(row.policy),
+                _tally(row.summary),
             )
         self._conn.execute(
             update(bill_runs)
@@ -171,7 +166,7 @@ class BillRunRepository:
             )
             .returning(bill_runs.c.id)
         ).scalar_one()
-        return Run(run_id, run_at, 0, False, policy, Tally())
+        return BillRun(run_id, period, run_at, 0, False, policy, Tally())
 
     def last_subscriber_id(self) -> int:
         return int(self._conn.scalar(select(func.max(subscribers.c.id))) or 0)
@@ -180,16 +175,21 @@ class BillRunRepository:
         dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
         return dialect.insert(charges)
 
-    def charge_chunk(self, run_id: int, rules: Eligibility, lo: int, hi: int) -> ChunkCounts:
+    def charge_chunk(self, run: BillRun, lo: int, hi: int) -> ChunkCounts:
         """Charge what subscribers ``(lo, hi]`` owe, conflicts ignored, and count outcomes.
 
         PostgreSQL does it in one statement: the candidates with their reason are computed
         once, the insert reads them and the counts come from both. SQLite, without
         data-modifying CTEs, runs the two inserts, then counts reasons and charges apart.
         """
+        run_id, rules = run.id, Eligibility(run.period, run.run_at, run.policy)
         if self._conn.dialect.name == "postgresql":
             return self._charge_and_count(run_id, rules, lo, hi)
-        period, created, run = literal(str(rules.period)), instant(rules.run_at), literal(run_id)
+        period, created, run_literal = (
+            literal(str(rules.period)),
+            instant(rules.run_at),
+            literal(run_id),
+        )
         s = subscriptions.c
         owed = (
             rules.source(lo, hi)
@@ -201,7 +201,7 @@ class BillRunRepository:
                 period,
                 rules.kind(),
                 rules.amount(),
-                run,
+                run_literal,
                 s.confirmation_mo_id,
                 reminder_mt.c.id,
                 reminder_mt.c.status,
@@ -216,7 +216,7 @@ class BillRunRepository:
         )
         self._conn.execute(
             self._insert()
-            .from_select(_CHARGE_COLUMNS, self._fees(rules, lo, hi, run))
+            .from_select(_CHARGE_COLUMNS, self._fees(rules, lo, hi, run_literal))
             .on_conflict_do_nothing(index_elements=["subscriber_plan_id", "period"])
         )
         return ChunkCounts(self._outcomes(rules, lo, hi), self.charged(run_id, lo, hi))
@@ -330,7 +330,7 @@ class BillRunRepository:
         ).all()
         return {Kind(r[0]): Charged(int(r[1]), int(r[2])) for r in rows}
 
-    def save_progress(self, run: Run, cursor: int, tally: Tally) -> None:
+    def save_progress(self, run: BillRun, cursor: int, tally: Tally) -> None:
         """Record the chunk as done, in the same transaction as its charges."""
         total = tally.total
         self._conn.execute(
@@ -345,7 +345,7 @@ class BillRunRepository:
         )
 
     def finish(
-        self, run: Run, finished_at: datetime, tally: Tally, exempt: Sequence[ExemptCharged]
+        self, run: BillRun, finished_at: datetime, tally: Tally, exempt: Sequence[ExemptCharged]
     ) -> None:
         self._conn.execute(
             update(bill_runs)
