@@ -16,12 +16,14 @@ from vasguard.channels.smpp import (
     ConnectionLost,
     DeliverSm,
     EsmeSession,
+    InvalidMessage,
     NotBound,
     ResponseTimeout,
     ShortMessage,
     Status,
     SubmitRefused,
 )
+from vasguard.channels.smpp.pdus import Command
 from vasguard.channels.smpp.text import UCS2, decode_concatenated, decode_text, encode_text
 
 LOGGER = "vasguard.channels.smpp"
@@ -525,3 +527,24 @@ def test_mo_alphabets_and_concatenation_as_the_npm_smsc_encodes_them(smsc, confi
     joined = decode_concatenated(part1.data_coding, [part2.short_message, part1.short_message])
     assert joined == text
     assert decode_text(payload.data_coding, payload.user_data) == "0000 " * 60
+
+
+def test_a_generic_nack_to_a_submit_is_a_refusal_with_its_status(smsc, config, run):
+    async def scenario():
+        async with EsmeSession(config(), Recorder()) as session:
+            await session.wait_bound(5)
+            await smsc.do("config", submit_delay_ms=2000)
+            pending = asyncio.ensure_future(session.submit(mt()))
+            [submit] = await smsc.wait("submit_sm")
+            nack = f"00000010800000000000005800{submit['seq']:06x}"
+            await smsc.do("raw", hex=nack)
+            with pytest.raises(SubmitRefused) as caught:
+                await pending
+            with pytest.raises(InvalidMessage, match="destination_addr"):
+                await session.submit(mt(to="9" * 25))
+            assert session.is_bound and session.binds == 1
+            return caught.value
+
+    refused = run(scenario())
+    assert refused.command is Command.GENERIC_NACK
+    assert (refused.status_name, refused.retryable) == ("ESME_RTHROTTLED", True)
