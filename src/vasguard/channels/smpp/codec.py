@@ -31,6 +31,7 @@ from smpp.pdu.pdu_encoding import (
 
 from vasguard.channels.smpp.framing import HEADER_LENGTH, Frame, Header
 from vasguard.channels.smpp.pdus import (
+    INTERFACE_VERSION,
     RESPONSE_BIT,
     Address,
     Bare,
@@ -108,7 +109,7 @@ def encode(pdu: Pdu) -> bytes:
                 system_id=_ascii(pdu.system_id, "system_id"),
                 password=_ascii(pdu.password, "password"),
                 system_type=_ascii(pdu.system_type, "system_type"),
-                interface_version=0x34,
+                interface_version=INTERFACE_VERSION,
                 addr_ton=_TON[0],
                 addr_npi=_NPI[0],
                 address_range=b"",

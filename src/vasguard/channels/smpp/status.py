@@ -16,20 +16,19 @@ _STATUS_TABLE: dict[int, Any] = _constants.command_status_value_map
 
 
 class Status(IntEnum):
+    """The statuses the session sends or decides on; a handler answers a deliver_sm with
+    ESME_ROK, ESME_RX_T_APPN (redeliver later) or ESME_RX_P_APPN (never redeliver)."""
+
     ESME_ROK = 0x00
     ESME_RINVMSGLEN = 0x01
     ESME_RINVCMDLEN = 0x02
     ESME_RINVCMDID = 0x03
-    ESME_RINVBNDSTS = 0x04
     ESME_RSYSERR = 0x08
-    ESME_RBINDFAIL = 0x0D
     ESME_RINVPASWD = 0x0E
-    ESME_RINVSYSID = 0x0F
     ESME_RMSGQFUL = 0x14
     ESME_RTHROTTLED = 0x58
     ESME_RX_T_APPN = 0x64
     ESME_RX_P_APPN = 0x65
-    ESME_RUNKNOWNERR = 0xFF
 
 
 RETRYABLE_SUBMIT = frozenset({Status.ESME_RTHROTTLED, Status.ESME_RMSGQFUL})

@@ -79,14 +79,8 @@ def decode_concatenated(data_coding: int, parts: Sequence[bytes]) -> str:
 
 def _decode(alphabet: str, parts: Sequence[bytes]) -> str:
     try:
-        if alphabet == "gsm7":
-            return segmentation.decode_parts(parts, "gsm7")
-        if alphabet == "ucs2":
-            if len(parts) == 1 and len(parts[0]) % 2:
-                raise UnreadableText("UCS-2 user data has an odd number of octets")
-            return segmentation.decode_parts(parts, "ucs2")
+        if alphabet in ("gsm7", "ucs2"):
+            return segmentation.decode_parts(parts, "gsm7" if alphabet == "gsm7" else "ucs2")
         return b"".join(parts).decode(alphabet)
-    except UnreadableText:
-        raise
-    except ValueError as exc:  # UnicodeDecodeError included
-        raise UnreadableText(str(exc)) from exc
+    except ValueError as exc:  # an odd UCS-2 length or a lone surrogate is a UnicodeDecodeError
+        raise UnreadableText(f"{alphabet} user data cannot be read: {exc}") from exc
