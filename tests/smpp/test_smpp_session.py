@@ -548,3 +548,25 @@ def test_a_generic_nack_to_a_submit_is_a_refusal_with_its_status(smsc, config, r
     refused = run(scenario())
     assert refused.command is Command.GENERIC_NACK
     assert (refused.status_name, refused.retryable) == ("ESME_RTHROTTLED", True)
+
+
+def test_mos_beyond_the_backlog_are_answered_temporary_error_at_once(smsc, config, run):
+    async def slow(batch: Sequence[DeliverSm]) -> list[int]:
+        await asyncio.sleep(0.3)
+        return [Status.ESME_ROK] * len(batch)
+
+    async def scenario():
+        async with EsmeSession(config(deliver_backlog=2, deliver_batch=2), slow) as session:
+            await session.wait_bound(5)
+            await smsc.do("config", redeliver=False)
+            messages = [{"mo": f"mo-{i}", "text": str(i)} for i in range(6)]
+            await smsc.do("deliver", messages=messages)
+            await smsc.wait("deliver_sm_resp", count=6)
+
+    run(scenario())
+    smsc.settle()
+    resps = smsc.events("deliver_sm_resp")
+    refused = [e for e in resps if e["status"] == Status.ESME_RX_T_APPN]
+    accepted = [e for e in resps if e["status"] == Status.ESME_ROK]
+    assert refused and accepted and len(refused) + len(accepted) == 6
+    assert max(e["t"] for e in refused) < min(e["t"] for e in accepted), "refused at once"

@@ -55,7 +55,8 @@ log = logging.getLogger("vasguard.channels.smpp")
 DeliverHandler = Callable[[Sequence[DeliverSm]], Awaitable[Sequence[int]]]
 """Takes deliver_sm (MOs and receipts) that arrived together and returns one
 command_status per PDU, in order: ESME_ROK once each is committed, ESME_RX_T_APPN to have
-the SMSC redeliver it later."""
+the SMSC redeliver it later. One bind calls it for one batch at a time; the binds of a
+pool call it independently, so calls from different binds may overlap."""
 
 _NOT_ANSWERED = frozenset({Command.ALERT_NOTIFICATION, Command.OUTBIND})
 _MAX_STATUS = 0xFFFFFFFF
