@@ -77,7 +77,7 @@ let throttle = { count: 0, status: smpp.ESME_RTHROTTLED };
 let messageIds = 0;
 let sessionCount = 0;
 const sessions = new Map(); // number -> state
-const unanswered = new Map(); // mo label -> {mo, attempt, session, seq}
+const unanswered = new Map(); // mo label -> {mo, attempt, session, seq, awaiting}
 
 function emit(event, fields) {
   eventNumber += 1;
@@ -154,8 +154,10 @@ function deliver(state, entries) {
   for (const entry of entries) {
     entry.attempt += 1;
     entry.session = state.number;
+    entry.awaiting = true;
     const pdu = deliverPdu(entry.mo);
     state.session.send(pdu, (resp) => {
+      entry.awaiting = false;
       emit('deliver_sm_resp', {
         session: state.number, mo: entry.mo.mo, seq: resp.sequence_number,
         status: resp.command_status, attempt: entry.attempt,
@@ -163,7 +165,7 @@ function deliver(state, entries) {
       if (resp.command_status === 0 || !SETTINGS.redeliver) {
         unanswered.delete(entry.mo.mo);
       } else {
-        setTimeout(() => redeliver([entry]), SETTINGS.redeliver_delay_ms);
+        scheduleRedelivery();
       }
     });
     entry.seq = pdu.sequence_number;
@@ -174,10 +176,15 @@ function deliver(state, entries) {
   process.nextTick(() => state.session.socket.uncork());
 }
 
-function redeliver(entries) {
+// Send again every MO that is owed an answer and not awaiting one (so never twice at once).
+function redeliverDue() {
   const state = latestBound();
-  const live = entries.filter((entry) => unanswered.get(entry.mo.mo) === entry);
-  if (state && live.length) deliver(state, live);
+  const due = [...unanswered.values()].filter((entry) => !entry.awaiting);
+  if (SETTINGS.redeliver && state && due.length) deliver(state, due);
+}
+
+function scheduleRedelivery() {
+  setTimeout(redeliverDue, SETTINGS.redeliver_delay_ms);
 }
 
 function onSession(session) {
@@ -202,13 +209,7 @@ function onSession(session) {
       return;
     }
     state.bound = true;
-    const waiting = [...unanswered.values()].filter((entry) => {
-      const owner = sessions.get(entry.session);
-      return !owner || owner.closed;
-    });
-    if (SETTINGS.redeliver && waiting.length) {
-      setTimeout(() => redeliver(waiting), SETTINGS.redeliver_delay_ms);
-    }
+    scheduleRedelivery();
   }
   session.on('bind_transceiver', bind);
   session.on('bind_transmitter', bind);
@@ -281,6 +282,10 @@ function onSession(session) {
     state.closed = true;
     state.bound = false;
     emit('close', { session: state.number });
+    for (const entry of unanswered.values()) {
+      if (entry.session === state.number) entry.awaiting = false; // its answer will never come
+    }
+    scheduleRedelivery();
   });
 }
 
@@ -309,7 +314,9 @@ function handle(command) {
     case 'deliver': {
       const state = target(command);
       if (!state) throw new Error('no bound session to deliver on');
-      const entries = command.messages.map((mo) => ({ mo, attempt: 0, session: null, seq: null }));
+      const entries = command.messages.map(
+        (mo) => ({ mo, attempt: 0, session: null, seq: null, awaiting: false }),
+      );
       for (const entry of entries) unanswered.set(entry.mo.mo, entry);
       deliver(state, entries);
       break;

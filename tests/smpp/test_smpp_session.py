@@ -570,3 +570,32 @@ def test_mos_beyond_the_backlog_are_answered_temporary_error_at_once(smsc, confi
     accepted = [e for e in resps if e["status"] == Status.ESME_ROK]
     assert refused and accepted and len(refused) + len(accepted) == 6
     assert max(e["t"] for e in refused) < min(e["t"] for e in accepted), "refused at once"
+
+
+def test_a_drop_mid_flood_loses_no_mo(smsc, config, run):
+    """MOs unanswered when the connection drops are redelivered by the SMSC after the
+    reconnect; every one ends answered ESME_ROK (the caller deduplicates redeliveries)."""
+    handled: list[str] = []
+
+    async def commit(batch: Sequence[DeliverSm]) -> list[int]:
+        await asyncio.sleep(0.05)
+        handled.extend(d.message.short_message.decode() for d in batch)
+        return [Status.ESME_ROK] * len(batch)
+
+    labels = [f"mo-{i}" for i in range(40)]
+
+    async def scenario():
+        async with EsmeSession(config(deliver_batch=5), commit) as session:
+            await session.wait_bound(5)
+            await smsc.do("deliver", messages=[{"mo": m, "text": m} for m in labels])
+            await smsc.wait("deliver_sm_resp", count=5)
+            await smsc.do("drop")
+            for label in labels:
+                await smsc.wait("deliver_sm_resp", mo=label, status=0, timeout=10)
+            assert session.binds == 2
+
+    run(scenario(), timeout=30)
+    assert set(handled) == set(labels)
+    smsc.settle()
+    redelivered = {e["mo"] for e in smsc.events("deliver_sm_sent") if e["attempt"] > 1}
+    assert redelivered, "the drop left MOs unanswered, and the SMSC sent them again"
