@@ -35,7 +35,7 @@ from vasguard.store import tables
 from vasguard.store.engine import open_engine
 from vasguard.store.migrate import upgrade
 from vasguard.store.types import UtcDateTime
-from vasguard.store.uow import UnitOfWork
+from vasguard.store.uow import SqlUnitOfWork
 
 FLOOR = """
 INSERT INTO charges (subscriber_id, province, subscription_id, subscriber_plan_id, period, kind,
@@ -85,7 +85,7 @@ def bill_phase(url: str, period: str, at: datetime, chunk: int) -> dict[str, flo
     sampler.start()
     started = time.perf_counter()
     summary = run_bill(
-        UnitOfWork(engine),
+        SqlUnitOfWork(engine),
         FixedClock(at),
         Deployment(),
         period,

@@ -39,7 +39,7 @@ from vasguard.services.intake import IncomingMo, receive_mos
 from vasguard.store import tables
 from vasguard.store.engine import open_engine
 from vasguard.store.migrate import upgrade
-from vasguard.store.uow import UnitOfWork
+from vasguard.store.uow import SqlUnitOfWork
 
 AT = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 
@@ -112,7 +112,7 @@ def dialogues(
                 IncomingMo(msisdn, "10086", text, f"{label}-{first + k}-{text}")
                 for k, msisdn in enumerate(group)
             ]
-            taken = receive_mos(lambda: UnitOfWork(engine), clock, deployment, mos)
+            taken = receive_mos(lambda: SqlUnitOfWork(engine), clock, deployment, mos)
             for mo, result in zip(mos, taken, strict=True):
                 if isinstance(result, Exception) or result.duplicate or not result.replies:
                     raise SystemExit(f"{mo}: no reply ({result!r}), so the figures would be wrong")

@@ -29,7 +29,7 @@ from vasguard.store import tables
 from vasguard.store.engine import open_engine
 from vasguard.store.migrate import upgrade
 from vasguard.store.tables import metadata
-from vasguard.store.uow import UnitOfWork
+from vasguard.store.uow import SqlUnitOfWork
 
 PG_ADMIN_URL = os.environ.get("VASGUARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["sqlite", "postgresql"]
@@ -133,8 +133,8 @@ class World:
     clock: FixedClock
     deployment: Deployment
 
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.engine)
+    def uow(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine)
 
     def order(
         self, service: str = "80100001", msisdn: str = ALICE, channel: Channel = Channel.PARTNER

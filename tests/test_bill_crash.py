@@ -25,7 +25,7 @@ from vasguard.services.audit import audit_period
 from vasguard.services.billing import BillRunSummary, run_bill
 from vasguard.services.deployment import Deployment
 from vasguard.store import tables
-from vasguard.store.uow import UnitOfWork
+from vasguard.store.uow import SqlUnitOfWork
 
 AT = datetime(2026, 11, 24, 2, tzinfo=UTC)
 VASGUARD = str(Path(sys.executable).parent / "vasguard")
@@ -70,7 +70,7 @@ def released(engine: Engine, period: str = "2026-11") -> None:
     deadline = time.monotonic() + 10
     while True:
         try:
-            with UnitOfWork(engine) as uow, uow.bill_runs.period_lock(Period.parse(period)):
+            with SqlUnitOfWork(engine) as uow, uow.bill_runs.period_lock(Period.parse(period)):
                 return
         except PeriodBeingBilled:
             assert time.monotonic() < deadline, "a killed bill run still holds its period"
@@ -120,7 +120,7 @@ def test_killed_bill_runs_resume_to_the_uninterrupted_charges(engine, db_url):
         runs = conn.execute(select(tables.bill_runs)).all()
     assert [r.status for r in runs] == ["finished"]
     assert runs[0].charged_count == len(reference)
-    report = audit_period(UnitOfWork(engine), Deployment(), "2026-11")
+    report = audit_period(SqlUnitOfWork(engine), Deployment(), "2026-11")
     assert report.passed, report.violations[:5]
 
 
@@ -132,7 +132,7 @@ from vasguard.domain.clock import FixedClock, parse_instant
 from vasguard.services.billing import run_bill
 from vasguard.services.deployment import Deployment
 from vasguard.store.engine import open_engine
-from vasguard.store.uow import UnitOfWork
+from vasguard.store.uow import SqlUnitOfWork
 
 def pause(done, total):
     if done:
@@ -140,7 +140,7 @@ def pause(done, total):
         time.sleep(600)
 
 clock = FixedClock(parse_instant(sys.argv[2]))
-run_bill(UnitOfWork(open_engine(sys.argv[1])), clock, Deployment(), "2026-11",
+run_bill(SqlUnitOfWork(open_engine(sys.argv[1])), clock, Deployment(), "2026-11",
          wall_clock=clock, chunk=1, progress=pause)
 """
 

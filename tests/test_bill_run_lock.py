@@ -23,14 +23,14 @@ from vasguard.services.billing import BillRunSummary, run_bill
 from vasguard.store import tables
 from vasguard.store.engine import open_engine
 from vasguard.store.tables import metadata
-from vasguard.store.uow import UnitOfWork
+from vasguard.store.uow import SqlUnitOfWork
 
 NOV, DEC = Period.parse("2026-11"), Period.parse("2026-12")
 WAIT = 30  # seconds; only reached when something is broken
 
 
 def held_one_at_a_time(engine: Engine) -> None:
-    with UnitOfWork(engine) as uow:
+    with SqlUnitOfWork(engine) as uow:
         runs = uow.bill_runs
         with runs.period_lock(NOV):
             refused = pytest.raises(PeriodBeingBilled, match="period 2026-11 is being billed")
@@ -75,7 +75,7 @@ def test_a_second_run_of_the_period_is_refused_while_the_first_holds_it(world: W
 
     def bill(engine: Engine, **options: Any) -> BillRunSummary:
         return run_bill(
-            UnitOfWork(engine),
+            SqlUnitOfWork(engine),
             clock,
             world.deployment,
             "2026-11",

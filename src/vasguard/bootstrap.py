@@ -19,9 +19,10 @@ from vasguard.domain.commands import DEFAULT_KEYWORDS, ENGLISH_REGIME
 from vasguard.domain.templates import Branding
 from vasguard.services.deployment import Deployment
 from vasguard.services.outbox import flush, record_receipt
+from vasguard.services.unit_of_work import UnitOfWork
 from vasguard.store.engine import open_engine
 from vasguard.store.migrate import check_schema
-from vasguard.store.uow import UnitOfWork
+from vasguard.store.uow import SqlUnitOfWork
 
 
 @dataclass
@@ -70,7 +71,7 @@ class Runtime:
         check_schema(self.engine)
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.engine)
+        return SqlUnitOfWork(self.engine)
 
     @cached_property
     def transport(self) -> LoopbackSmsc:

@@ -14,7 +14,7 @@ from vasguard.domain.charging import ChargingPolicy, policy_from_json
 from vasguard.domain.periods import Period
 from vasguard.services.billing import policy_for
 from vasguard.services.deployment import Deployment
-from vasguard.store.uow import UnitOfWork
+from vasguard.services.unit_of_work import UnitOfWork
 
 # Violations listed in full; beyond this only the counts per rule grow.
 LISTED = 1000

@@ -25,7 +25,7 @@ from vasguard.domain.events import Cause, CauseKind, Event
 from vasguard.domain.periods import Period
 from vasguard.domain.refusals import InvalidInput
 from vasguard.services.deployment import Deployment
-from vasguard.store.uow import UnitOfWork
+from vasguard.services.unit_of_work import UnitOfWork
 
 DEFAULT_CHUNK = 20_000
 

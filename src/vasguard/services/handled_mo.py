@@ -11,7 +11,7 @@ from vasguard.domain.catalogue import Subscriber
 from vasguard.domain.templates import Templates
 from vasguard.services.deployment import Deployment
 from vasguard.services.messaging import mt_row
-from vasguard.store.uow import UnitOfWork
+from vasguard.services.unit_of_work import UnitOfWork
 
 
 @dataclass(slots=True)

@@ -24,7 +24,7 @@ from vasguard.domain.refusals import Refused
 from vasguard.services.deployment import Deployment, templates_for
 from vasguard.services.dialogue import act
 from vasguard.services.handled_mo import HandledMo
-from vasguard.store.uow import UnitOfWork
+from vasguard.services.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 

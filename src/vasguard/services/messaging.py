@@ -10,7 +10,7 @@ from vasguard.domain.messages import MessageView
 from vasguard.domain.msisdn import normalise
 from vasguard.domain.segmentation import split
 from vasguard.services.deployment import Deployment
-from vasguard.store.uow import UnitOfWork
+from vasguard.services.unit_of_work import UnitOfWork
 
 
 def queue_mt(

@@ -20,7 +20,7 @@ from vasguard.domain.ordering import (
 from vasguard.domain.subscription import Channel, PendingOrder, State
 from vasguard.services.deployment import Deployment, templates_for
 from vasguard.services.messaging import queue_mt
-from vasguard.store.uow import UnitOfWork
+from vasguard.services.unit_of_work import UnitOfWork
 
 _system_random = secrets.SystemRandom()
 

@@ -11,7 +11,7 @@ from typing import Protocol
 from vasguard.domain.clock import Clock
 from vasguard.domain.events import Cause, CauseKind, Event
 from vasguard.domain.messages import Outgoing, Receipt
-from vasguard.store.uow import UnitOfWork
+from vasguard.services.unit_of_work import UnitOfWork
 
 
 class Transport(Protocol):

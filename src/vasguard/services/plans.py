@@ -26,7 +26,7 @@ from vasguard.domain.subscription import Channel
 from vasguard.services.deployment import Deployment, templates_for
 from vasguard.services.messaging import queue_mt
 from vasguard.services.orders import find_subscriber
-from vasguard.store.uow import UnitOfWork
+from vasguard.services.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)

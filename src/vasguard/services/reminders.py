@@ -31,7 +31,7 @@ from vasguard.domain.reminders import (
 )
 from vasguard.domain.sending import in_window
 from vasguard.services.deployment import Deployment, templates_for
-from vasguard.store.uow import UnitOfWork
+from vasguard.services.unit_of_work import UnitOfWork
 
 Progress = Callable[[str, int], None]
 

@@ -31,7 +31,7 @@ from vasguard.domain.refunds import (
 from vasguard.domain.sending import send_after
 from vasguard.services.deployment import Deployment, templates_for
 from vasguard.services.messaging import queue_mt
-from vasguard.store.uow import UnitOfWork
+from vasguard.services.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)

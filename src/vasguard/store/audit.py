@@ -3,10 +3,12 @@
 Nothing here reuses the bill run's SQL: the charging rule is stated three times on purpose,
 in ``domain/charging.py`` (the reference), in the bill run's SQL (``store/eligibility.py``)
 and here, so that a bug in one shows up as a violation; ``tests/test_ledger_stateful.py``
-holds the three together, and a change to the rule is made in all three. Every rule is one set-wise query over the charges of
-a period that returns the violating charges; a rule that needs a policy instant (charge time
-minus the lead time) is run once per group of charges sharing a bill run and a charge time,
-with that instant computed in Python, so no interval arithmetic is needed in SQL.
+holds the three together, and a change to the rule is made in all three.
+
+Every rule is one set-wise query over the charges of a period that returns the violating
+charges; a rule that needs a policy instant (charge time minus the lead time) is run once
+per group of charges sharing a bill run and a charge time, with that instant computed in
+Python, so no interval arithmetic is needed in SQL.
 """
 
 from __future__ import annotations

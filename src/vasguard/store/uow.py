@@ -1,4 +1,8 @@
-"""The unit of work: one transaction, and the repositories that act inside it."""
+"""The unit of work over SQLAlchemy: one transaction, and the repositories acting in it.
+
+It provides ``services.unit_of_work.UnitOfWork``; the connection and the appends are its
+own business, not the use cases'.
+"""
 
 from __future__ import annotations
 
@@ -22,10 +26,10 @@ from vasguard.store.subscribers import SubscriberRepository
 from vasguard.store.subscriptions import SubscriptionRepository
 
 
-class UnitOfWork:
+class SqlUnitOfWork:
     """``with uow:`` opens a transaction; ``commit()`` keeps it, leaving without one undoes it.
 
-    Use cases take a fresh ``UnitOfWork`` so that a refusal half-way changes nothing.
+    Use cases take a fresh one so that a refusal half-way changes nothing.
     """
 
     catalogue: CatalogueRepository
@@ -46,7 +50,7 @@ class UnitOfWork:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def __enter__(self) -> UnitOfWork:
+    def __enter__(self) -> SqlUnitOfWork:
         # The transaction begins with the first statement, as a writer (see store.engine).
         self._writer = one_writer(self.engine)
         self._writer.__enter__()
