@@ -243,6 +243,28 @@ def test_long_gsm7_parts_join_back():
     assert decode_concatenated(GSM7, encoded.parts) == text
 
 
+@pytest.mark.parametrize(
+    ("data_coding", "text"),
+    [
+        (GSM7, "Reply 1 to stop {plan} [x] 10€ @£$ ÄÖÑÜ"),
+        (UCS2, "۰۰۰۰ لیست سرویس‌ها 🎵"),
+        (LATIN1, "Grüße aus Köln, ça va?"),
+    ],
+)
+def test_text_round_trips_through_a_deliver_sm_on_the_wire(data_coding, text):
+    user_data = text.encode("latin-1") if data_coding == LATIN1 else encode_text(text, 1).parts[0]
+    if data_coding != LATIN1:
+        assert encode_text(text, 1).data_coding == data_coding
+    mo = ShortMessage(
+        source=Address("989121234567"),
+        destination=Address("1234"),
+        short_message=user_data,
+        data_coding=data_coding,
+    )
+    decoded = roundtrip(DeliverSm(1, mo))
+    assert decode_text(decoded.message.data_coding, decoded.message.user_data) == text
+
+
 def test_mo_alphabets():
     assert decode_text(LATIN1, "café à Zürich".encode("latin-1")) == "café à Zürich"
     assert decode_text(IA5, b"STOP") == "STOP"

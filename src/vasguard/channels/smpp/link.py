@@ -304,8 +304,8 @@ class Link:
             self._handling = 0
             if self.closed:
                 log.warning(
-                    "SMPP %s: the connection closed while %d deliver_sm were handled; the SMSC "
-                    "will redeliver them unanswered",
+                    "SMPP %s: the connection closed while %d deliver_sm were handled; their "
+                    "deliver_sm_resp cannot be sent, so the SMSC will redeliver them",
                     self._name,
                     len(batch),
                     extra=self._extra(smpp_batch=len(batch)),
