@@ -167,6 +167,25 @@ def test_a_bad_body_length_is_invalid_command_length():
     assert answer is not None and answer.status != Status.ESME_ROK
 
 
+def test_a_deliver_sm_with_a_tlv_the_library_cannot_read_is_kept_without_it():
+    mo = DeliverSm(
+        45,
+        ShortMessage(
+            source=Address("989121234567"),
+            destination=Address("1234"),
+            short_message=b"*141#",
+            receipted_message_id="r-1",
+        ),
+    )
+    body = encode(mo)[16:] + bytes.fromhex("0501000102")  # ussd_service_op
+    data = Header(16 + len(body), 5, 0, 45).pack() + body
+    decoded = decode(frame(data))
+    assert decoded == DeliverSm(45, mo.message, ignored_tlvs=(0x0501,))
+    bad = encode(mo)[16:] + bytes.fromhex("0427000109")  # no message_state 9
+    with pytest.raises(MalformedPdu):
+        decode(frame(Header(16 + len(bad), 5, 0, 46).pack() + bad))
+
+
 def test_an_unreadable_response_is_not_answered():
     data = bytes.fromhex("0000001080000004000000000000002c")  # no message_id
     with pytest.raises(MalformedPdu) as caught:

@@ -16,6 +16,7 @@ a session down.
 from __future__ import annotations
 
 import io
+import struct
 from typing import Any
 
 from smpp.pdu import constants as _c
@@ -25,6 +26,7 @@ from smpp.pdu.error import PDUParseError
 from smpp.pdu.pdu_encoding import (
     DataCodingEncoder,
     EsmClassEncoder,
+    OptionEncoder,
     PDUEncoder,
     RegisteredDeliveryEncoder,
 )
@@ -250,6 +252,16 @@ def _library_status(status: int) -> Any:
 
 # --- decoding ---------------------------------------------------------------------------
 
+_TLV_HEADER = struct.Struct("!HH")
+_TLV_PROBLEMS = frozenset(
+    _c.command_status_name_map[name]
+    for name in ("ESME_ROPTPARNOTALLWD", "ESME_RINVPARLEN", "ESME_RINVOPTPARAMVAL")
+)
+_DELIVER_SM_TAGS = frozenset(
+    _c.tag_name_map[name]
+    for name in _ops.DeliverSM.optionalParams
+    if name in _c.tag_name_map and getattr(_t.Tag, name) in OptionEncoder().options
+)
 _WITH_BODY = frozenset(
     {
         Command.BIND_TRANSCEIVER,
@@ -274,12 +286,59 @@ def decode(frame: Frame) -> Pdu:
     if command not in _WITH_BODY:
         return Bare(command, header.sequence, header.status)
     try:
-        raw = _ENCODER.decode(io.BytesIO(frame.data))
-        return _from_library(command, header, raw)
+        return _from_library(command, header, _ENCODER.decode(io.BytesIO(frame.data)))
     except PDUParseError as exc:
-        raise MalformedPdu(header, _status_value(exc.status), str(exc)) from exc
+        status = _status_value(exc.status)
+        if command is Command.DELIVER_SM and status in _TLV_PROBLEMS:
+            return _without_unreadable_tlvs(frame, MalformedPdu(header, status, str(exc)))
+        raise MalformedPdu(header, status, str(exc)) from exc
     except Exception as exc:  # the library parses untrusted bytes; any failure is the peer's
         raise MalformedPdu(header, Status.ESME_RSYSERR, f"{type(exc).__name__}: {exc}") from exc
+
+
+def _without_unreadable_tlvs(frame: Frame, refusal: MalformedPdu) -> DeliverSm:
+    """The deliver_sm with only the optional parameters the library reads. An MO must not
+    be refused, and so lost, because an SMSC added a TLV (ussd_service_op, say) that the
+    codec has no encoder for; ``refusal`` is raised if the PDU is still unreadable."""
+    data = frame.data
+    try:
+        position = _mandatory_end(data)
+        kept, ignored = bytearray(data[HEADER_LENGTH:position]), []
+        while position + 4 <= len(data):
+            tag, length = _TLV_HEADER.unpack_from(data, position)
+            end = position + 4 + length
+            (kept.extend(data[position:end]) if tag in _DELIVER_SM_TAGS else ignored.append(tag))
+            position = end
+        header = frame.header
+        rebuilt = Header(
+            HEADER_LENGTH + len(kept), header.command_id, header.status, header.sequence
+        )
+        raw = _ENCODER.decode(io.BytesIO(rebuilt.pack() + bytes(kept)))
+        pdu = _from_library(Command.DELIVER_SM, header, raw)
+    except Exception as exc:  # still unreadable: the original refusal stands
+        raise refusal from exc
+    assert isinstance(pdu, DeliverSm)
+    return DeliverSm(pdu.sequence, pdu.message, tuple(ignored))
+
+
+def _mandatory_end(data: bytes) -> int:
+    """Offset just past a deliver_sm's short_message (SMPP 3.4 4.6.1)."""
+    position = HEADER_LENGTH
+
+    def skip_c_string() -> None:
+        nonlocal position
+        position = data.index(b"\x00", position) + 1
+
+    skip_c_string()  # service_type
+    position += 2  # source_addr_ton, source_addr_npi
+    skip_c_string()  # source_addr
+    position += 2  # dest_addr_ton, dest_addr_npi
+    skip_c_string()  # destination_addr
+    position += 3  # esm_class, protocol_id, priority_flag
+    skip_c_string()  # schedule_delivery_time
+    skip_c_string()  # validity_period
+    position += 4  # registered_delivery, replace_if_present_flag, data_coding, sm_default_msg_id
+    return position + 1 + data[position]  # sm_length, short_message
 
 
 def _from_library(command: Command, header: Header, raw: Any) -> Pdu:

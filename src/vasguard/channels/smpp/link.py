@@ -246,6 +246,15 @@ class Link:
                 )
             return False
         if isinstance(pdu, DeliverSm):
+            if pdu.ignored_tlvs:
+                log.info(
+                    "SMPP %s: deliver_sm %d carries optional parameters %s the codec cannot "
+                    "read; ignoring them",
+                    self._name,
+                    pdu.sequence,
+                    ", ".join(f"0x{tag:04X}" for tag in pdu.ignored_tlvs),
+                    extra=self._extra(smpp_ignored_tlvs=list(pdu.ignored_tlvs)),
+                )
             self._enqueue(pdu)
             return False
         match command:

@@ -162,8 +162,13 @@ class SubmitSmResp:
 
 @dataclass(frozen=True, slots=True)
 class DeliverSm:
+    """An MO or a delivery receipt. ``ignored_tlvs`` are the tags of optional parameters
+    the codec could not read and left out rather than refuse the whole PDU (SMPP 3.4 lets
+    a receiver ignore optional parameters it does not support)."""
+
     sequence: int
     message: ShortMessage
+    ignored_tlvs: tuple[int, ...] = ()
 
 
 Pdu = Bare | BindTransceiver | BindTransceiverResp | SubmitSm | SubmitSmResp | DeliverSm
