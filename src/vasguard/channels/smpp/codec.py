@@ -307,18 +307,19 @@ def _without_unreadable_tlvs(frame: Frame, refusal: MalformedPdu) -> DeliverSm:
         while position + 4 <= len(data):
             tag, length = _TLV_HEADER.unpack_from(data, position)
             end = position + 4 + length
-            (kept.extend(data[position:end]) if tag in _DELIVER_SM_TAGS else ignored.append(tag))
+            if tag in _DELIVER_SM_TAGS:
+                kept.extend(data[position:end])
+            else:
+                ignored.append(tag)
             position = end
         header = frame.header
         rebuilt = Header(
             HEADER_LENGTH + len(kept), header.command_id, header.status, header.sequence
         )
         raw = _ENCODER.decode(io.BytesIO(rebuilt.pack() + bytes(kept)))
-        pdu = _from_library(Command.DELIVER_SM, header, raw)
+        return DeliverSm(header.sequence, _message(raw.params), tuple(ignored))
     except Exception as exc:  # still unreadable: the original refusal stands
         raise refusal from exc
-    assert isinstance(pdu, DeliverSm)
-    return DeliverSm(pdu.sequence, pdu.message, tuple(ignored))
 
 
 def _mandatory_end(data: bytes) -> int:
@@ -352,7 +353,7 @@ def _from_library(command: Command, header: Header, raw: Any) -> Pdu:
             return DeliverSm(header.sequence, _message(p))
         case Command.SUBMIT_SM:
             return SubmitSm(header.sequence, _message(p))
-        case _:
+        case _:  # BIND_TRANSCEIVER, the last of _WITH_BODY
             return BindTransceiver(
                 header.sequence,
                 _text(p.get("system_id")),
