@@ -599,3 +599,27 @@ def test_a_drop_mid_flood_loses_no_mo(smsc, config, run):
     smsc.settle()
     redelivered = {e["mo"] for e in smsc.events("deliver_sm_sent") if e["attempt"] > 1}
     assert redelivered, "the drop left MOs unanswered, and the SMSC sent them again"
+
+
+def test_mixed_traffic_every_mt_gets_an_id_every_receipt_and_mo_is_answered(smsc, config, run):
+    recorder = Recorder()
+
+    async def scenario():
+        async with EsmeSession(config(window=20, deliver_batch=16), recorder) as session:
+            await session.wait_bound(5)
+            mos = [{"mo": f"mo-{i}", "text": f"mo {i}"} for i in range(200)]
+            submits = asyncio.gather(*(session.submit(mt(receipt=True)) for _ in range(300)))
+            for start in range(0, 200, 50):
+                await smsc.do("deliver", messages=mos[start : start + 50])
+            ids = await submits
+            await until(lambda: len(recorder.delivered) == 500, timeout=10)
+            return ids
+
+    ids = run(scenario(), timeout=30)
+    smsc.settle()
+    receipts = [d.message for d in recorder.delivered if d.message.is_receipt]
+    assert sorted(r.receipted_message_id or "" for r in receipts) == sorted(ids)
+    mo_resps = smsc.events("deliver_sm_resp")
+    assert len(mo_resps) == 200 and {e["status"] for e in mo_resps} == {0}
+    assert len({e["mo"] for e in mo_resps}) == 200, "each MO answered once"
+    assert max(e["outstanding"] for e in smsc.events("submit_sm")) <= 20
