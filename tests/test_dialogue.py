@@ -392,17 +392,17 @@ def test_a_failure_while_acting_keeps_the_mo_unhandled_and_changes_nothing_else(
 
 def test_a_write_refused_at_commit_keeps_only_the_unhandled_mo(world, monkeypatch):
     """Replies and events are written at commit; if the store refuses one, nothing stays."""
-    import vasguard.services.handled_mo as handled_mo_module
+    import vasguard.store.messages as store_messages
 
     ids = subscribe(world, "80100001")
     sms(world, "0000")
     before = _snapshot(world), len(world.rows(tables.messages))
-    real_mt_row = handled_mo_module.mt_row
+    real_mt_values = store_messages.mt_values
 
-    def no_kind(*args, **kwargs):
-        return {**real_mt_row(*args, **kwargs), "kind": None}
+    def no_kind(mt):
+        return {**real_mt_values(mt), "kind": None}
 
-    monkeypatch.setattr(handled_mo_module, "mt_row", no_kind)
+    monkeypatch.setattr(store_messages, "mt_values", no_kind)
     with pytest.raises(IntegrityError):
         sms(world, "1", smsc_id="refused")
     (kept,) = world.rows(tables.messages, tables.messages.c.smsc_message_id == "refused")

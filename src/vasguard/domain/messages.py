@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from vasguard.domain.catalogue import Subscriber
-from vasguard.domain.segmentation import choose_encoding
+from vasguard.domain.segmentation import Segmented, choose_encoding, split
 
 # NUL is no character a handset sends, and PostgreSQL refuses it in text.
 _NUL = "\x00"
@@ -34,6 +34,33 @@ class NewMo:
     def clean(text: str) -> str:
         """The text as stored: a NUL becomes U+FFFD, so nothing a customer sent is lost."""
         return text.replace(_NUL, "\ufffd")
+
+
+@dataclass(frozen=True, slots=True)
+class NewMt:
+    """A free platform MT about to be queued: to whom, from which number, what and when.
+
+    The full text is stored with its encoding and part count; ``keep_lines`` cuts the
+    parts between lines where it can (a 0000 listing never splits an item).
+    """
+
+    subscriber: Subscriber
+    service_number: str
+    kind: str
+    text: str
+    created_at: datetime
+    send_after: datetime | None = None
+    in_reply_to: int | None = None
+    subscription_id: int | None = None
+    keep_lines: bool = False
+
+    @property
+    def segmented(self) -> Segmented:
+        return split(self.text, avoid_breaking_lines=self.keep_lines)
+
+    @property
+    def due_at(self) -> datetime:
+        return self.send_after or self.created_at
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,6 @@ from enum import StrEnum
 
 from vasguard.domain.catalogue import Subscriber
 from vasguard.domain.plans import Plan
-from vasguard.domain.segmentation import Segmented, split
 from vasguard.domain.subscription import State
 
 
@@ -120,18 +119,3 @@ class ExemptService:
     provider: str
     reason: str
     subscriptions: int
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """A free platform notice the reminder job queues, due at once: a charge reminder (with
-    its subscription) or a "your plan takes effect" notice."""
-
-    subscriber: Subscriber
-    kind: str
-    text: str
-    subscription_id: int | None = None
-
-    @property
-    def segmented(self) -> Segmented:
-        return split(self.text)

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from vasguard.domain.catalogue import Subscriber
+from vasguard.domain.messages import NewMt
 from vasguard.domain.templates import Templates
 from vasguard.services.deployment import Deployment
-from vasguard.services.messaging import mt_row
 from vasguard.services.unit_of_work import UnitOfWork
 
 
@@ -35,16 +35,16 @@ class HandledMo:
         from_number: str | None = None,
     ) -> None:
         """Queue a direct reply: sent at once, at any hour, free."""
-        row = mt_row(
-            self.deployment,
-            self.subscriber,
-            kind=kind,
-            text=text,
-            at=self.at,
-            in_reply_to=self.id,
-            subscription_id=subscription_id,
-            from_number=from_number,
-            keep_lines=True,
+        self.uow.messages.queue(
+            NewMt(
+                self.subscriber,
+                from_number or self.deployment.service_number,
+                kind,
+                text,
+                self.at,
+                in_reply_to=self.id,
+                subscription_id=subscription_id,
+                keep_lines=True,
+            )
         )
-        self.uow.messages.queue(**row)
         self.replies.append(text)

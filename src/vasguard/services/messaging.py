@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from vasguard.domain.catalogue import Subscriber, UnknownSubscriber
-from vasguard.domain.messages import MessageView
+from vasguard.domain.messages import MessageView, NewMt
 from vasguard.domain.msisdn import normalise
-from vasguard.domain.segmentation import split
 from vasguard.services.deployment import Deployment
 from vasguard.services.unit_of_work import UnitOfWork
 
@@ -24,51 +22,18 @@ def queue_mt(
     subscription_id: int | None = None,
     send_after: datetime | None = None,
 ) -> int:
-    """Queue a free platform MT now and return its id, for rows that must point at it."""
+    """Queue a free platform MT from the service number now and return its id."""
     return uow.messages.add(
-        **mt_row(
-            deployment,
+        NewMt(
             subscriber,
-            kind=kind,
-            text=text,
-            at=at,
-            subscription_id=subscription_id,
+            deployment.service_number,
+            kind,
+            text,
+            at,
             send_after=send_after,
+            subscription_id=subscription_id,
         )
     )
-
-
-def mt_row(
-    deployment: Deployment,
-    subscriber: Subscriber,
-    *,
-    kind: str,
-    text: str,
-    at: datetime,
-    in_reply_to: int | None = None,
-    subscription_id: int | None = None,
-    send_after: datetime | None = None,
-    from_number: str | None = None,
-    keep_lines: bool = False,
-) -> dict[str, Any]:
-    """A free platform MT, queued: the full text and its part count are kept on the row."""
-    segmented = split(text, avoid_breaking_lines=keep_lines)
-    return {
-        "subscriber_id": subscriber.id,
-        "province": subscriber.province,
-        "msisdn": subscriber.msisdn,
-        "direction": "mt",
-        "service_number": from_number or deployment.service_number,
-        "kind": kind,
-        "text": text,
-        "encoding": segmented.encoding,
-        "parts": segmented.count,
-        "status": "queued",
-        "in_reply_to": in_reply_to,
-        "subscription_id": subscription_id,
-        "created_at": at,
-        "send_after": send_after or at,
-    }
 
 
 def conversation(uow: UnitOfWork, *, msisdn: str, last: int = 20) -> list[MessageView]:

@@ -22,10 +22,10 @@ from zoneinfo import ZoneInfo
 from vasguard.domain.charging import REMINDER_KIND
 from vasguard.domain.clock import Clock
 from vasguard.domain.events import Cause, CauseKind, Event
+from vasguard.domain.messages import NewMt
 from vasguard.domain.plans import month_start
 from vasguard.domain.reminders import (
     ExemptService,
-    Notice,
     PlanNoticeCandidate,
     ReminderCandidate,
 )
@@ -115,7 +115,7 @@ def _queue_reminders(
     cause: Cause,
 ) -> int:
     charge_at = at + deployment.reminder_lead_time
-    notices: list[Notice] = []
+    notices: list[NewMt] = []
     for due in batch:
         zone = ZoneInfo(zones[due.subscriber.province])
         text = templates_for(deployment, due.subscriber).charge_reminder(
@@ -126,8 +126,17 @@ def _queue_reminders(
             price_fen=due.price_fen,
             charge_at=charge_at.astimezone(zone),
         )
-        notices.append(Notice(due.subscriber, REMINDER_KIND, text, due.subscription_id))
-    message_ids = uow.reminders.queue_notices(notices, deployment.service_number, at)
+        notices.append(
+            NewMt(
+                due.subscriber,
+                deployment.service_number,
+                REMINDER_KIND,
+                text,
+                at,
+                subscription_id=due.subscription_id,
+            )
+        )
+    message_ids = uow.messages.add_many(notices)
     uow.reminders.record(
         [(due.subscription_id, mt) for due, mt in zip(batch, message_ids, strict=True)], at
     )
@@ -156,7 +165,7 @@ def _queue_effective_notices(
 ) -> int:
     zone = ZoneInfo(deployment.timezone)
     included = uow.plans.included_names([due.plan.id for due in batch])
-    notices: list[Notice] = []
+    notices: list[NewMt] = []
     for due in batch:
         text = templates_for(deployment, due.subscriber).plan_effective(
             plan=due.plan.notice_name,
@@ -164,8 +173,8 @@ def _queue_effective_notices(
             effective_date=due.effective_from.astimezone(zone).date(),
             included=included.get(due.plan.id, []),
         )
-        notices.append(Notice(due.subscriber, "plan_effective", text))
-    message_ids = uow.reminders.queue_notices(notices, deployment.service_number, at)
+        notices.append(NewMt(due.subscriber, deployment.service_number, "plan_effective", text, at))
+    message_ids = uow.messages.add_many(notices)
     uow.plans.record_effective_notices(
         [(due.subscriber_plan_id, mt) for due, mt in zip(batch, message_ids, strict=True)]
     )

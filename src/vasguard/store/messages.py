@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from vasguard.domain.catalogue import Subscriber
 from vasguard.domain.messages import (
     MessageView,
     NewMo,
+    NewMt,
     Outgoing,
     Received,
     SettledMt,
@@ -21,6 +23,27 @@ from vasguard.store.appends import Appends
 from vasguard.store.tables import QUEUED, messages, subscribers
 
 _ADD = messages.insert().returning(messages.c.id)
+
+
+def mt_values(mt: NewMt) -> dict[str, Any]:
+    """The messages row of a queued MT: the one place an MT becomes a row."""
+    segmented = mt.segmented
+    return {
+        "subscriber_id": mt.subscriber.id,
+        "province": mt.subscriber.province,
+        "msisdn": mt.subscriber.msisdn,
+        "direction": "mt",
+        "service_number": mt.service_number,
+        "kind": mt.kind,
+        "text": mt.text,
+        "encoding": segmented.encoding,
+        "parts": segmented.count,
+        "status": "queued",
+        "in_reply_to": mt.in_reply_to,
+        "subscription_id": mt.subscription_id,
+        "created_at": mt.created_at,
+        "send_after": mt.due_at,
+    }
 
 
 def _of_sender(column: Column[Any]) -> ScalarSelect[Any]:
@@ -58,13 +81,24 @@ class MessageRepository:
         self._conn = conn
         self._appends = appends
 
-    def add(self, **values: Any) -> int:
-        new_id: int = self._conn.execute(_ADD, values).scalar_one()
+    def add(self, mt: NewMt) -> int:
+        """Queue an MT now and return its id, for rows that must point at it."""
+        new_id: int = self._conn.execute(_ADD, mt_values(mt)).scalar_one()
         return new_id
 
-    def queue(self, **values: Any) -> None:
-        """Add an MT whose id nobody needs (a direct reply): written at commit."""
-        self._appends.add(messages, [values])
+    def add_many(self, mts: Sequence[NewMt]) -> list[int]:
+        """Queue many MTs in one statement; their ids come back in the order given."""
+        if not mts:
+            return []
+        result = self._conn.execute(
+            messages.insert().returning(messages.c.id, sort_by_parameter_order=True),
+            [mt_values(mt) for mt in mts],
+        )
+        return [int(r[0]) for r in result.all()]
+
+    def queue(self, mt: NewMt) -> None:
+        """Queue an MT whose id nobody needs (a direct reply): written at commit."""
+        self._appends.add(messages, [mt_values(mt)])
 
     def receive(self, mo: NewMo, *, handled_at: datetime | None) -> Received | None:
         """Store an MO unless one with the same SMSC id is already stored; then ``None``."""

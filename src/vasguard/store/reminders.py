@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -18,12 +17,11 @@ from sqlalchemy import (
 )
 
 from vasguard.domain.catalogue import Subscriber
-from vasguard.domain.reminders import ExemptService, Notice, ReminderCandidate
+from vasguard.domain.reminders import ExemptService, ReminderCandidate
 from vasguard.store.catalogue import plan_includes
 from vasguard.store.subscriptions import StaleState
 from vasguard.store.tables import (
     AWAITING_REMINDER,
-    messages,
     providers,
     provinces,
     services,
@@ -62,25 +60,6 @@ def _candidate(m: RowMapping) -> ReminderCandidate:
         provider_name=m["provider_name"],
         price_fen=m["price_fen"],
     )
-
-
-def _mt_row(notice: Notice, service_number: str, at: datetime) -> dict[str, Any]:
-    segmented = notice.segmented
-    return {
-        "subscriber_id": notice.subscriber.id,
-        "province": notice.subscriber.province,
-        "msisdn": notice.subscriber.msisdn,
-        "direction": "mt",
-        "service_number": service_number,
-        "kind": notice.kind,
-        "text": notice.text,
-        "encoding": segmented.encoding,
-        "parts": segmented.count,
-        "status": "queued",
-        "subscription_id": notice.subscription_id,
-        "created_at": at,
-        "send_after": at,
-    }
 
 
 class ReminderRepository:
@@ -167,18 +146,6 @@ class ReminderRepository:
             .order_by(count.desc(), services.c.code)
         ).all()
         return [ExemptService(**r._mapping) for r in rows]
-
-    def queue_notices(
-        self, notices: Sequence[Notice], service_number: str, at: datetime
-    ) -> list[int]:
-        """Insert the notices' MTs, due at ``at``, in one statement; ids in the order given."""
-        if not notices:
-            return []
-        result = self._conn.execute(
-            messages.insert().returning(messages.c.id, sort_by_parameter_order=True),
-            [_mt_row(n, service_number, at) for n in notices],
-        )
-        return [int(r[0]) for r in result.all()]
 
     def record(self, reminders: Sequence[tuple[int, int]], at: datetime) -> None:
         """Link each subscription to its reminder MT; a row reminded meanwhile aborts the chunk."""
