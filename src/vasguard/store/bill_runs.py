@@ -13,28 +13,21 @@ its period (``period_lock``) from before it opens its record until it has finish
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
-from pathlib import Path
-from typing import Any, Protocol
-from weakref import WeakKeyDictionary
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Connection,
-    Engine,
     Select,
     String,
     func,
     literal,
     select,
-    text,
     union_all,
     update,
 )
@@ -56,6 +49,7 @@ from vasguard.domain.charging import (
 from vasguard.domain.clock import local
 from vasguard.domain.periods import Period
 from vasguard.store.eligibility import Eligibility, instant, reminder_mt
+from vasguard.store.locks import holding
 from vasguard.store.tables import (
     bill_runs,
     charges,
@@ -95,13 +89,19 @@ class BillRunRepository:
         Refuses with ``PeriodBeingBilled`` if another run holds it. The hold dies with the
         process that took it, so a crashed run never keeps its period from being resumed.
         """
-        lock = _period_lock(self._conn.engine, period)
-        if not lock.acquire():
-            raise PeriodBeingBilled(self._held_by(period))
-        try:
+        with holding(self._conn.engine, f"bill-run-{period}") as taken:
+            if not taken:
+                raise PeriodBeingBilled(self._held_by(period))
             yield
-        finally:
-            lock.release()
+
+    def finished(self, period: Period) -> bool:
+        """Whether a run of ``period`` has finished: the scheduler bills a period once."""
+        found = self._conn.scalar(
+            select(bill_runs.c.id)
+            .where(bill_runs.c.period == str(period), bill_runs.c.status == "finished")
+            .limit(1)
+        )
+        return found is not None
 
     def _held_by(self, period: Period) -> str:
         row = self._conn.execute(
@@ -404,117 +404,3 @@ def _tally(summary: str | None) -> Tally:
 
 def _shown(at: datetime, period: Period) -> str:
     return local(at, period.zone).isoformat(timespec="seconds")
-
-
-# --- holding a period ------------------------------------------------------------------
-
-
-class _Lock(Protocol):
-    def acquire(self) -> bool:
-        """Take the lock if it is free; ``False`` if someone holds it."""
-        ...
-
-    def release(self) -> None: ...
-
-
-def _period_lock(engine: Engine, period: Period) -> _Lock:
-    """The lock that outlives a run's transactions and dies with its process, per backend."""
-    if engine.dialect.name == "postgresql":
-        return _AdvisoryLock(engine, period)
-    database = engine.url.database
-    if not database or database == ":memory:":
-        return _ProcessLock(engine, period)
-    return _FileLock(Path(f"{database}.bill-run-{period}.lock"))
-
-
-class _AdvisoryLock:
-    """PostgreSQL: a session-level advisory lock, on a connection of its own held for the
-    run (the run's own connection commits per chunk, and a transaction-level lock would go
-    with the first commit). The server drops it when the session ends, crash or not."""
-
-    # The first key of the (namespace, key) pair: "bill" in ASCII; the second is YYYYMM.
-    NAMESPACE = 0x62696C6C
-
-    def __init__(self, engine: Engine, period: Period) -> None:
-        self._engine = engine
-        self._key = period.year * 100 + period.month
-        self._conn: Connection | None = None
-
-    def acquire(self) -> bool:
-        conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            taken = conn.scalar(
-                text("SELECT pg_try_advisory_lock(CAST(:ns AS integer), CAST(:key AS integer))"),
-                {"ns": self.NAMESPACE, "key": self._key},
-            )
-        except BaseException:
-            conn.close()
-            raise
-        if not taken:
-            conn.close()
-            return False
-        self._conn = conn
-        return True
-
-    def release(self) -> None:
-        """End the session: the same way out as a crash, so nothing else can be left held."""
-        if self._conn is not None:
-            self._conn.invalidate()
-            self._conn.close()
-            self._conn = None
-
-
-class _FileLock:
-    """SQLite (one machine): ``flock`` on a file beside the database. The kernel releases it
-    when the descriptor closes, which a killed process's does; two descriptors conflict even
-    within one process, so two threads are kept apart as two processes are. The file stays
-    (one per period billed): removing it would race with a run that has just opened it."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._fd: int | None = None
-
-    def acquire(self) -> bool:
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        except BaseException:
-            os.close(fd)
-            raise
-        self._fd = fd
-        return True
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-
-# Periods held per in-memory database (an engine): nothing outside the process can see it.
-_HELD: WeakKeyDictionary[Engine, set[str]] = WeakKeyDictionary()
-_HELD_GUARD = threading.Lock()
-
-
-class _ProcessLock:
-    """SQLite without a file (``:memory:``): the database lives in this process, so does
-    the lock."""
-
-    def __init__(self, engine: Engine, period: Period) -> None:
-        self._engine = engine
-        self._period = str(period)
-
-    def acquire(self) -> bool:
-        with _HELD_GUARD:
-            held = _HELD.setdefault(self._engine, set())
-            if self._period in held:
-                return False
-            held.add(self._period)
-            return True
-
-    def release(self) -> None:
-        with _HELD_GUARD:
-            _HELD.get(self._engine, set()).discard(self._period)
