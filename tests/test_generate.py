@@ -8,16 +8,42 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from random import Random
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import BACKENDS, private_database
-from sqlalchemy import Engine, bindparam, func, select, text
+from conftest import BACKENDS, BOB, CAROL, World, private_database
+from sqlalchemy import Engine, Executable, bindparam, func, select, text
 
-from vasguard.domain.msisdn import load_segments
+from vasguard.domain.catalogue import BillingMode, Subscriber
+from vasguard.domain.charging import (
+    REMINDER_KIND,
+    ChargingPolicy,
+    Reminder,
+    first_charge_due_at,
+)
+from vasguard.domain.events import Cause, CauseKind
+from vasguard.domain.listing import ListingCandidate, number_items
+from vasguard.domain.messages import NewMt
+from vasguard.domain.msisdn import load_provinces, load_segments
+from vasguard.domain.periods import Period
+from vasguard.domain.plans import Plan
+from vasguard.domain.segmentation import choose_encoding, split
+from vasguard.domain.sending import in_window, send_after
+from vasguard.domain.subscription import Channel, State
+from vasguard.domain.templates import Cancellation, ListingItem
 from vasguard.generate import GenerationError, GenerationSummary, generate
+from vasguard.generate.catalogue import build_catalogue
+from vasguard.generate.customers import CustomerFactory
 from vasguard.generate.numbering import NumberPlan
+from vasguard.services.deployment import Deployment, templates_for
+from vasguard.services.orders import expire_orders
+from vasguard.services.outbox import Outgoing, Receipt, flush, record_receipt
+from vasguard.services.plans import order_plan
+from vasguard.services.reminders import run_reminders
 from vasguard.store import tables as t
 from vasguard.store.engine import open_engine
+from vasguard.store.messages import mt_values
 from vasguard.store.migrate import upgrade
 from vasguard.store.types import UtcDateTime
 
@@ -304,9 +330,10 @@ def test_every_confirmation_and_reminder_is_stored_evidence(dataset) -> None:
         _scalar(
             engine,
             "SELECT count(*) FROM subscriptions s LEFT JOIN messages m "
-            "ON m.id = s.confirmation_mo_id WHERE s.state IN ('active', 'cancelled') AND "
-            "(m.id IS NULL OR m.direction <> 'mo' OR m.kind <> 'confirmation' "
-            "OR m.status <> 'received' OR m.subscription_id <> s.id "
+            "ON m.id = s.confirmation_mo_id "
+            "WHERE (s.state = 'active' OR s.confirmed_at IS NOT NULL) "
+            "AND (m.id IS NULL OR m.direction <> 'mo' OR m.kind <> 'mo' "
+            "OR m.status <> 'received' OR m.handled_at <> m.created_at "
             "OR m.subscriber_id <> s.subscriber_id OR m.created_at <> s.confirmed_at "
             "OR s.confirmed_at < s.ordered_at OR s.confirmed_at >= :at)",
             at=at,
@@ -371,10 +398,24 @@ def test_every_confirmation_and_reminder_is_stored_evidence(dataset) -> None:
         ).all()
     assert sample
     assert all(f"TD{code}" in body for body, code in sample)
-    # UCS-2: 70 characters fit one SMS, longer texts go in parts of 67.
+    # Encoding and parts are the domain's segmentation of the text (replies keep lines
+    # whole); an MO is one part in the encoding its text needs.
     with engine.connect() as conn:
-        sizes = conn.execute(select(t.messages.c.text, t.messages.c.parts)).all()
-    assert all(parts == (1 if len(body) <= 70 else -(-len(body) // 67)) for body, parts in sizes)
+        sizes = conn.execute(
+            select(
+                t.messages.c.direction,
+                t.messages.c.in_reply_to,
+                t.messages.c.text,
+                t.messages.c.encoding,
+                t.messages.c.parts,
+            )
+        ).all()
+    for direction, in_reply_to, body, encoding, parts in sizes:
+        if direction == "mo":
+            assert (encoding, parts) == (choose_encoding(body), 1)
+        else:
+            cut = split(body, avoid_breaking_lines=in_reply_to is not None)
+            assert (encoding, parts) == (cut.encoding, cut.count), body
     # Nothing happens after AT; message ids are unique per direction at the SMSC.
     assert _scalar(engine, "SELECT count(*) FROM messages WHERE created_at >= :at", at=at) == 0
     assert (
@@ -385,6 +426,584 @@ def test_every_confirmation_and_reminder_is_stored_evidence(dataset) -> None:
         )
         == 0
     )
+
+
+# --- the generated messages are the ones the services write ------------------------------
+
+DEPLOYMENT = Deployment()
+
+
+def _rows(engine: Engine, statement: str | Executable) -> list[dict[str, Any]]:
+    """Rows as dicts; a Core statement when datetimes are read (typed as the store types them)."""
+    query = text(statement) if isinstance(statement, str) else statement
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def _message(engine: Engine, message_id: int) -> dict[str, Any]:
+    with engine.connect() as conn:
+        row = conn.execute(select(t.messages).where(t.messages.c.id == message_id)).one()
+    return dict(row._mapping)
+
+
+def _subscriber(engine: Engine, subscriber_id: int) -> Subscriber:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(
+                t.subscribers.c.id,
+                t.subscribers.c.msisdn,
+                t.subscribers.c.province,
+                t.subscribers.c.language,
+                t.subscribers.c.status,
+            ).where(t.subscribers.c.id == subscriber_id)
+        ).one()
+    return Subscriber(*row)
+
+
+def _queued(
+    subscriber: Subscriber,
+    *,
+    kind: str,
+    text: str,
+    at: datetime,
+    send_after: datetime | None = None,
+    in_reply_to: int | None = None,
+    subscription_id: int | None = None,
+    from_number: str | None = None,
+    keep_lines: bool = False,
+) -> dict[str, Any]:
+    """The row the services' store writes for this MT (``mt_values`` of a ``NewMt``)."""
+    return mt_values(
+        NewMt(
+            subscriber,
+            from_number or DEPLOYMENT.service_number,
+            kind,
+            text,
+            at,
+            send_after=send_after,
+            in_reply_to=in_reply_to,
+            subscription_id=subscription_id,
+            keep_lines=keep_lines,
+        )
+    )
+
+
+def _as_the_services_write(stored: dict[str, Any], expected: dict[str, Any]) -> None:
+    """Every field the service's row has, equal; the status as far as outbox and SMSC took it."""
+    for name, value in expected.items():
+        if name != "status":
+            assert stored[name] == value, (name, stored["text"])
+    if stored["sent_at"] is None:
+        assert stored["status"] == "queued"
+    else:
+        assert stored["status"] == ("delivered" if stored["receipt_at"] else "sent")
+        assert stored["send_after"] <= stored["sent_at"] < AT
+
+
+def _mo(stored: dict[str, Any], text_: str, to: str = DEPLOYMENT.service_number) -> None:
+    """An MO as intake stores it."""
+    assert (stored["direction"], stored["kind"], stored["status"]) == ("mo", "mo", "received")
+    assert (stored["text"], stored["service_number"]) == (text_, to)
+    assert (stored["encoding"], stored["parts"]) == (choose_encoding(text_), 1)
+    assert stored["handled_at"] == stored["created_at"]
+
+
+def _zones(engine: Engine) -> dict[str, ZoneInfo]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.provinces.c.code, t.provinces.c.timezone)).all()
+    return {code: ZoneInfo(zone) for code, zone in rows}
+
+
+def _in_window(stored: dict[str, Any], zone: ZoneInfo) -> None:
+    local = stored["send_after"].astimezone(zone).time()
+    assert in_window(local, DEPLOYMENT.sending_window), stored["text"]
+
+
+_ORDER = (
+    select(
+        t.subscriptions,
+        t.services.c.name.label("service_name"),
+        t.services.c.code.label("service_code"),
+        t.services.c.price_fen,
+        t.services.c.reminder_exempt_reason,
+        t.services.c.group_paid,
+        t.services.c.group_service,
+        t.providers.c.name.label("provider_name"),
+    )
+    .join_from(t.subscriptions, t.services)
+    .join(t.providers)
+    .order_by(t.subscriptions.c.id)
+)
+
+
+def test_requests_and_answers_are_what_place_order_and_the_dialogue_write(dataset) -> None:
+    engine, _, _ = dataset
+    orders = _rows(engine, _ORDER)
+    assert {o["state"] for o in orders} == {s.value for s in State}
+    for order in orders:
+        subscriber = _subscriber(engine, order["subscriber_id"])
+        templates = templates_for(DEPLOYMENT, subscriber)
+        provider, service = order["provider_name"], order["service_name"]
+        request = templates.order_confirmation_request(
+            provider=provider,
+            service=service,
+            price_fen=order["price_fen"],
+            code=order["confirmation_code"],
+        )
+        _as_the_services_write(
+            _message(engine, order["request_mt_id"]),
+            _queued(
+                subscriber,
+                kind="confirmation_request",
+                text=request,
+                at=order["ordered_at"],
+                subscription_id=order["id"],
+            ),
+        )
+        assert order["confirm_by"] == order["ordered_at"] + DEPLOYMENT.confirmation_window
+        answer_id = order["confirmation_mo_id"] or (
+            order["end_message_id"] if order["end_cause"] == "declined" else None
+        )
+        if answer_id is None:
+            continue
+        confirming = order["confirmation_mo_id"] is not None
+        words = ("是", "Y") if confirming else ("否", "N")
+        word = words[0] if subscriber.language == "zh" else words[1]
+        answer = _message(engine, answer_id)
+        _mo(answer, f"{word}{order['confirmation_code']}")
+        [reply] = _rows(engine, f"SELECT id FROM messages WHERE in_reply_to = {answer_id}")
+        if confirming:
+            said = templates.order_confirmed(
+                provider=provider, service=service, price_fen=order["price_fen"]
+            )
+        else:
+            said = templates.order_declined(provider=provider, service=service)
+        _as_the_services_write(
+            _message(engine, reply["id"]),
+            _queued(
+                subscriber,
+                kind="reply",
+                text=said,
+                at=answer["created_at"],
+                in_reply_to=answer_id,
+                subscription_id=order["id"],
+                keep_lines=True,
+            ),
+        )
+
+
+def test_reminders_are_what_the_reminder_job_writes_inside_the_window(dataset) -> None:
+    engine, _, _ = dataset
+    zones = _zones(engine)
+    reminded = _rows(engine, _ORDER.where(t.subscriptions.c.reminder_mt_id.is_not(None)))
+    assert reminded
+    for order in reminded:
+        subscriber = _subscriber(engine, order["subscriber_id"])
+        zone = zones[subscriber.province]
+        run = order["reminder_queued_at"]
+        body = templates_for(DEPLOYMENT, subscriber).charge_reminder(
+            ordered_at=order["ordered_at"].astimezone(zone),
+            provider=order["provider_name"],
+            service=order["service_name"],
+            service_code=order["service_code"],
+            price_fen=order["price_fen"],
+            charge_at=(run + DEPLOYMENT.reminder_lead_time).astimezone(zone),
+        )
+        stored = _message(engine, order["reminder_mt_id"])
+        _as_the_services_write(
+            stored,
+            _queued(
+                subscriber,
+                kind=REMINDER_KIND,
+                text=body,
+                at=run,
+                subscription_id=order["id"],
+                send_after=run,
+            ),
+        )
+        _in_window(stored, zone)
+
+
+def test_plan_notices_are_what_order_plan_and_the_reminder_job_write(dataset) -> None:
+    engine, _, _ = dataset
+    zones = _zones(engine)
+    plan_zone = ZoneInfo(DEPLOYMENT.timezone)
+    held = _rows(
+        engine,
+        select(t.subscriber_plans, t.plans.c.code, t.plans.c.name, t.plans.c.monthly_fee_fen)
+        .join_from(t.subscriber_plans, t.plans)
+        .order_by(t.subscriber_plans.c.subscriber_id, t.subscriber_plans.c.id),
+    )
+    firsts = set()
+    for row in held:
+        subscriber = _subscriber(engine, row["subscriber_id"])
+        templates = templates_for(DEPLOYMENT, subscriber)
+        plan = Plan(row["plan_id"], row["code"], row["name"], row["monthly_fee_fen"])
+        day = row["effective_from"].astimezone(plan_zone).date()
+        changed = subscriber.id in firsts
+        firsts.add(subscriber.id)
+        if changed:  # a change takes effect with the next billing period after its order
+            period = Period.of(row["ordered_at"], DEPLOYMENT.timezone)
+            assert row["effective_from"] == period.next().start
+        zone = zones[subscriber.province]
+        notice = _message(engine, row["order_notice_mt_id"])
+        _as_the_services_write(
+            notice,
+            _queued(
+                subscriber,
+                kind="plan_changed" if changed else "plan_ordered",
+                text=templates.plan_ordered(
+                    plan=plan.notice_name,
+                    fee_fen=plan.monthly_fee_fen,
+                    effective_date=day,
+                    changed=changed,
+                ),
+                at=row["ordered_at"],
+                send_after=send_after(row["ordered_at"], str(zone), DEPLOYMENT.sending_window),
+            ),
+        )
+        _in_window(notice, zone)
+        if not changed or row["effective_notice_mt_id"] is None:
+            continue
+        included = [
+            r["name"]
+            for r in _rows(
+                engine,
+                "SELECT v.name FROM plan_services ps JOIN services v ON v.id = ps.service_id "
+                f"WHERE ps.plan_id = {plan.id} ORDER BY v.code",
+            )
+        ]
+        effective = _message(engine, row["effective_notice_mt_id"])
+        run = effective["created_at"]
+        assert Period.of(run, DEPLOYMENT.timezone).start <= row["effective_from"] <= run
+        _as_the_services_write(
+            effective,
+            _queued(
+                subscriber,
+                kind="plan_effective",
+                text=templates.plan_effective(
+                    plan=plan.notice_name,
+                    fee_fen=plan.monthly_fee_fen,
+                    effective_date=day,
+                    included=included,
+                ),
+                at=run,
+                send_after=run,
+            ),
+        )
+        _in_window(effective, zone)
+
+
+def _charged(order: dict[str, Any], ended: datetime, sent_at: dict[int, datetime]) -> bool:
+    """What the charging policy had made of the subscription by its cancellation (the
+    generator writes no charges; its replies say whether a first charge had fallen due)."""
+    if order["group_paid"]:
+        return False
+    reminder = None
+    if order["reminder_mt_id"] is not None:
+        reminder = Reminder(sent_at[order["reminder_mt_id"]])
+    due = first_charge_due_at(
+        order["confirmed_at"],
+        reminder,
+        exempt=order["reminder_exempt_reason"] is not None,
+        policy=ChargingPolicy(),
+    )
+    return due is not None and due < ended
+
+
+def test_listings_and_cancellations_are_what_the_dialogue_writes(dataset) -> None:
+    engine, _, _ = dataset
+    sent_at = {
+        r["id"]: r["sent_at"] for r in _rows(engine, select(t.messages.c.id, t.messages.c.sent_at))
+    }
+    orders = {o["id"]: o for o in _rows(engine, _ORDER)}
+    listings = _rows(engine, select(t.listings).order_by(t.listings.c.id))
+    assert listings
+    listed: dict[int, dict[int, int]] = {}
+    for listing in listings:
+        subscriber = _subscriber(engine, listing["subscriber_id"])
+        at = listing["created_at"]
+        _mo(_message(engine, listing["mo_id"]), "0000")
+        assert listing["expires_at"] == at + DEPLOYMENT.listing_validity
+        items = _rows(
+            engine,
+            f"SELECT number, subscription_id FROM listing_items "
+            f"WHERE listing_id = {listing['id']} ORDER BY number",
+        )
+        # Numbered as number_items numbers what was active then.
+        candidates = [
+            ListingCandidate(
+                o["id"],
+                o["service_code"],
+                o["service_name"],
+                o["provider_name"],
+                o["price_fen"],
+                BillingMode.MONTHLY,
+                bool(o["group_service"]),
+                State.ACTIVE,
+                o["ordered_at"],
+                False,
+            )
+            for o in orders.values()
+            if o["subscriber_id"] == subscriber.id
+            and o["confirmed_at"] is not None
+            and o["confirmed_at"] < at
+            and (o["ended_at"] is None or o["ended_at"] > at)
+        ]
+        numbered = number_items(candidates)
+        assert [(i["number"], i["subscription_id"]) for i in items] == [
+            (e.number, e.candidate.subscription_id) for e in numbered
+        ]
+        listed[listing["id"]] = {i["subscription_id"]: i["number"] for i in items}
+        body = templates_for(DEPLOYMENT, subscriber).listing(
+            [
+                ListingItem(
+                    e.number,
+                    e.candidate.service_name,
+                    e.candidate.price_fen,
+                    e.candidate.provider_name,
+                    e.candidate.group_service,
+                )
+                for e in numbered
+            ]
+        )
+        [reply] = _rows(engine, f"SELECT id FROM messages WHERE in_reply_to = {listing['mo_id']}")
+        _as_the_services_write(
+            _message(engine, reply["id"]),
+            _queued(
+                subscriber,
+                kind="listing",
+                text=body,
+                at=at,
+                in_reply_to=listing["mo_id"],
+                from_number=DEPLOYMENT.listing_port,
+                keep_lines=True,
+            ),
+        )
+    by_message: dict[int, list[dict[str, Any]]] = {}
+    for order in orders.values():
+        if order["end_cause"] in ("td_code", "td_reminder", "listing_cancel", "cancel_all"):
+            by_message.setdefault(order["end_message_id"], []).append(order)
+    assert {o["end_cause"] for group in by_message.values() for o in group} == {
+        "td_code",
+        "td_reminder",
+        "listing_cancel",
+        "cancel_all",
+    }
+    for message_id, ended in by_message.items():
+        cause = ended[0]["end_cause"]
+        subscriber = _subscriber(engine, ended[0]["subscriber_id"])
+        mo = _message(engine, message_id)
+        latest = max(
+            (
+                x
+                for x in listings
+                if x["subscriber_id"] == subscriber.id and x["created_at"] < mo["created_at"]
+            ),
+            key=lambda x: x["created_at"],
+            default=None,
+        )
+        if cause == "td_code":
+            [order] = ended
+            _mo(mo, f"TD{order['service_code']}")
+        elif cause == "td_reminder":
+            [order] = ended
+            _mo(mo, "TD")
+            # It meant one subscription: the only one reminded, active and uncharged then.
+            at = mo["created_at"]
+            assert [
+                o["id"]
+                for o in orders.values()
+                if o["subscriber_id"] == subscriber.id
+                and o["reminder_queued_at"] is not None
+                and o["reminder_queued_at"] < at
+                and (o["ended_at"] is None or o["ended_at"] >= at)
+                and not _charged(o, at, sent_at)
+            ] == [order["id"]]
+        elif cause == "listing_cancel":
+            [order] = ended
+            assert latest is not None
+            _mo(mo, str(listed[latest["id"]][order["id"]]), DEPLOYMENT.listing_port)
+        else:
+            assert latest is not None and set(listed[latest["id"]]) == {o["id"] for o in ended}
+            ended.sort(key=lambda o: listed[latest["id"]][o["id"]])
+            _asked_to_cancel_all(engine, subscriber, latest, ended, mo)
+        assert all(o["ended_at"] == mo["created_at"] for o in ended)
+        body = templates_for(DEPLOYMENT, subscriber).cancelled(
+            [Cancellation(o["service_name"], _charged(o, mo["created_at"], sent_at)) for o in ended]
+        )
+        [reply] = _rows(engine, f"SELECT id FROM messages WHERE in_reply_to = {message_id}")
+        _as_the_services_write(
+            _message(engine, reply["id"]),
+            _queued(
+                subscriber,
+                kind="reply",
+                text=body,
+                at=mo["created_at"],
+                in_reply_to=message_id,
+                keep_lines=True,
+            ),
+        )
+
+
+def _asked_to_cancel_all(
+    engine: Engine,
+    subscriber: Subscriber,
+    listing: dict[str, Any],
+    ended: list[dict[str, Any]],
+    confirming: dict[str, Any],
+) -> None:
+    """QX to the listing port after the listing, the question naming every item with the
+    code, and 是{code} (Y{code}) within its validity."""
+    [qx] = _rows(
+        engine,
+        select(t.messages).where(
+            t.messages.c.subscriber_id == subscriber.id,
+            t.messages.c.text == "QX",
+            t.messages.c.created_at > listing["created_at"],
+            t.messages.c.created_at < confirming["created_at"],
+        ),
+    )
+    _mo(qx, "QX", DEPLOYMENT.listing_port)
+    word = "是" if subscriber.language == "zh" else "Y"
+    code = confirming["text"].removeprefix(word)
+    _mo(confirming, f"{word}{code}")
+    assert confirming["created_at"] < qx["created_at"] + DEPLOYMENT.cancel_all_validity
+    question = templates_for(DEPLOYMENT, subscriber).cancel_all_confirmation(
+        services=[o["service_name"] for o in ended], code=code
+    )
+    [reply] = _rows(engine, f"SELECT id FROM messages WHERE in_reply_to = {qx['id']}")
+    _as_the_services_write(
+        _message(engine, reply["id"]),
+        _queued(
+            subscriber,
+            kind="reply",
+            text=question,
+            at=qx["created_at"],
+            in_reply_to=qx["id"],
+            keep_lines=True,
+        ),
+    )
+
+
+def test_english_ascii_is_gsm7(dataset) -> None:
+    engine, _, _ = dataset
+    english = _rows(
+        engine,
+        "SELECT m.text, m.encoding FROM messages m JOIN subscribers b "
+        "ON b.id = m.subscriber_id WHERE b.language = 'en'",
+    )
+    ascii_texts = [m for m in english if m["text"].isascii()]
+    assert ascii_texts
+    assert {m["encoding"] for m in ascii_texts} == {"gsm7"}
+
+
+class _Smsc:
+    """A transport that accepts everything, numbering what it accepted."""
+
+    def __init__(self) -> None:
+        self.accepted: list[str] = []
+
+    def submit(self, message: Outgoing) -> str:
+        self.accepted.append(f"smsc-{message.message_id}")
+        return self.accepted[-1]
+
+
+def _vocabulary(engine: Engine) -> dict[str, set[tuple[Any, ...]]]:
+    """The values a database holds in the columns that name what happened."""
+    queries = {
+        "message": "SELECT DISTINCT direction, kind, service_number FROM messages",
+        "status": "SELECT DISTINCT direction, status FROM messages",
+        "encoding": "SELECT DISTINCT encoding FROM messages",
+        "state": "SELECT DISTINCT state, end_cause FROM subscriptions",
+        "channel": "SELECT DISTINCT channel FROM subscriptions "
+        "UNION SELECT DISTINCT channel FROM subscriber_plans",
+    }
+    with engine.connect() as conn:
+        return {name: {tuple(r) for r in conn.execute(text(sql))} for name, sql in queries.items()}
+
+
+def _services_vocabulary(world: World) -> dict[str, set[tuple[Any, ...]]]:
+    """Drive the services through every event the generator writes; collect what they wrote."""
+    cause = Cause(CauseKind.API, "test")
+    with world.engine.begin() as conn:
+        conn.execute(
+            t.plans.insert().values(id=2, code="P88", name="88元套餐", monthly_fee_fen=8800)
+        )
+    seen: dict[str, set[tuple[Any, ...]]] = {}
+
+    def collect() -> None:
+        for name, values in _vocabulary(world.engine).items():
+            seen.setdefault(name, set()).update(values)
+
+    confirmed = world.order("80100001")  # 是, then a 0000 item
+    world.sms(f"是{confirmed.code}")
+    declined = world.order("80100002")
+    world.sms(f"否{declined.code}")
+    world.order("80200002", channel=Channel.WEB)  # left to expire
+    world.subscribe("80100001", CAROL)  # Y, then TD and the code
+    world.subscribe("80200002", CAROL)  # then QX and 是
+    world.subscribe("80100002", BOB)  # then a bare TD after its reminder
+    for channel, plan in zip(Channel, ("P88", "P58", "P88", "P58"), strict=True):
+        order_plan(
+            world.uow(), world.clock, world.deployment, msisdn=BOB, plan_code=plan,
+            channel=channel, cause=cause,
+        )  # fmt: skip
+    run_reminders(world.uow(), world.clock, world.deployment)
+    collect()
+    world.sms("0000")
+    world.sms("1", to=world.deployment.listing_port)
+    world.sms("TD80100001", CAROL)
+    world.sms("0000", CAROL)
+    world.sms("QX", CAROL, to=world.deployment.listing_port)
+    [asked] = _rows(
+        world.engine,
+        select(t.listings.c.cancel_all_code).where(t.listings.c.cancel_all_code.is_not(None)),
+    )
+    qx = asked["cancel_all_code"]
+    world.sms(f"Y{qx}", CAROL)
+    world.sms("TD", BOB)
+    world.clock.advance(timedelta(days=1, minutes=1))
+    expire_orders(world.uow(), world.clock, cause=cause)
+    collect()
+    smsc = _Smsc()
+    flush(world.uow(), world.clock, smsc)
+    collect()
+    for smsc_id in smsc.accepted:
+        record_receipt(world.uow(), Receipt(smsc_id, True, world.clock.now()))
+    collect()
+    world.clock.advance(timedelta(days=7))  # into December: BOB's P88 takes effect
+    run_reminders(world.uow(), world.clock, world.deployment)
+    collect()
+    return seen
+
+
+def test_generated_states_causes_kinds_and_statuses_are_the_services_own(dataset, world) -> None:
+    engine, _, _ = dataset
+    generated = _vocabulary(engine)
+    services = _services_vocabulary(world)
+    for name, values in generated.items():
+        assert values <= services[name], (name, values - services[name])
+    assert {state for state, _ in generated["state"]} == {s.value for s in State}
+    assert {channel for (channel,) in generated["channel"]} <= {c.value for c in Channel}
+    # Every cause the services end subscriptions with shows up in the generated data.
+    assert generated["state"] == services["state"]
+
+
+def test_every_message_row_has_the_table_columns_in_table_order() -> None:
+    """COPY writes each row's values in the order of the first row's keys."""
+    provinces = load_provinces()
+    factory = CustomerFactory(
+        build_catalogue(Random(1), provinces),
+        NumberPlan(load_segments(), Random(2)),
+        provinces,
+        Random(3),
+        AT,
+    )
+    chunk = factory.chunk(300)
+    columns = [c.name for c in t.messages.columns]
+    assert {m["direction"] for m in chunk.messages} == {"mo", "mt"}
+    assert all(list(row) == columns for row in chunk.messages)
 
 
 def test_run_is_recorded_reported_and_leaves_the_database_usable(dataset) -> None:
@@ -416,7 +1035,7 @@ def test_run_is_recorded_reported_and_leaves_the_database_usable(dataset) -> Non
                 msisdn="13800000000",
                 direction="mo",
                 service_number="10086",
-                kind="query",
+                kind="mo",
                 text="0000",
                 encoding="gsm7",
                 parts=1,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from random import Random
 from typing import Any
 
+from vasguard.domain.catalogue import BillingMode
 from vasguard.domain.msisdn import Province
 from vasguard.generate import names
 
@@ -69,7 +70,7 @@ PLAN_INCLUSION_WEIGHTS = (15, 25, 30, 20, 10)
 
 @dataclass(slots=True)
 class Pool:
-    """Services to pick subscriptions from, most popular first, with Zipf weights."""
+    """Monthly services to pick subscriptions from, most popular first, with Zipf weights."""
 
     ids: list[int]
     cum_weights: list[float]
@@ -333,6 +334,9 @@ def _add_pools(catalogue: Catalogue, rng: Random) -> None:
     partner: list[int] = []
     group: list[int] = []
     for service_id in range(1, len(catalogue.service_codes)):
+        # Only monthly services are ordered as subscriptions (``check_order``).
+        if catalogue.service_billing[service_id] != BillingMode.MONTHLY.value:
+            continue
         if catalogue.service_group[service_id]:
             group.append(service_id)
         elif catalogue.service_provider[service_id] == 1:

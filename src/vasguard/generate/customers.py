@@ -3,6 +3,12 @@
 Rows are made one subscriber at a time from a single random stream, so the data depends on
 the seed only — not on the chunk size the caller writes in. Ids are assigned here, counting
 from 1, so a subscription can name its confirmation message before either is stored.
+
+Each subscription's life is decided first (ordered, answered, reminded, ended), then told
+as the dialogue the services would have held: the confirmation request, the 是/否 MO and
+its reply, the reminder job's reminder, and a cancellation by an SMS command — ``TD`` with
+the service code, an item of a ``0000`` listing, or (when the account was closed) ``QX``
+confirmed with ``是``. States, causes and channels are the runtime's own values.
 """
 
 from __future__ import annotations
@@ -10,15 +16,20 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from random import Random
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from vasguard.domain.money import yuan, yuan_en
+from vasguard.domain.catalogue import Subscriber
+from vasguard.domain.charging import ChargingPolicy, FirstMonth, Reminder, first_charge_due_at
 from vasguard.domain.msisdn import Province
-from vasguard.generate.catalogue import SERVICE_NUMBER, Catalogue
+from vasguard.domain.ordering import allocate_code
+from vasguard.domain.periods import Period
+from vasguard.domain.subscription import Channel, State
+from vasguard.generate.catalogue import Catalogue
+from vasguard.generate.messages import Listed, Messages, Person, dt
 from vasguard.generate.numbering import NumberPlan
+from vasguard.services.deployment import Deployment
 
 Row = dict[str, Any]
 
@@ -46,35 +57,36 @@ MAX_SUBSCRIPTIONS = 40
 PARTNER_PICK_SHARE = 0.75
 OWN_PICK_SHARE = 0.17
 
-# Subscription states (cumulative thresholds); "recent" orders are still before their reminder.
+# How orders end up (cumulative thresholds); "recent" orders are still before their reminder.
 PENDING_SHARE = 0.015
 EXPIRED_SHARE = 0.035
+DECLINED_SHARE = 0.01
 CANCELLED_SHARE = 0.17
 RECENT_SHARE = 0.03
 RECENT_WINDOW = 3 * DAY
 # A cancellation soon after the reminder: the product working as intended.
 EARLY_CANCEL_SHARE = 0.35
+# Cancellations by an item of a 0000 listing; by a bare TD answering the one open reminder
+# (when it is the only one); the others send TD and the service code.
+LISTING_CANCEL_SHARE = 0.45
+REMINDER_CANCEL_SHARE = 0.3
+# The expiry job runs this often: an order expires at most this long after its deadline.
+EXPIRY_LAG = 10 * MINUTE
 
 # Plans: some subscribers changed plan once; a few have a change taking effect next month.
 PLAN_HISTORY_SHARE = 0.25
 PLAN_FUTURE_SHARE = 0.01
 
-# Reminders go out only after this long, and only within the sending window (local time).
+# Reminders go out only after this long; the reminder job runs every few minutes.
 REMINDER_AFTER = 2 * DAY
-REMINDER_LEAD = DAY
-WINDOW_OPENS = 8 * HOUR
-WINDOW_CLOSES = 22 * HOUR
 
-CANCEL_CAUSES = ("mo_cancel", "query_cancel", "care_cancel", "partner_cancel")
-CANCEL_CAUSE_WEIGHTS = (45, 25, 15, 15)
-PARTNER_CHANNELS = ("partner", "sms", "web", "care")
+# An account is opened in a shop (care); later orders come through every channel.
+FIRST_PLAN_CHANNEL = Channel.CARE.value
+PARTNER_CHANNELS = (Channel.PARTNER, Channel.SMS, Channel.WEB, Channel.CARE)
 PARTNER_CHANNEL_WEIGHTS = (70, 15, 10, 5)
-OWN_CHANNELS = ("sms", "web", "care")
+OWN_CHANNELS = (Channel.SMS, Channel.WEB, Channel.CARE)
 OWN_CHANNEL_WEIGHTS = (50, 30, 20)
-PLAN_CHANGE_CHANNELS = ("sms", "web", "care", "store")
-
-UCS2_SINGLE = 70
-UCS2_PART = 67
+PLAN_CHANGE_CHANNELS = (Channel.SMS.value, Channel.WEB.value, Channel.CARE.value)
 
 
 @dataclass(slots=True)
@@ -85,28 +97,21 @@ class Chunk:
     subscriber_plans: list[Row] = field(default_factory=list)
     messages: list[Row] = field(default_factory=list)
     subscriptions: list[Row] = field(default_factory=list)
+    listings: list[Row] = field(default_factory=list)
+    listing_items: list[Row] = field(default_factory=list)
 
 
 @dataclass(slots=True)
-class _Person:
-    """What the subscription and message rows of one subscriber need to know."""
+class _Order:
+    """One subscription's life as decided, before its cancellation is told."""
 
-    id: int
-    msisdn: str
-    province: str
-    language: str
-    offset: int
-    created: int
-    end: int
-    closed: bool
-
-
-def _dt(ts: int) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)
-
-
-def _parts(text: str) -> int:
-    return 1 if len(text) <= UCS2_SINGLE else math.ceil(len(text) / UCS2_PART)
+    row: Row
+    service_id: int
+    ordered: int
+    confirmed: int | None = None
+    reminded: int | None = None
+    reminder_sent: datetime | None = None
+    ended: int | None = None
 
 
 class CustomerFactory:
@@ -119,25 +124,37 @@ class CustomerFactory:
         provinces: list[Province],
         rng: Random,
         at: datetime,
+        deployment: Deployment | None = None,
     ) -> None:
         self._catalogue = catalogue
         self._numbers = numbers
         self._rng = rng
         self._at = int(at.timestamp())
-        self._offsets = {
-            p.code: int((ZoneInfo(p.timezone).utcoffset(at) or timedelta()).total_seconds())
-            for p in provinces
+        self._deployment = deployment = deployment or Deployment()
+        self._zones = {p.code: p.timezone for p in provinces}
+        self._messages = Messages(catalogue, deployment, rng, self._at)
+        self._templates = {
+            language: self._messages.templates(language) for language in ("zh", "en")
         }
+        self._confirm_window = int(deployment.confirmation_window.total_seconds())
+        self._policy = ChargingPolicy(
+            lead_time=deployment.reminder_lead_time,
+            require_delivery_receipt=deployment.require_delivery_receipt,
+            first_month=FirstMonth(deployment.first_month),
+        )
         self._next_subscriber = 1
         self._next_plan_row = itertools.count(1)
         self._next_subscription = itertools.count(1)
-        self._next_message = itertools.count(1)
 
     def chunk(self, count: int) -> Chunk:
         """The next ``count`` subscribers with everything that hangs off them."""
         out = Chunk()
         for _ in range(count):
             self._subscriber(out)
+        messages = self._messages
+        out.messages, messages.rows = messages.rows, []
+        out.listings, messages.listings = messages.listings, []
+        out.listing_items, messages.listing_items = messages.listing_items, []
         return out
 
     # --- one subscriber --------------------------------------------------------------------
@@ -160,10 +177,13 @@ class CustomerFactory:
         end = at
         if status == "closed":
             end = created + 2 * DAY + int(rng.random() * (at - created - 2 * DAY))
-        person = _Person(
-            subscriber_id, msisdn, province, language, self._offsets[province], created, end,
-            status == "closed",
-        )  # fmt: skip
+        person = Person(
+            Subscriber(subscriber_id, msisdn, province, language, status),
+            self._zones[province],
+            created,
+            end,
+            self._templates[language],
+        )
         out.subscribers.append(
             {
                 "id": subscriber_id,
@@ -171,34 +191,29 @@ class CustomerFactory:
                 "province": province,
                 "language": language,
                 "status": status,
-                "created_at": _dt(created),
+                "created_at": dt(created),
             }
         )
         excluded = self._plans(person, out)
         self._subscriptions(person, excluded, out)
 
-    def _plans(self, person: _Person, out: Chunk) -> set[int]:
+    # --- plans -----------------------------------------------------------------------------
+
+    def _plans(self, person: Person, out: Chunk) -> set[int]:
         """Write the plan history; return the services those plans include."""
         rng, catalogue = self._rng, self._catalogue
         first = catalogue.pick_plan(rng)
-        rows = [(first, person.created, person.created, "store")]
+        # (plan, effective from, ordered at, channel)
+        rows = [(first, person.created, person.created, FIRST_PLAN_CHANNEL)]
         draw = rng.random()
-        if draw < PLAN_HISTORY_SHARE and person.end - person.created > 62 * DAY:
-            turn = (
-                person.created
-                + 31 * DAY
-                + int(rng.random() * (person.end - person.created - 62 * DAY))
-            )
-            effective = self._month_start_after(turn, person.offset)
-            ordered = max(person.created, effective - rng.randint(DAY, 25 * DAY))
-            rows.append(
-                (self._other_plan(first), effective, ordered, rng.choice(PLAN_CHANGE_CHANNELS))
-            )
+        span = person.end - person.created
+        if draw < PLAN_HISTORY_SHARE and span > 62 * DAY:
+            ordered = person.created + 31 * DAY + int(rng.random() * (span - 62 * DAY))
+            rows.append(self._plan_change(first, ordered))
         elif draw < PLAN_HISTORY_SHARE + PLAN_FUTURE_SHARE and not person.closed:
-            effective = self._month_start_after(self._at, person.offset)
-            ordered = self._at - rng.randint(HOUR, min(25 * DAY, self._at - person.created))
+            this_month = int(self._period(self._at).start.timestamp())
             rows.append(
-                (self._other_plan(first), effective, ordered, rng.choice(PLAN_CHANGE_CHANNELS))
+                self._plan_change(first, rng.randint(max(person.created, this_month), self._at - 1))
             )
         excluded: set[int] = set()
         for n, (plan_id, effective_from, ordered, channel) in enumerate(rows):
@@ -206,22 +221,25 @@ class CustomerFactory:
             if effective_to is None and person.closed:
                 effective_to = person.end
             excluded.update(catalogue.plan_included[plan_id])
-            row_id = next(self._next_plan_row)
-            # The plan notices: an account's first plan takes effect at once, so its order
-            # notice says it all; a change is announced when ordered and when it takes effect.
-            order_notice = self._plan_notice(out, person, plan_id, ordered, effective_from, n > 0)
+            # An account's first plan takes effect at once, so its order notice says it all;
+            # a change is announced when ordered, and by the reminder job once in force.
+            order_notice = self._messages.plan_ordered(
+                person, plan_id, ordered, effective_from, changed=n > 0
+            )
             effective_notice = order_notice if n == 0 else None
-            if n > 0 and effective_from < self._at:
-                effective_notice = self._plan_effective_notice(out, person, plan_id, effective_from)
+            if n > 0:
+                effective_notice = self._effective_notice(
+                    person, plan_id, effective_from, effective_to
+                )
             out.subscriber_plans.append(
                 {
-                    "id": row_id,
-                    "subscriber_id": person.id,
-                    "province": person.province,
+                    "id": next(self._next_plan_row),
+                    "subscriber_id": person.subscriber.id,
+                    "province": person.subscriber.province,
                     "plan_id": plan_id,
-                    "effective_from": _dt(effective_from),
-                    "effective_to": None if effective_to is None else _dt(effective_to),
-                    "ordered_at": _dt(ordered),
+                    "effective_from": dt(effective_from),
+                    "effective_to": None if effective_to is None else dt(effective_to),
+                    "ordered_at": dt(ordered),
                     "channel": channel,
                     "order_notice_mt_id": order_notice,
                     "effective_notice_mt_id": effective_notice,
@@ -229,65 +247,29 @@ class CustomerFactory:
             )
         return excluded
 
-    def _plan_notice(
-        self, out: Chunk, person: _Person, plan_id: int, ordered: int, effective: int, changed: bool
-    ) -> int:
-        """The notice of a plan order or change (inside the sending window)."""
-        catalogue = self._catalogue
-        name = catalogue.plan_names[plan_id]
-        on = self._local(effective, person.offset, with_time=False)
-        if person.language == "zh":
-            text = (
-                f"【10086】您已申请{name},月费{yuan(catalogue.plan_fees[plan_id])},将于{on}生效。"
-            )
-        else:
-            fee = yuan_en(catalogue.plan_fees[plan_id])
-            text = f"[10086] You have ordered the {name} plan, {fee}/month, effective from {on}."
-        kind = "plan_changed" if changed else "plan_ordered"
-        return self._notice(out, person, kind, text, ordered)
+    def _period(self, ts: int) -> Period:
+        return Period.of(dt(ts), self._deployment.timezone)
 
-    def _plan_effective_notice(
-        self, out: Chunk, person: _Person, plan_id: int, effective: int
-    ) -> int:
-        """The notice that a changed plan has taken effect, with what it includes."""
-        catalogue = self._catalogue
-        name = catalogue.plan_names[plan_id]
-        on = self._local(effective, person.offset, with_time=False)
-        fee = catalogue.plan_fees[plan_id]
-        included = [catalogue.service_names[s] for s in catalogue.plan_included[plan_id]]
-        if person.language == "zh":
-            text = (
-                f"【10086】您的{name}自{on}起生效,月费{yuan(fee)},"
-                f"包含:{'、'.join(included) or '无'}。"
-            )
-        else:
-            text = (
-                f"[10086] Your {name} plan is effective from {on}, {yuan_en(fee)}/month, "
-                f"including: {', '.join(included) or 'nothing'}."
-            )
-        return self._notice(out, person, "plan_effective", text, effective)
+    def _plan_change(self, current: int, ordered: int) -> tuple[int, int, int, str]:
+        """A change ordered at ``ordered``: it takes effect with the next billing period."""
+        effective = int(self._period(ordered).next().start.timestamp())
+        return self._other_plan(current), effective, ordered, self._rng.choice(PLAN_CHANGE_CHANNELS)
 
-    def _notice(self, out: Chunk, person: _Person, kind: str, text: str, since: int) -> int:
-        """A notice queued at ``since`` for the sending window; sent if that was before ``at``."""
-        queued = self._in_window(since + self._rng.randint(1, 5), person.offset)
-        sent = queued + self._rng.randint(1, 30)
-        return self._message(
-            out, person, None, "mt", kind, text, since, queued=queued,
-            sent=sent if sent < self._at else None,
-        )  # fmt: skip
+    def _effective_notice(
+        self, person: Person, plan_id: int, effective: int, effective_to: int | None
+    ) -> int | None:
+        """The reminder job's "plan in force" notice: its first run inside the window after
+        the change took effect, if that was before ``at`` and the plan was still held."""
+        run = self._messages.window(person, effective + self._rng.randint(MINUTE, 12 * HOUR))
+        if run >= self._at or (effective_to is not None and run >= effective_to):
+            return None
+        return self._messages.plan_effective(person, plan_id, effective, run)
 
     def _other_plan(self, plan_id: int) -> int:
         other = self._catalogue.pick_plan(self._rng)
         while other == plan_id:
             other = self._catalogue.pick_plan(self._rng)
         return other
-
-    @staticmethod
-    def _month_start_after(ts: int, offset: int) -> int:
-        """The first instant of the calendar month (local time) after the one holding ``ts``."""
-        local = _dt(ts + offset)
-        year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
-        return int(datetime(year, month, 1, tzinfo=UTC).timestamp()) - offset
 
     # --- subscriptions -------------------------------------------------------------------
 
@@ -321,15 +303,23 @@ class CustomerFactory:
                     break
         return chosen
 
-    def _subscriptions(self, person: _Person, excluded: set[int], out: Chunk) -> None:
-        rng = self._rng
+    def _subscriptions(self, person: Person, excluded: set[int], out: Chunk) -> None:
         services = self._pick_services(self._subscription_count(), excluded)
-        # Codes are distinct per subscriber, hence among any of its open requests.
-        codes = rng.sample(range(10_000), len(services))
-        for service_id, code in zip(services, codes, strict=True):
-            self._subscription(person, service_id, f"{code:04d}", out)
+        # Codes are drawn as place_order draws them, distinct among all the subscriber's.
+        codes: set[str] = set()
+        orders: list[_Order] = []
+        for service_id in services:
+            code = allocate_code(codes, self._rng)
+            codes.add(code)
+            orders.append(self._order(person, service_id, code))
+        if person.closed:
+            self._close_account(person, orders, codes)
+        else:
+            self._cancellations(person, orders)
+        out.subscriptions.extend(order.row for order in orders)
 
-    def _subscription(self, person: _Person, service_id: int, code: str, out: Chunk) -> None:
+    def _order(self, person: Person, service_id: int, code: str) -> _Order:
+        """Decide how the order went and write its request and answer; ends come later."""
         rng, catalogue, at = self._rng, self._catalogue, self._at
         subscription_id = next(self._next_subscription)
         provider_id = catalogue.service_provider[service_id]
@@ -338,17 +328,17 @@ class CustomerFactory:
         else:
             channel = rng.choices(PARTNER_CHANNELS, PARTNER_CHANNEL_WEIGHTS)[0]
         order_ref = None
-        if channel == "partner":
+        if channel is Channel.PARTNER:
             order_ref = f"{catalogue.provider_codes[provider_id]}-{subscription_id}"
-        elif channel == "web":
+        elif channel is Channel.WEB:
             order_ref = f"web-{subscription_id}"
         row: Row = {
             "id": subscription_id,
-            "subscriber_id": person.id,
-            "province": person.province,
+            "subscriber_id": person.subscriber.id,
+            "province": person.subscriber.province,
             "service_id": service_id,
-            "state": "active",
-            "channel": channel,
+            "state": State.ACTIVE.value,
+            "channel": channel.value,
             "order_ref": order_ref,
             "ordered_at": None,
             "confirmation_code": code,
@@ -364,40 +354,57 @@ class CustomerFactory:
         }
         window_start = max(person.created, min(at - ORDER_WINDOW, person.end - 2 * DAY))
         draw = rng.random()
-        if draw < PENDING_SHARE and not person.closed:
+        if draw < PENDING_SHARE and person.subscriber.status == "active":
             ordered = at - rng.randint(MINUTE, 23 * HOUR)
-            row["state"] = "pending_confirmation"
-            row["request_mt_id"] = self._request(person, row, service_id, ordered, out)
+            row["state"] = State.PENDING.value
         elif draw < PENDING_SHARE + EXPIRED_SHARE:
-            ordered = rng.randint(window_start, person.end - DAY - MINUTE)
-            row["state"] = "expired"
-            row["ended_at"] = _dt(ordered + DAY)
-            row["end_cause"] = "confirmation_timeout"
+            ordered = rng.randint(window_start, person.end - DAY - EXPIRY_LAG - MINUTE)
+            row["state"] = State.EXPIRED.value
+            row["ended_at"] = dt(ordered + self._confirm_window + rng.randint(1, EXPIRY_LAG))
+            row["end_cause"] = "unconfirmed"
         else:
             if rng.random() < RECENT_SHARE and not person.closed:
                 ordered = rng.randint(max(window_start, at - RECENT_WINDOW), at - 4 * HOUR)
             else:
                 ordered = rng.randint(window_start, person.end - 4 * HOUR)
-            cancelled = person.closed or draw > 1 - CANCELLED_SHARE
-            self._confirmed(person, row, service_id, ordered, cancelled, out)
-        row["ordered_at"] = _dt(ordered)
-        row["confirm_by"] = _dt(ordered + DAY)
-        out.subscriptions.append(row)
-
-    def _confirmed(
-        self, person: _Person, row: Row, service_id: int, ordered: int, cancelled: bool, out: Chunk
-    ) -> None:
-        """An order the subscriber confirmed: its MO, its reminder if due, its cancellation."""
-        rng = self._rng
-        confirmed = ordered + 20 + min(int(rng.expovariate(1 / 600)), 3 * HOUR)
-        code = row["confirmation_code"]
-        word = "是" if person.language == "zh" else "Y"
-        mo_id = self._message(
-            out, person, row["id"], "mo", "confirmation", f"{word}{code}", confirmed
+        order = _Order(row, service_id, ordered)
+        row["ordered_at"] = dt(ordered)
+        row["confirm_by"] = dt(ordered + self._confirm_window)
+        row["request_mt_id"] = self._messages.request(
+            person, subscription_id, service_id, code, ordered
         )
-        row["confirmed_at"] = _dt(confirmed)
+        if row["state"] == State.ACTIVE.value:
+            answered = ordered + 20 + min(int(rng.expovariate(1 / 600)), 3 * HOUR)
+            if draw < PENDING_SHARE + EXPIRED_SHARE + DECLINED_SHARE:
+                self._declined(person, order, answered)
+            else:
+                cancelled = person.closed or draw > 1 - CANCELLED_SHARE
+                self._confirmed(person, order, answered, cancelled)
+        return order
+
+    def _declined(self, person: Person, order: _Order, answered: int) -> None:
+        """否{code}: the order ends at once, with the MO as its evidence."""
+        row = order.row
+        mo_id = self._messages.decline(
+            person, row["id"], order.service_id, row["confirmation_code"], answered
+        )
+        row.update(
+            state=State.CANCELLED.value,
+            ended_at=dt(answered),
+            end_cause="declined",
+            end_message_id=mo_id,
+        )
+
+    def _confirmed(self, person: Person, order: _Order, confirmed: int, cancelled: bool) -> None:
+        """是{code}, then the reminder if it was due before the order ended (if it did)."""
+        rng, row = self._rng, order.row
+        mo_id = self._messages.confirm(
+            person, row["id"], order.service_id, row["confirmation_code"], confirmed
+        )
+        row["state"] = State.ACTIVE.value
+        row["confirmed_at"] = dt(confirmed)
         row["confirmation_mo_id"] = mo_id
-        ended: int | None = None
+        order.confirmed = confirmed
         if cancelled:
             if person.closed:
                 ended = person.end
@@ -406,159 +413,132 @@ class CustomerFactory:
             else:
                 span = max(0, person.end - confirmed - 2 * MINUTE)
                 ended = confirmed + MINUTE + int(rng.random() * span)
-            ended = min(ended, self._at - MINUTE)
-        reminder_due = self._catalogue.reminder_applies(service_id) and (
+            order.ended = min(ended, self._at - MINUTE)
+        reminder_due = self._catalogue.reminder_applies(order.service_id) and (
             confirmed < self._at - REMINDER_AFTER
         )
-        if reminder_due:
-            queued = self._in_window(confirmed + rng.randint(MINUTE, 20 * MINUTE), person.offset)
-            if ended is None or queued < ended:
-                row["reminder_queued_at"] = _dt(queued)
-                row["reminder_mt_id"] = self._reminder(
-                    person, row, service_id, ordered, queued, out
-                )
-        if ended is None:
+        if not reminder_due:
             return
-        row["state"] = "cancelled"
-        row["ended_at"] = _dt(ended)
-        if person.closed:
-            row["end_cause"] = "account_closed"
-            return
-        cause = rng.choices(CANCEL_CAUSES, CANCEL_CAUSE_WEIGHTS)[0]
-        row["end_cause"] = cause
-        if cause == "mo_cancel":
-            text = f"TD{self._catalogue.service_codes[service_id]}"
-        elif cause == "query_cancel":
-            text = str(rng.randint(1, 3))
-        else:
-            return
-        row["end_message_id"] = self._message(out, person, row["id"], "mo", "cancel", text, ended)
-
-    def _in_window(self, ts: int, offset: int) -> int:
-        """Hold a notice until the sending window opens (subscriber local time)."""
-        second_of_day = (ts + offset) % DAY
-        if second_of_day < WINDOW_OPENS:
-            return ts + WINDOW_OPENS - second_of_day + self._rng.randint(0, 30 * MINUTE)
-        if second_of_day >= WINDOW_CLOSES:
-            return ts + DAY - second_of_day + WINDOW_OPENS + self._rng.randint(0, 30 * MINUTE)
-        return ts
-
-    # --- messages --------------------------------------------------------------------------
-
-    def _price_label(self, service_id: int, language: str) -> str:
-        price = self._catalogue.service_price[service_id]
-        billing = self._catalogue.service_billing[service_id]
-        if language == "en":
-            unit = {"monthly": "/month", "per_use": "/use"}.get(billing, "")
-            return f"{yuan_en(price)}{unit}" if billing != "free" else "free"
-        unit = {"monthly": "/月", "per_use": "/次"}.get(billing, "")
-        return f"{yuan(price)}{unit}" if billing != "free" else "免费"
-
-    def _local(self, ts: int, offset: int, with_time: bool) -> str:
-        local = _dt(ts + offset)
-        if with_time:
-            return f"{local.year}年{local.month}月{local.day}日{local.hour:02d}:{local.minute:02d}"
-        return f"{local.year}年{local.month}月{local.day}日"
-
-    def _request(self, person: _Person, row: Row, service_id: int, ordered: int, out: Chunk) -> int:
-        """The confirmation request (二次确认) of a still-open order."""
-        catalogue = self._catalogue
-        provider = catalogue.provider_names[catalogue.service_provider[service_id]]
-        service = catalogue.service_names[service_id]
-        price = self._price_label(service_id, person.language)
-        code = row["confirmation_code"]
-        if person.language == "zh":
-            text = (
-                f"【10086】您正在订购{provider}的{service},资费{price},由{provider}收取。"
-                f'回复"是{code}"确认订购,不回复或回复其他内容则不订购,24小时内有效。本短信免费。'
+        run = self._messages.window(person, confirmed + rng.randint(MINUTE, 20 * MINUTE))
+        if order.ended is None or run < order.ended:
+            reminder = self._messages.reminder(
+                person, row["id"], order.service_id, order.ordered, run
             )
-        else:
-            text = (
-                f"[10086] You are ordering {service} from {provider}, {price}, charged by "
-                f"{provider}. Reply Y{code} within 24 hours to confirm; any other reply or "
-                "none means no order. This SMS is free."
-            )
-        sent = ordered + self._rng.randint(1, 5)
-        return self._message(
-            out, person, row["id"], "mt", "confirmation_request", text, ordered, sent=sent
+            row["reminder_queued_at"] = dt(run)
+            row["reminder_mt_id"] = reminder["id"]
+            order.reminded = run
+            order.reminder_sent = reminder["sent_at"]
+
+    # --- cancellations -------------------------------------------------------------------
+
+    def _cancellations(self, person: Person, orders: list[_Order]) -> None:
+        """Tell each decided cancellation, in time order, as the customer would send it.
+
+        A listing's numbers count until the next 0000, so a listing dialogue starts only
+        after the previous one ended; a bare TD only when it can mean one subscription;
+        otherwise the customer sends TD and the code."""
+        ending = sorted(
+            (o for o in orders if o.ended is not None and o.row["end_cause"] is None),
+            key=lambda o: (o.ended, o.row["id"]),
         )
+        free_from = 0
+        for order in ending:
+            assert order.ended is not None and order.confirmed is not None
+            charged = self._charged(order, order.ended)
+            draw = self._rng.random()
+            if draw > 1 - REMINDER_CANCEL_SHARE and self._open_reminders(orders, order.ended) == [
+                order
+            ]:
+                mo_id = self._messages.cancel_reminded(person, order.service_id, order.ended)
+                self._end(order, "td_reminder", mo_id)
+                continue
+            if draw < LISTING_CANCEL_SHARE:
+                listed = max(order.confirmed + 10, order.ended - self._rng.randint(30, 10 * MINUTE))
+                if listed > free_from and listed < order.ended:
+                    items = self._listing(person, orders, listed)
+                    number = next(i.number for i in items if i.subscription_id == order.row["id"])
+                    mo_id = self._messages.cancel_item(
+                        person, number, order.service_id, charged, order.ended
+                    )
+                    self._end(order, "listing_cancel", mo_id)
+                    free_from = order.ended
+                    continue
+            mo_id = self._messages.cancel_by_code(person, order.service_id, charged, order.ended)
+            self._end(order, "td_code", mo_id)
 
-    def _reminder(
-        self, person: _Person, row: Row, service_id: int, ordered: int, queued: int, out: Chunk
-    ) -> int:
-        """The charge reminder (扣费提醒), sent and delivered."""
-        catalogue = self._catalogue
-        provider = catalogue.provider_names[catalogue.service_provider[service_id]]
-        service = catalogue.service_names[service_id]
-        service_code = catalogue.service_codes[service_id]
-        price = self._price_label(service_id, person.language)
-        sent = queued + self._rng.randint(1, 30)
-        ordered_on = self._local(ordered, person.offset, with_time=False)
-        charge_at = self._local(sent + REMINDER_LEAD, person.offset, with_time=True)
-        if person.language == "zh":
-            text = (
-                f"【10086】温馨提示:您于{ordered_on}订购了{provider}的{service}"
-                f"(业务代码{service_code}),资费{price},将于{charge_at}后开始扣费。"
-                f'如需退订请回复"TD{service_code}",退订后不收费;'
-                f'如有疑问请回复"TS{service_code}"投诉。本短信免费。'
-            )
-        else:
-            text = (
-                f"[10086] Reminder: on {ordered_on} you ordered {service} from {provider} "
-                f"(service code {service_code}), {price}, charged from {charge_at}. "
-                f"Reply TD{service_code} to cancel at no charge; reply TS{service_code} to "
-                "complain. This SMS is free."
-            )
-        return self._message(out, person, row["id"], "mt", "reminder", text, queued, sent=sent)
+    def _open_reminders(self, orders: list[_Order], at: int) -> list[_Order]:
+        """What a bare TD at ``at`` may answer: reminded, still active, not yet charged."""
+        return [
+            o
+            for o in orders
+            if o.reminded is not None
+            and o.reminded < at
+            and (o.ended is None or o.ended >= at)
+            and not self._charged(o, at)
+        ]
 
-    def _message(
-        self,
-        out: Chunk,
-        person: _Person,
-        subscription_id: int | None,
-        direction: str,
-        kind: str,
-        text: str,
-        created: int,
-        queued: int | None = None,
-        sent: int | None = None,
-    ) -> int:
-        """Store one message. An MT waits from ``queued`` (default ``created``); with ``sent``
-        it went out then and its receipt came back, unless that would be after ``at``."""
-        message_id = next(self._next_message)
-        status = "received"
-        receipt = None
-        if direction == "mt":
-            status = "queued" if sent is None else "delivered"
-            if sent is not None:
-                receipt = sent + self._rng.randint(2, 90)
-                if receipt >= self._at:
-                    status, receipt = "sent", None
-        out.messages.append(
-            {
-                "id": message_id,
-                "subscriber_id": person.id,
-                "province": person.province,
-                "msisdn": person.msisdn,
-                "direction": direction,
-                "service_number": SERVICE_NUMBER,
-                "kind": kind,
-                "text": text,
-                "encoding": "ucs2",
-                "parts": _parts(text),
-                "status": status,
-                "smsc_message_id": None
-                if sent is None and direction == "mt"
-                else f"gen-{message_id}",
-                "in_reply_to": None,
-                "subscription_id": subscription_id,
-                "created_at": _dt(created),
-                "send_after": None
-                if direction == "mo"
-                else _dt(created if queued is None else queued),
-                "sent_at": None if sent is None else _dt(sent),
-                "receipt_status": None if receipt is None else "delivered",
-                "receipt_at": None if receipt is None else _dt(receipt),
-            }
+    def _close_account(self, person: Person, orders: list[_Order], codes: set[str]) -> None:
+        """Before closing the account the customer lists everything and cancels it all:
+        0000, then QX, then 是{code} — the services' cancel-all dialogue."""
+        rng = self._rng
+        confirmed_at = person.end
+        asked = confirmed_at - rng.randint(10, 5 * MINUTE)
+        listed = asked - rng.randint(20, 2 * MINUTE)
+        ending = [o for o in orders if o.ended is not None and o.row["end_cause"] is None]
+        if not ending:
+            return
+        items = self._listing(person, orders, listed)
+        by_id = {o.row["id"]: o for o in ending}
+        named = [by_id[i.subscription_id] for i in items]
+        mo_id = self._messages.cancel_all(
+            person,
+            [(o.service_id, self._charged(o, confirmed_at)) for o in named],
+            allocate_code(codes, rng),
+            asked,
+            confirmed_at,
         )
-        return message_id
+        for order in named:
+            self._end(order, "cancel_all", mo_id)
+
+    def _listing(self, person: Person, orders: list[_Order], at: int) -> list[Listed]:
+        """Send the 0000 listing of what is active at ``at``, numbered as ``number_items``
+        numbers it: order date, then service code."""
+        codes = self._catalogue.service_codes
+        active = sorted(
+            (
+                o
+                for o in orders
+                if o.confirmed is not None
+                and o.confirmed < at
+                and (o.ended is None or o.ended > at)
+            ),
+            key=lambda o: (o.ordered, codes[o.service_id], o.row["id"]),
+        )
+        items = [Listed(n, o.row["id"], o.service_id) for n, o in enumerate(active, start=1)]
+        self._messages.listing(person, items, at)
+        return items
+
+    def _charged(self, order: _Order, ended: int) -> bool:
+        """Whether the charging policy had made a first charge due before the cancellation:
+        what the cancellation reply tells (group-paid services are never charged)."""
+        service_id = order.service_id
+        if order.confirmed is None or self._catalogue.service_group_paid[service_id]:
+            return False
+        reminder = None if order.reminder_sent is None else Reminder(order.reminder_sent)
+        due = first_charge_due_at(
+            dt(order.confirmed),
+            reminder,
+            exempt=self._catalogue.service_exempt[service_id] is not None,
+            policy=self._policy,
+        )
+        return due is not None and due < dt(ended)
+
+    @staticmethod
+    def _end(order: _Order, cause: str, message_id: int) -> None:
+        assert order.ended is not None
+        order.row.update(
+            state=State.CANCELLED.value,
+            ended_at=dt(order.ended),
+            end_cause=cause,
+            end_message_id=message_id,
+        )

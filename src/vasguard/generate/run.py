@@ -7,10 +7,12 @@ PostgreSQL with ``COPY``; both from the very same row dicts.
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from random import Random
@@ -20,12 +22,17 @@ from sqlalchemy import Connection, Engine, Table, func, select, text
 
 from vasguard.domain.msisdn import load_provinces, load_segments
 from vasguard.generate.catalogue import Catalogue, build_catalogue
-from vasguard.generate.customers import CustomerFactory, Row
+from vasguard.generate.customers import Chunk, CustomerFactory, Row
 from vasguard.generate.numbering import NumberPlan
+from vasguard.services.deployment import Deployment
 from vasguard.store import tables
 from vasguard.store.types import UtcDateTime
 
 Progress = Callable[[str, int, int], None]
+
+# Rows are built and written for this many subscribers at a time, inside a chunk's one
+# transaction, so that the rows held in memory stay bounded whatever the chunk size.
+BUILD_BATCH = 2_000
 
 # Tables that must be empty before generating: the catalogue and everything customer-side.
 _MUST_BE_EMPTY = (
@@ -35,6 +42,7 @@ _MUST_BE_EMPTY = (
     tables.subscribers,
     tables.subscriptions,
     tables.messages,
+    tables.listings,
 )
 
 
@@ -55,6 +63,8 @@ class GenerationSummary:
     subscriber_plans: int
     subscriptions: int
     messages: int
+    listings: int
+    listing_items: int
     events: int
     elapsed_seconds: float
     # Seconds spent writing each table (the rest of the elapsed time is building rows).
@@ -146,11 +156,13 @@ def generate(
     at: datetime,
     chunk_size: int = 10_000,
     progress: Progress | None = None,
+    deployment: Deployment | None = None,
 ) -> GenerationSummary:
     """Generate the catalogue and ``subscribers`` subscribers with their history before ``at``.
 
-    The same ``seed`` and ``at`` give identical rows (whatever ``chunk_size``). Refuses a
-    database that already holds a catalogue or customers.
+    Messages are what ``deployment`` (default: the default one) would have sent. The same
+    ``seed`` and ``at`` give identical rows (whatever ``chunk_size``). Refuses a database
+    that already holds a catalogue or customers.
     """
     if at.tzinfo is None:
         raise GenerationError("`at` must be an aware UTC datetime")
@@ -172,19 +184,16 @@ def generate(
         _write_catalogue(conn, tally, catalogue, chunk_size, report)
 
     factory = CustomerFactory(
-        catalogue, numbers, provinces, Random(f"vasguard:{seed}:customers"), at
+        catalogue, numbers, provinces, Random(f"vasguard:{seed}:customers"), at, deployment
     )
     done = 0
     report("subscribers", done, subscribers)
-    with engine.connect() as conn:
+    with _catalogue_frozen(), engine.connect() as conn:
         while done < subscribers:
             count = min(chunk_size, subscribers - done)
-            chunk = factory.chunk(count)
             with conn.begin():
-                tally.write(conn, tables.subscribers, chunk.subscribers)
-                tally.write(conn, tables.subscriber_plans, chunk.subscriber_plans)
-                tally.write(conn, tables.messages, chunk.messages)
-                tally.write(conn, tables.subscriptions, chunk.subscriptions)
+                for start in range(0, count, BUILD_BATCH):
+                    _write_chunk(conn, tally, factory.chunk(min(BUILD_BATCH, count - start)))
             done += count
             report("subscribers", done, subscribers)
 
@@ -221,10 +230,36 @@ def generate(
         subscriber_plans=rows["subscriber_plans"],
         subscriptions=rows["subscriptions"],
         messages=rows["messages"],
+        listings=rows["listings"],
+        listing_items=rows["listing_items"],
         events=1,
         elapsed_seconds=time.perf_counter() - started,
         write_seconds=dict(tally.seconds),
     )
+
+
+@contextmanager
+def _catalogue_frozen() -> Iterator[None]:
+    """Keep the cyclic collector off the catalogue while customers are built.
+
+    The catalogue's hundreds of thousands of objects live through the whole run; the row
+    dicts of each batch trigger full collections, and each would traverse the catalogue
+    again. Frozen (``gc.freeze``), it is skipped; it is handed back when the run ends.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _write_chunk(conn: Connection, tally: _Tally, chunk: Chunk) -> None:
+    tally.write(conn, tables.subscribers, chunk.subscribers)
+    tally.write(conn, tables.subscriber_plans, chunk.subscriber_plans)
+    tally.write(conn, tables.messages, chunk.messages)
+    tally.write(conn, tables.subscriptions, chunk.subscriptions)
+    tally.write(conn, tables.listings, chunk.listings)
+    tally.write(conn, tables.listing_items, chunk.listing_items)
 
 
 def _refuse_unless_empty(conn: Connection) -> None:
