@@ -80,22 +80,15 @@ class StoredMo:
 
 
 @dataclass(frozen=True, slots=True)
-class Outgoing:
-    """An MT whose time has come, as the transport submits it."""
-
-    message_id: int
-    msisdn: str
-    source: str
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
 class Receipt:
-    """A delivery receipt: the SMSC's id of the MT, whether it was delivered, and when."""
+    """A final delivery receipt for one MT part: the SMSC's id of the part, whether it
+    was delivered, when it was received, and the stat it gave (``UNDELIV``, ... when not
+    delivered: the reason kept with the part)."""
 
     smsc_message_id: str
     delivered: bool
     at: datetime
+    stat: str = "DELIVRD"
 
 
 @dataclass(frozen=True, slots=True)

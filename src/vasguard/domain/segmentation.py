@@ -280,3 +280,33 @@ def decode_parts(parts: Sequence[bytes], encoding: Encoding, *, packed: bool = F
     else:
         septets = [s for p in pieces for s in p.payload]
     return _from_septets(septets)
+
+
+def encode_part(text: str, encoding: Encoding, reference: int, number: int, count: int) -> bytes:
+    """The user data of part ``number`` of ``count`` whose text is ``text`` (one element of
+    ``split(...).parts``), in the whole message's ``encoding``: a part of a UCS-2 message
+    stays UCS-2 even when its own characters would fit GSM-7. GSM-7 is unpacked."""
+    if not 0 <= reference <= 0xFF:
+        raise ValueError(f"an 8-bit concatenation reference is 0..255, got {reference}")
+    header = bytes([5, _CONCAT_8BIT, 3, reference, count, number]) if count > 1 else b""
+    if encoding == "ucs2":
+        return header + text.encode("utf-16-be")
+    return header + bytes(_to_septets(text))
+
+
+@dataclass(frozen=True, slots=True)
+class Concatenation:
+    """Where a concatenated part belongs (8- or 16-bit reference), and its payload with
+    the UDH removed."""
+
+    reference: int
+    count: int
+    seq: int
+    payload: bytes
+
+
+def read_concatenation(data: bytes) -> Concatenation:
+    """The concatenation information of one part's user data (UDH included);
+    ``ValueError`` when it carries none."""
+    part = _read_part(data)
+    return Concatenation(part.reference, part.count, part.seq, part.payload)

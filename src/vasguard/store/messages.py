@@ -14,13 +14,13 @@ from vasguard.domain.messages import (
     MessageView,
     NewMo,
     NewMt,
-    Outgoing,
     Received,
     SettledMt,
     StoredMo,
 )
 from vasguard.store.appends import Appends
-from vasguard.store.tables import QUEUED, messages, subscribers
+from vasguard.store.outbox import OutboxRepository
+from vasguard.store.tables import messages, subscribers
 
 _ADD = messages.insert().returning(messages.c.id)
 
@@ -80,6 +80,8 @@ class MessageRepository:
     def __init__(self, conn: Connection, appends: Appends) -> None:
         self._conn = conn
         self._appends = appends
+        self.outbox = OutboxRepository(conn)
+        """MT parts and receipts: what the sender claims and settles."""
 
     def add(self, mt: NewMt) -> int:
         """Queue an MT now and return its id, for rows that must point at it."""
@@ -139,31 +141,11 @@ class MessageRepository:
     def mark_handled(self, message_id: int, at: datetime) -> None:
         self._conn.execute(_MARK_HANDLED, {"message_id": message_id, "at": at})
 
-    def due_mt(self, at: datetime, limit: int) -> list[Outgoing]:
-        rows = self._conn.execute(
-            select(
-                messages.c.id,
-                messages.c.msisdn,
-                messages.c.service_number,
-                messages.c.text,
-            )
-            .where(QUEUED, messages.c.send_after <= at)
-            .order_by(messages.c.send_after, messages.c.id)
-            .limit(limit)
-        ).all()
-        return [Outgoing(r[0], r[1], r[2], r[3]) for r in rows]
-
-    def mark_sent(self, message_id: int, smsc_message_id: str, at: datetime) -> None:
-        self._conn.execute(
-            update(messages)
-            .where(messages.c.id == message_id, messages.c.status == "queued")
-            .values(status="sent", sent_at=at, smsc_message_id=smsc_message_id)
-        )
-
     def apply_receipt(
         self, smsc_message_id: str, delivered: bool, at: datetime
     ) -> SettledMt | None:
-        """Set the outcome of a sent MT; ``None`` if unknown or already settled."""
+        """Set the outcome of an MT sent whole before MTs had parts (a row from before
+        migration 0006, with the SMSC id on the message); ``None`` if unknown or settled."""
         outcome = "delivered" if delivered else "failed"
         row = self._conn.execute(
             update(messages)

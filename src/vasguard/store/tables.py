@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -194,6 +195,69 @@ messages = Table(
     Index("ix_messages_subscriber", "subscriber_id", "created_at"),
 )
 
+# --- MT parts: what the sender claims, submits and matches receipts to (invariant 11) ---
+# Written when an MT is first claimed, so queuing a reply stays one batched insert. A part
+# is claimed (claimed_by, until claimed_until, which is also its next_attempt_at) by one
+# sender; once its smsc_message_id is stored it is 'submitted' and never sent again.
+
+message_parts = Table(
+    "message_parts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("message_id", Id, ForeignKey("messages.id"), nullable=False),
+    Column("subscriber_id", Id),
+    Column("province", String(2)),
+    Column("number", SmallInteger, nullable=False),
+    Column("parts", SmallInteger, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("claimed_by", String(64)),
+    Column("claimed_until", UtcDateTime()),
+    Column("smsc_message_id", String(64)),
+    Column("submitted_at", UtcDateTime()),
+    Column("settled_at", UtcDateTime()),
+    # The SMPP status name of a refusal, or the receipt's stat (UNDELIV, EXPIRED, ...).
+    Column("error", String(40)),
+    CheckConstraint(
+        "state IN ('queued', 'claimed', 'submitted', 'delivered', 'failed')", name="state"
+    ),
+    UniqueConstraint("message_id", "number"),
+    Index("ix_message_parts_smsc_message_id", "smsc_message_id"),
+)
+
+# A receipt whose SMSC id no part carries yet (it came before its submit_sm_resp was
+# stored): kept here and applied when the id lands.
+unmatched_receipts = Table(
+    "unmatched_receipts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("smsc_message_id", String(64), nullable=False),
+    Column("delivered", Boolean, nullable=False),
+    Column("stat", String(10), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Index("ix_unmatched_receipts_smsc_message_id", "smsc_message_id"),
+)
+
+# Parts of a concatenated MO, kept (and acknowledged) until the last one arrives; the
+# reassembled MO then goes to the intake and its parts are deleted.
+mo_fragments = Table(
+    "mo_fragments",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("sender", String(21), nullable=False),
+    Column("destination", String(21), nullable=False),
+    Column("reference", Integer, nullable=False),
+    Column("total", SmallInteger, nullable=False),
+    Column("seqnum", SmallInteger, nullable=False),
+    Column("data_coding", SmallInteger, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("sender", "destination", "reference", "total", "seqnum"),
+    Index("ix_mo_fragments_received_at", "received_at"),
+)
+
 charges = Table(
     "charges",
     metadata,
@@ -326,6 +390,7 @@ refunds = Table(
 # one only if it states the same predicate with the same literals: use these expressions.
 
 QUEUED = messages.c.status == literal_column("'queued'")
+PART_PENDING = message_parts.c.state.in_([literal_column("'queued'"), literal_column("'claimed'")])
 PENDING_CONFIRMATION = subscriptions.c.state == literal_column("'pending_confirmation'")
 AWAITING_REMINDER = and_(
     subscriptions.c.state == literal_column("'active'"), subscriptions.c.reminder_mt_id.is_(None)
@@ -337,6 +402,8 @@ def _partial(name: str, where: ColumnElement[bool], *columns: Column[Any]) -> In
 
 
 _partial("ix_messages_queued", QUEUED, messages.c.send_after, messages.c.id)
+# The sender claims pending parts by when they are next due (a claim's lease included).
+_partial("ix_message_parts_pending", PART_PENDING, message_parts.c.next_attempt_at)
 # The expiry job walks the requests awaiting confirmation in id order.
 _partial(
     "ix_subscriptions_pending_confirm_by",

@@ -1,9 +1,10 @@
-"""The embedded SMSC: MTs are 'delivered' locally and can be read back.
+"""The embedded SMSC: MT parts are 'delivered' locally and can be read back.
 
 It is the default transport when no SMSC is configured, so the whole product runs on one
-machine. Receipts are handed back when asked for (``delivered=False`` to test failures).
-It keeps only the latest ``keep`` messages: a process that runs for months must not hold
-every MT it ever sent; the store has them all.
+machine. It takes parts as an SMSC does, one submit each, and a handset's inbox shows
+each MT joined from its parts. Receipts are handed back when asked for (``delivered=False``
+to test failures). It keeps only the latest ``keep`` parts: a process that runs for months
+must not hold every MT it ever sent; the store has them all.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from vasguard.domain.messages import Outgoing, Receipt
+from vasguard.domain.messages import Receipt
+from vasguard.domain.mt_parts import Outgoing
 
 
 @dataclass
@@ -27,17 +29,23 @@ class LoopbackSmsc:
     def __post_init__(self) -> None:
         self.delivered = deque(maxlen=self.keep)
 
-    def submit(self, message: Outgoing) -> str:
-        smsc_id = f"{self.prefix}-{message.message_id}-{next(self._ids)}"
-        self.delivered.append(message)
+    def submit(self, part: Outgoing) -> str:
+        smsc_id = f"{self.prefix}-{part.message_id}-{part.number}-{next(self._ids)}"
+        self.delivered.append(part)
         self.pending_receipts.append(smsc_id)
         return smsc_id
 
     def receipts(self, at: datetime, *, delivered: bool = True) -> list[Receipt]:
         """Take the receipts for everything submitted since the last call."""
         taken, self.pending_receipts = self.pending_receipts, []
-        return [Receipt(smsc_id, delivered, at) for smsc_id in taken]
+        stat = "DELIVRD" if delivered else "UNDELIV"
+        return [Receipt(smsc_id, delivered, at, stat) for smsc_id in taken]
 
     def inbox(self, msisdn: str) -> list[str]:
-        """What a handset would have received, in order (of the messages still kept)."""
-        return [m.text for m in self.delivered if m.msisdn == msisdn]
+        """What a handset would show, in order: each MT joined from its parts (of the
+        parts still kept)."""
+        texts: dict[int, dict[int, str]] = {}
+        for part in self.delivered:
+            if part.msisdn == msisdn:
+                texts.setdefault(part.message_id, {})[part.number] = part.text
+        return ["".join(parts[n] for n in sorted(parts)) for parts in texts.values()]

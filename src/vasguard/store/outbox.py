@@ -1,0 +1,362 @@
+"""The outbox's rows: MT parts claimed, submitted and settled, and receipts waiting for
+their part (invariant 11).
+
+Claiming is one statement that picks due parts and marks them claimed: on PostgreSQL the
+pick is ``FOR UPDATE SKIP LOCKED``, so concurrent senders (binds, processes) each take
+different rows without waiting on one another; on SQLite the unit of work is the one
+writer, so the pick and the mark cannot interleave with another sender's. A claim is a
+lease: ``next_attempt_at`` is set to its end, so a part whose sender died is due again
+then, and found by the same query as a queued one.
+
+A message's own status follows its parts; each such update restates the condition on the
+parts in SQL, and runs after the parts' own change was committed, so two senders (or two
+receipts) finishing the last two parts of one message concurrently cannot both miss it:
+the later one to commit sees the other's parts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    bindparam,
+    delete,
+    exists,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from vasguard.domain.messages import Receipt
+from vasguard.domain.mt_parts import Claim, Outgoing, Rejected, Submitted
+from vasguard.domain.segmentation import Encoding
+from vasguard.store.tables import PART_PENDING, QUEUED, message_parts, messages, unmatched_receipts
+
+p = message_parts.c
+m = messages.c
+
+
+@dataclass(frozen=True, slots=True)
+class UncutMt:
+    """A queued MT whose parts are not written yet."""
+
+    id: int
+    subscriber_id: int | None
+    province: str | None
+    text: str
+    reply: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SettledMessage:
+    """An MT whose status a part's outcome just settled (for the event recording it)."""
+
+    id: int
+    subscriber_id: int | None
+    province: str | None
+    status: str
+    reason: str | None = None
+
+
+_INSERT_PARTS = {
+    name: dialect.insert(message_parts).on_conflict_do_nothing(
+        index_elements=["message_id", "number"]
+    )
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_SUBMITTED = (
+    update(message_parts)
+    .where(p.id == bindparam("part_id"), PART_PENDING)
+    .values(
+        state="submitted",
+        smsc_message_id=bindparam("smsc_id"),
+        submitted_at=bindparam("at"),
+        claimed_by=None,
+        claimed_until=None,
+        error=None,
+    )
+)
+_ANY_PENDING = exists().where(p.message_id == m.id, PART_PENDING)
+_ALL_DELIVERED = ~exists().where(p.message_id == m.id, p.state != "delivered")
+
+
+class OutboxRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    @property
+    def _postgres(self) -> bool:
+        return self._conn.dialect.name == "postgresql"
+
+    # --- cutting and claiming -----------------------------------------------------------
+
+    def uncut_due(self, at: datetime, limit: int) -> list[UncutMt]:
+        """Queued MTs due by ``at`` that have no parts yet, oldest first; on PostgreSQL
+        locked, skipping those another sender is cutting right now."""
+        query = (
+            select(m.id, m.subscriber_id, m.province, m.text, m.in_reply_to)
+            .where(QUEUED, m.send_after <= at, ~exists().where(p.message_id == m.id))
+            .order_by(m.send_after, m.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=messages)
+        )
+        return [
+            UncutMt(r[0], r[1], r[2], r[3], r[4] is not None)
+            for r in self._conn.execute(query).all()
+        ]
+
+    def add_parts(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Write parts (``message_id``, ``number``, ``parts``, ``text``, ...); parts a
+        concurrent sender already wrote are left as they are."""
+        if rows:
+            self._conn.execute(_INSERT_PARTS[self._conn.dialect.name], list(rows))
+
+    def claim(self, claim: Claim, limit: int) -> list[Outgoing]:
+        """Take up to ``limit`` due parts (queued, or claimed by a sender whose lease ran
+        out) for ``claim.owner`` until ``claim.until``."""
+        due = (
+            select(p.id)
+            .where(PART_PENDING, p.next_attempt_at <= claim.at)
+            .order_by(p.next_attempt_at, p.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        rows = self._conn.execute(
+            update(message_parts)
+            .where(p.id.in_(due.scalar_subquery()))
+            .values(
+                state="claimed",
+                claimed_by=claim.owner,
+                claimed_until=claim.until,
+                next_attempt_at=claim.until,
+                attempts=p.attempts + 1,
+            )
+            .returning(p.id, p.message_id, p.number, p.parts, p.text, p.attempts)
+        ).all()
+        if not rows:
+            return []
+        heads = {
+            r[0]: r[1:]
+            for r in self._conn.execute(
+                select(m.id, m.msisdn, m.service_number, m.encoding).where(
+                    m.id.in_({r[1] for r in rows})
+                )
+            ).all()
+        }
+        claimed = [
+            Outgoing(
+                part_id=r[0],
+                message_id=r[1],
+                msisdn=heads[r[1]][0],
+                source=heads[r[1]][1],
+                encoding=cast(Encoding, heads[r[1]][2]),
+                number=r[2],
+                parts=r[3],
+                text=r[4],
+                attempts=r[5],
+            )
+            for r in rows
+        ]
+        claimed.sort(key=lambda part: (part.message_id, part.number))
+        return claimed
+
+    # --- what a submit came to ----------------------------------------------------------
+
+    def store_submitted(self, submitted: Sequence[Submitted], at: datetime) -> int:
+        """Record the SMSC ids of parts the SMSC took; how many parts changed. A part
+        already submitted (its lease ran out while its first submit was still in flight,
+        and another sender sent it too) keeps its first id."""
+        if not submitted:
+            return 0
+        result = cast(
+            CursorResult[Any],
+            self._conn.execute(
+                _SUBMITTED,
+                [
+                    {"part_id": s.part.part_id, "smsc_id": s.smsc_message_id, "at": at}
+                    for s in submitted
+                ],
+            ),
+        )
+        return int(result.rowcount)
+
+    def mark_sent(self, message_ids: Sequence[int], at: datetime) -> int:
+        """MTs whose every part is now submitted become ``sent`` at ``at``: the instant the
+        SMSC had all of it, which is what the charge reminder's lead time counts from.
+        How many did."""
+        if not message_ids:
+            return 0
+        result = cast(
+            CursorResult[Any],
+            self._conn.execute(
+                update(messages)
+                .where(m.id.in_(sorted(set(message_ids))), QUEUED, ~_ANY_PENDING)
+                .values(status="sent", sent_at=at)
+            ),
+        )
+        return int(result.rowcount)
+
+    def release(
+        self, part_id: int, next_attempt_at: datetime, error: str | None, *, sent: bool
+    ) -> None:
+        """Put a claimed part back in the queue, due at ``next_attempt_at``; ``sent=False``
+        (nothing went out) does not count the claim as an attempt."""
+        self._conn.execute(
+            update(message_parts)
+            .where(p.id == part_id, p.state == "claimed")
+            .values(
+                state="queued",
+                next_attempt_at=next_attempt_at,
+                claimed_by=None,
+                claimed_until=None,
+                error=error,
+                attempts=p.attempts if sent else p.attempts - 1,
+            )
+        )
+
+    def reject(self, rejected: Rejected, at: datetime) -> SettledMessage | None:
+        """The SMSC refused a part for good: it fails with the status, its siblings not yet
+        claimed are abandoned (a message missing a part is not worth the rest), and the
+        message fails. The message, if this changed it."""
+        part = self._conn.execute(
+            update(message_parts)
+            .where(p.id == rejected.part.part_id, p.state == "claimed")
+            .values(state="failed", error=rejected.status, settled_at=at, claimed_by=None)
+            .returning(p.message_id)
+        ).first()
+        if part is None:
+            return None
+        self._conn.execute(
+            update(message_parts)
+            .where(p.message_id == part[0], p.state == "queued")
+            .values(state="failed", error="ABANDONED", settled_at=at)
+        )
+        row = self._conn.execute(
+            update(messages)
+            .where(m.id == part[0], m.status.in_(["queued", "sent"]))
+            .values(status="failed")
+            .returning(m.id, m.subscriber_id, m.province)
+        ).first()
+        return SettledMessage(row[0], row[1], row[2], "failed", rejected.status) if row else None
+
+    # --- receipts -----------------------------------------------------------------------
+
+    def settle_parts(self, receipts: Sequence[Receipt]) -> dict[str, int]:
+        """Apply final receipts to the submitted parts with their SMSC id; the message id
+        of each part settled, by SMSC id. A repeated receipt changes nothing."""
+        settled: dict[str, int] = {}
+        for receipt in receipts:
+            row = self._conn.execute(
+                update(message_parts)
+                .where(p.smsc_message_id == receipt.smsc_message_id, p.state == "submitted")
+                .values(
+                    state="delivered" if receipt.delivered else "failed",
+                    settled_at=receipt.at,
+                    error=None if receipt.delivered else receipt.stat,
+                )
+                .returning(p.message_id)
+            ).first()
+            if row is not None:
+                settled[receipt.smsc_message_id] = row[0]
+        return settled
+
+    def known_ids(self, smsc_ids: Sequence[str]) -> set[str]:
+        """Which of these SMSC ids a part carries."""
+        if not smsc_ids:
+            return set()
+        return {
+            r[0]
+            for r in self._conn.execute(
+                select(p.smsc_message_id).where(p.smsc_message_id.in_(set(smsc_ids)))
+            )
+        }
+
+    def settle_messages(self, message_ids: Sequence[int], at: datetime) -> list[SettledMessage]:
+        """MTs whose parts' receipts now decide them: delivered once every part is, failed
+        once one part's receipt says so. ``receipt_status`` / ``receipt_at`` mean the
+        whole MT, as the charging rule reads them."""
+        if not message_ids:
+            return []
+        ids = sorted(set(message_ids))
+        delivered = self._conn.execute(
+            update(messages)
+            .where(m.id.in_(ids), m.status == "sent", _ALL_DELIVERED)
+            .values(status="delivered", receipt_status="delivered", receipt_at=at)
+            .returning(m.id, m.subscriber_id, m.province)
+        ).all()
+        failed_part = (
+            select(p.error)
+            .where(p.message_id == m.id, p.state == "failed", p.error != "ABANDONED")
+            .order_by(p.number)
+            .limit(1)
+            .scalar_subquery()
+        )
+        failed = self._conn.execute(
+            update(messages)
+            .where(
+                m.id.in_(ids),
+                m.status.in_(["queued", "sent"]),
+                exists().where(
+                    p.message_id == m.id, p.state == "failed", p.smsc_message_id.is_not(None)
+                ),
+            )
+            .values(status="failed", receipt_status="failed", receipt_at=at)
+            .returning(m.id, m.subscriber_id, m.province, failed_part)
+        ).all()
+        return [SettledMessage(r[0], r[1], r[2], "delivered") for r in delivered] + [
+            SettledMessage(r[0], r[1], r[2], "failed", r[3]) for r in failed
+        ]
+
+    def keep_unmatched(self, receipts: Sequence[Receipt]) -> None:
+        """Keep receipts no part carries the id of yet, until the id is stored."""
+        if receipts:
+            self._conn.execute(
+                unmatched_receipts.insert(),
+                [
+                    {
+                        "smsc_message_id": r.smsc_message_id,
+                        "delivered": r.delivered,
+                        "stat": r.stat,
+                        "at": r.at,
+                    }
+                    for r in receipts
+                ],
+            )
+
+    def take_unmatched(self, smsc_ids: Sequence[str]) -> list[Receipt]:
+        """Remove and return the kept receipts for these SMSC ids whose part now has it."""
+        if not smsc_ids:
+            return []
+        u = unmatched_receipts.c
+        rows = self._conn.execute(
+            delete(unmatched_receipts)
+            .where(
+                u.smsc_message_id.in_(set(smsc_ids)),
+                exists().where(p.smsc_message_id == u.smsc_message_id),
+            )
+            .returning(u.smsc_message_id, u.delivered, u.at, u.stat)
+        ).all()
+        return [Receipt(r[0], bool(r[1]), r[2], r[3]) for r in rows]
+
+    # --- for the operator ---------------------------------------------------------------
+
+    def depth(self, at: datetime) -> int:
+        """MTs queued and due by ``at`` (metrics)."""
+        count = self._conn.execute(
+            select(func.count()).select_from(messages).where(QUEUED, m.send_after <= at)
+        ).scalar_one()
+        return int(count)
+
+    def parts_pending(self) -> int:
+        """Parts queued or claimed (tests, metrics)."""
+        return int(
+            self._conn.execute(
+                select(func.count()).select_from(message_parts).where(PART_PENDING)
+            ).scalar_one()
+        )
