@@ -133,9 +133,6 @@ class CustomerFactory:
         self._deployment = deployment = deployment or Deployment()
         self._zones = {p.code: p.timezone for p in provinces}
         self._messages = Messages(catalogue, deployment, rng, self._at)
-        self._templates = {
-            language: self._messages.templates(language) for language in ("zh", "en")
-        }
         self._confirm_window = int(deployment.confirmation_window.total_seconds())
         self._policy = ChargingPolicy(
             lead_time=deployment.reminder_lead_time,
@@ -182,7 +179,7 @@ class CustomerFactory:
             self._zones[province],
             created,
             end,
-            self._templates[language],
+            self._messages.templates(language),
         )
         out.subscribers.append(
             {

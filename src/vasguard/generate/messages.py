@@ -46,6 +46,7 @@ Row = dict[str, Any]
 SUBMIT_DELAY = (1, 5)
 NOTICE_SUBMIT_DELAY = (1, 30)
 RECEIPT_DELAY = (2, 90)
+LANGUAGES = ("zh", "en")
 # Distinct texts kept per cache: enough for the popular services, bounded for a long run.
 CACHE_SIZE = 20_000
 
@@ -90,6 +91,10 @@ class Messages:
         self._ids = itertools.count(1)
         self._plan_zone = ZoneInfo(deployment.timezone)
         self._segments: dict[tuple[object, ...], tuple[Encoding, int]] = {}
+        self._templates = {
+            language: templates_for(deployment, Subscriber(0, "", "", language, "active"))
+            for language in LANGUAGES
+        }
         self.rows: list[Row] = []
         self.listings: list[Row] = []
         self.listing_items: list[Row] = []
@@ -107,7 +112,7 @@ class Messages:
 
     def templates(self, language: str) -> Templates:
         """The templates the services pick for a subscriber of this language."""
-        return templates_for(self._deployment, Subscriber(0, "", "", language, "active"))
+        return self._templates[language]
 
     # --- the order dialogue ------------------------------------------------------------
 
