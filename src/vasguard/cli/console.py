@@ -12,7 +12,8 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -22,7 +23,7 @@ from typer._click.core import Context  # typer vendors click; its groups take th
 from typer.core import TyperGroup
 
 from vasguard.bootstrap import Runtime
-from vasguard.config import Settings
+from vasguard.config import ConfigError, Settings, load_settings
 from vasguard.domain.clock import parse_instant
 from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.periods import Period
@@ -34,8 +35,8 @@ out = Console(markup=False)
 err = Console(stderr=True, markup=False)
 
 
-def fail(message: str, code: int = 2) -> None:
-    err.print(Text.assemble(("error:", "red"), f" {message}"))
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(Text.assemble(("error:", "red"), f" {message}"), soft_wrap=True)  # one line
     raise typer.Exit(code)
 
 
@@ -49,16 +50,24 @@ class RefusingGroup(TyperGroup):
             fail(str(refused))
 
 
+def settings(config: Path | None = None) -> Settings:
+    """This command's settings; a bad file or value is one line and exit status 2."""
+    try:
+        return load_settings(config)
+    except ConfigError as bad:
+        fail(str(bad))
+
+
 def _instant(text: str) -> datetime:
     try:
-        return parse_instant(text, Settings().timezone)
+        return parse_instant(text, settings().timezone)
     except Refused as refused:
         raise typer.BadParameter(str(refused)) from None
 
 
 def _period(text: str) -> Period:
     try:
-        return Period.parse(text, Settings().timezone)
+        return Period.parse(text, settings().timezone)
     except Refused as refused:
         raise typer.BadParameter(str(refused)) from None
 
@@ -80,9 +89,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable outpu
 MsisdnOption = Annotated[str, typer.Option(help="the subscriber's number")]
 
 
-def runtime(*, check_schema: bool = True) -> Runtime:
+def runtime(*, check_schema: bool = True, config: Path | None = None) -> Runtime:
     """The composition root for one command; refuses a database of another schema."""
-    rt = Runtime(Settings())
+    rt = Runtime(settings(config))
     if check_schema:
         rt.check_schema()
     return rt
