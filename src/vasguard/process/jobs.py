@@ -1,0 +1,145 @@
+"""The platform's scheduled jobs and when each is due; the services do the work.
+
+- ``reminders``: charge reminders and "your plan takes effect" notices (one service,
+  ``run_reminders``), every ``reminder_interval_minutes`` and at each opening of the
+  sending window in any province's zone, so nobody waits an interval past 08:00.
+- ``expiry``: pending orders past their confirmation window, every
+  ``expiry_interval_minutes``. Listings need no job: each carries its ``expires_at`` and
+  only a subscriber's latest counts, so an old one simply stops being read.
+- ``bill``: the month that just ended, at ``bill_run_hour`` local time on the 1st. It is
+  charged as of that instant (not of when it happens to run), so a run interrupted by a
+  shutdown, or caught up after the process was down, resumes the same run; a period that
+  already has a finished run is not billed again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from vasguard.bootstrap import Runtime
+from vasguard.domain.clock import Clock, FixedClock
+from vasguard.domain.events import Cause, CauseKind
+from vasguard.domain.periods import Period
+from vasguard.domain.sending import Window, next_window_opening
+from vasguard.process.scheduler import Checkpoint, Job
+from vasguard.services.billing import run_bill
+from vasguard.services.orders import expire_orders
+from vasguard.services.reminders import run_reminders
+
+_JUST_AFTER = timedelta(microseconds=1)
+
+
+def platform_jobs(rt: Runtime, clock: Clock, zones: Iterable[str]) -> list[Job]:
+    """The jobs ``serve`` runs; ``zones`` are the provinces' time zones (sending windows)."""
+    s, deployment = rt.settings, rt.deployment
+    openings = WindowOpenings(frozenset(zones), deployment.sending_window)
+    billing = MonthlyBilling(deployment.timezone, s.bill_run_hour)
+    reminder_every = timedelta(minutes=s.reminder_interval_minutes)
+    expiry_every = timedelta(minutes=s.expiry_interval_minutes)
+
+    def reminders(now: datetime, checkpoint: Checkpoint) -> Mapping[str, object]:
+        run = run_reminders(
+            rt.uow(),
+            FixedClock(now),
+            deployment,
+            cause=Cause(CauseKind.JOB, "scheduler:reminders"),
+            progress=lambda _stage, _done: checkpoint(),
+        )
+        return {
+            "queued": run.queued,
+            "waiting_outside_window": run.waiting_outside_window,
+            "plan_notices_queued": run.plan_notices_queued,
+        }
+
+    def expiry(now: datetime, _checkpoint: Checkpoint) -> Mapping[str, object]:
+        cause = Cause(CauseKind.JOB, "scheduler:expiry")
+        return {"expired": expire_orders(rt.uow(), FixedClock(now), cause=cause)}
+
+    def bill(now: datetime, checkpoint: Checkpoint) -> Mapping[str, object]:
+        period = billing.latest(now)
+        with rt.uow() as uow:
+            if uow.bill_runs.finished(period):
+                return {"period": str(period), "already_billed": True}
+        summary = run_bill(
+            rt.uow(),
+            FixedClock(billing.instant(period)),
+            deployment,
+            str(period),
+            wall_clock=clock,
+            progress=lambda _done, _total: checkpoint(),
+        )
+        return {
+            "period": summary.period,
+            "bill_run": summary.run_id,
+            "resumed": summary.resumed,
+            "charged": summary.total_charged,
+            "charged_fen": summary.total_fen,
+        }
+
+    return [
+        Job(
+            "reminders",
+            reminders,
+            first_at=lambda start: start,
+            next_at=lambda ran: min(ran + reminder_every, openings.next_after(ran)),
+        ),
+        Job(
+            "expiry",
+            expiry,
+            first_at=lambda start: start,
+            next_at=lambda ran: ran + expiry_every,
+        ),
+        Job(
+            "bill",
+            bill,
+            first_at=lambda start: billing.instant(billing.latest(start, or_upcoming=True)),
+            next_at=lambda ran: billing.instant(Period.of(ran, deployment.timezone)),
+        ),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowOpenings:
+    """When the sending window next opens in any of ``zones``."""
+
+    zones: frozenset[str]
+    window: Window
+
+    def next_after(self, at: datetime) -> datetime:
+        """The first opening strictly after ``at`` (far off when there are no zones)."""
+        return min(
+            (next_window_opening(at + _JUST_AFTER, z, self.window) for z in self.zones),
+            default=datetime.max.replace(tzinfo=UTC),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyBilling:
+    """A period is billed at ``hour`` local time on the 1st of the month after it."""
+
+    zone: str
+    hour: int
+
+    def instant(self, period: Period) -> datetime:
+        after = period.next()
+        local = datetime.combine(date(after.year, after.month, 1), time(self.hour))
+        return local.replace(tzinfo=ZoneInfo(self.zone)).astimezone(UTC)
+
+    def latest(self, at: datetime, *, or_upcoming: bool = False) -> Period:
+        """The last period whose billing instant is at or before ``at``.
+
+        ``or_upcoming``: on the 1st before the hour, the one about to be billed instead.
+        """
+        current = Period.of(at, self.zone)
+        previous = _before(current)
+        if self.instant(previous) <= at or or_upcoming:
+            return previous
+        return _before(previous)
+
+
+def _before(period: Period) -> Period:
+    year, month = (period.year - 1, 12) if period.month == 1 else (period.year, period.month - 1)
+    return Period(year, month, period.zone)

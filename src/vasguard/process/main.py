@@ -1,0 +1,131 @@
+"""``vasguard serve``: one asyncio process running the HTTP API, the SMS engine and the
+scheduler, until SIGTERM or SIGINT.
+
+Uvicorn runs in this loop (``Server.serve``), with its own signal handling turned off:
+this module takes the signals, because a stop is more than the web server's. On the
+first SIGTERM or SIGINT, at once and side by side:
+
+- the SMS engine stops taking MOs (unbinds) and finishes what is in flight;
+- the scheduler starts no job and those running end after the chunk they committed;
+- uvicorn stops accepting connections and lets requests in flight finish (at most
+  ``shutdown_seconds``).
+
+Then the process exits 0 with nothing half-written: everything is committed per MO,
+per MT part or per chunk, and what was still queued goes out after the next start. A
+second signal forces uvicorn to drop the connections it is still waiting on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from sqlalchemy.engine import make_url
+
+from vasguard.bootstrap import Runtime
+from vasguard.channels.http.app import create_app
+from vasguard.channels.sms.engine import SmsEngine
+from vasguard.process.jobs import platform_jobs
+from vasguard.process.scheduler import Scheduler
+from vasguard.store.locks import holding
+
+log = logging.getLogger("vasguard.process")
+
+
+class _Server(uvicorn.Server):
+    """Uvicorn without its signal handlers: ``serve`` owns SIGTERM and SIGINT."""
+
+    @contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+async def serve(rt: Runtime, engine: SmsEngine, *, host: str, port: int) -> int:
+    """Run until a signal; the exit status (0 after a graceful stop, 1 if HTTP failed)."""
+    s = rt.settings
+    clock = rt.clock()
+    server = _Server(
+        uvicorn.Config(
+            create_app(rt, engine),
+            host=host,
+            port=port,
+            log_config=None,
+            timeout_graceful_shutdown=max(1, round(s.shutdown_seconds)),
+        )
+    )
+    scheduler = None
+    if s.scheduler:
+        zones = await asyncio.to_thread(_zones, rt)
+        scheduler = Scheduler(
+            platform_jobs(rt, clock, zones), clock, lambda name: holding(rt.engine, name)
+        )
+    log.info(
+        "vasguard starting",
+        extra={
+            "database": make_url(s.database_url).render_as_string(hide_password=True),
+            "http": f"{host}:{port}",
+            "sms": "smpp" if s.smpp_host else "loopback",
+            "smsc": f"{s.smpp_host}:{s.smpp_port}" if s.smpp_host else None,
+            "scheduler": s.scheduler,
+            "clock": clock.now().isoformat(),
+        },
+    )
+    with _signals(server) as stopping:
+        await engine.start()
+        web = asyncio.create_task(_web(server), name="http")
+        jobs = asyncio.create_task(scheduler.run(), name="scheduler") if scheduler else None
+        signalled = asyncio.create_task(stopping.wait(), name="signal")
+        await asyncio.wait({web, signalled}, return_when=asyncio.FIRST_COMPLETED)
+        failed = web.done() and not stopping.is_set()
+        log.info("vasguard stopping" if not failed else "HTTP server ended; stopping")
+        signalled.cancel()
+        server.should_exit = True
+        if scheduler is not None:
+            scheduler.stop()
+        await engine.stop()
+        if jobs is not None:
+            await jobs
+        ok = await web
+    log.info("vasguard stopped")
+    return 0 if ok and not failed else 1
+
+
+async def _web(server: uvicorn.Server) -> bool:
+    """Serve HTTP until told to stop; ``False`` if uvicorn gave up (e.g. port in use)."""
+    try:
+        await server.serve()
+    except SystemExit:  # uvicorn exits when it cannot listen; the process stops in order
+        return False
+    return server.started
+
+
+@contextmanager
+def _signals(server: uvicorn.Server) -> Iterator[asyncio.Event]:
+    """SIGTERM and SIGINT set the event; a second one forces uvicorn's hand."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if stopping.is_set():
+            log.warning("second %s: dropping connections still open", sig.name)
+            server.force_exit = True
+        else:
+            log.info("%s received", sig.name, extra={"signal": sig.name})
+        stopping.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        yield stopping
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+def _zones(rt: Runtime) -> set[str]:
+    with rt.uow() as uow:
+        return set(uow.reminders.zones().values())
