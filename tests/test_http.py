@@ -11,8 +11,12 @@ from vasguard.store import tables
 
 
 @pytest.fixture
-def client(world, db_url):
-    rt = Runtime(Settings(database_url=db_url), fixed_clock=world.clock)
+def rt(world, db_url):
+    return Runtime(Settings(database_url=db_url), fixed_clock=world.clock)
+
+
+@pytest.fixture
+def client(rt):
     with TestClient(create_app(rt)) as c:
         yield c
 
@@ -92,11 +96,16 @@ def test_malformed_json_is_a_problem_too(client):
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
-def test_loopback_smsc_delivers_replies_and_they_can_be_read_back(client):
+def test_loopback_smsc_delivers_replies_and_they_can_be_read_back(client, rt, world):
+    """Requests only queue their MTs; the engine's sender (here the loopback, driven by
+    hand) sends them, and the API shows them delivered."""
     client.post("/api/v1/orders", json={"msisdn": ALICE, "service": "80100001"})
     client.post("/api/v1/sms/mo", json={"from": ALICE, "to": "10086", "text": "是"})
     listing = client.post("/api/v1/sms/mo", json={"from": ALICE, "text": "0000"}).json()
     assert "1.天气预报" in listing["replies"][0]
+    queued = client.get(f"/api/v1/subscribers/{ALICE}/messages").json()
+    assert {m["status"] for m in queued if m["direction"] == "mt"} == {"queued"}
+    assert rt.deliver(world.clock) == 3
     messages = client.get(f"/api/v1/subscribers/{ALICE}/messages").json()
     assert [(m["direction"], m["kind"]) for m in messages] == [
         ("mt", "confirmation_request"),
@@ -109,7 +118,7 @@ def test_loopback_smsc_delivers_replies_and_they_can_be_read_back(client):
     assert {m["status"] for m in messages if m["direction"] == "mt"} == {"delivered"}
 
 
-def test_a_batch_of_mos_answers_each_in_order(client):
+def test_a_batch_of_mos_answers_each_in_order(client, rt, world):
     client.post("/api/v1/orders", json={"msisdn": ALICE, "service": "80100001"})
     client.post("/api/v1/sms/mo", json={"from": ALICE, "text": "是"})
     messages = [
@@ -132,6 +141,7 @@ def test_a_batch_of_mos_answers_each_in_order(client):
     ]
     assert "退订" in results[3]["replies"][0]
     assert results[4]["duplicate"] and results[4]["replies"] == []
+    rt.deliver(world.clock)
     inbox = client.get(f"/api/v1/subscribers/{ALICE}/messages").json()
     assert {m["status"] for m in inbox if m["direction"] == "mt"} == {"delivered"}
 

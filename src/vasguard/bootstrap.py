@@ -6,9 +6,10 @@ else reads settings or picks an adapter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from functools import cached_property
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
@@ -26,8 +27,28 @@ from vasguard.store.uow import SqlUnitOfWork
 
 
 @dataclass
+class ShiftedClock:
+    """Wall time moved to start at ``start``: ``VASGUARD_CLOCK_AT`` for demos and tests.
+
+    It runs at wall speed (reading ``SystemClock``), so a process started "at 09:59 on the
+    1st" sees its sending window open and its bill run fall due a minute later.
+    """
+
+    start: datetime
+    wall: Clock = field(default_factory=SystemClock)
+    _offset: timedelta = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._offset = self.start - self.wall.now()
+
+    def now(self) -> datetime:
+        return self.wall.now() + self._offset
+
+
+@dataclass
 class Runtime:
-    """``fixed_clock`` pins the time for every request (tests, demos); otherwise wall time."""
+    """``fixed_clock`` pins the time for every request (tests, demos); otherwise wall time
+    (shifted to ``settings.clock_at`` when that is set)."""
 
     settings: Settings
     fixed_clock: Clock | None = None
@@ -62,13 +83,27 @@ class Runtime:
 
     def clock(self, at: datetime | None = None) -> Clock:
         """``--at`` given: a clock fixed there; otherwise the pinned clock or wall time."""
-        if at is None:
-            return self.fixed_clock or SystemClock()
-        return FixedClock(at)
+        if at is not None:
+            return FixedClock(at)
+        return self.fixed_clock or self._process_clock
+
+    @cached_property
+    def _process_clock(self) -> Clock:
+        start = self.settings.clock_at
+        if start is None:
+            return SystemClock()
+        return ShiftedClock(
+            start if start.tzinfo else start.replace(tzinfo=ZoneInfo(self.settings.timezone))
+        )
 
     def check_schema(self) -> None:
         """Refuse a database this code did not migrate to its newest revision."""
         check_schema(self.engine)
+
+    def ping(self) -> None:
+        """Raise unless the database answers a query now (``/ready``)."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
 
     def uow(self) -> UnitOfWork:
         return SqlUnitOfWork(self.engine)
@@ -79,7 +114,15 @@ class Runtime:
         return LoopbackSmsc()
 
     def deliver(self, clock: Clock) -> int:
-        """Send what is due through the transport and apply the receipts it returns."""
+        """Send what is due through the loopback and apply its receipts: a one-shot CLI
+        command's replies reach the (simulated) handset at once.
+
+        Not when an SMSC is configured: there the MTs belong to the SMPP engine of
+        ``vasguard serve``, and the loopback would mark real messages delivered that no
+        handset received. Returns how many MTs were sent (0 then).
+        """
+        if self.settings.smpp_host is not None:
+            return 0
         sent = flush(self.uow(), clock, self.transport)
         for receipt in self.transport.receipts(clock.now()):
             record_receipt(self.uow(), receipt)

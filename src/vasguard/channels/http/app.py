@@ -1,4 +1,9 @@
-"""The REST API (JSON, OpenAPI at /docs): catalogue, subscribers, orders and the SMS gateway."""
+"""The REST API (JSON, OpenAPI at /docs): catalogue, subscribers, orders and the SMS gateway.
+
+Requests queue their MTs and return; the SMS engine's sender sends them, whichever
+channel queued them (a request that sent its own replies would race every other sender).
+``/health``, ``/ready`` and ``/metrics`` are for the platform's operators and probes.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,15 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Path, Query
+from fastapi import APIRouter, FastAPI, Path, Query, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
 from vasguard.bootstrap import Runtime
 from vasguard.channels.http import problems
+from vasguard.channels.metrics import REGISTRY
+from vasguard.channels.sms.engine import SmsEngine
 from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.msisdn import normalise
 from vasguard.domain.subscription import Channel
@@ -141,7 +150,9 @@ class MoBatchOut(BaseModel):
     results: list[MoBatchItem]
 
 
-def create_app(rt: Runtime) -> FastAPI:
+def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
+    """The API over ``rt``; ``engine`` is the SMS engine of this process, if it runs one
+    (``/ready`` needs it: without one, nothing sends what the requests queue)."""
     app = FastAPI(
         title="vasguard",
         version="0.1.0",
@@ -152,7 +163,22 @@ def create_app(rt: Runtime) -> FastAPI:
 
     @app.get("/health")
     def health() -> dict[str, str]:
+        """Liveness: the process answers. Touches nothing, so a slow database never gets
+        a live process restarted."""
         return {"status": "ok"}
+
+    @app.get("/ready", response_model=None)
+    def ready() -> dict[str, str] | JSONResponse:
+        """Readiness: the database answers and the SMS engine can take MOs and send MTs."""
+        reason = _not_ready(rt, engine)
+        if reason is not None:
+            return problems.problem(503, "not-ready", "Not ready", reason, retry_after_seconds=5)
+        return {"status": "ready"}
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        """Prometheus text format: what the engine, the sender and the scheduler counted."""
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     @api.get("/services/{code}", response_model=ServiceOut)
     def get_service(code: Annotated[str, Path(max_length=21)]) -> ServiceOut:
@@ -193,7 +219,6 @@ def create_app(rt: Runtime) -> FastAPI:
             order_ref=body.order_ref,
             cause=Cause(CauseKind.API, f"order:{body.channel.value}"),
         )
-        rt.deliver(clock)
         return OrderOut(
             subscription_id=placed.subscription_id,
             msisdn=placed.msisdn,
@@ -237,7 +262,6 @@ def create_app(rt: Runtime) -> FastAPI:
             note=body.note,
             cause=Cause(CauseKind.API, "care"),
         )
-        rt.deliver(clock)
         return ResolutionOut(
             ticket=resolution.ticket,
             resolved_at=resolution.resolved_at,
@@ -278,7 +302,6 @@ def create_app(rt: Runtime) -> FastAPI:
             text=body.text,
             smsc_message_id=body.id,
         )
-        rt.deliver(clock)
         return MoOut(mo_id=result.mo_id, duplicate=result.duplicate, replies=result.replies)
 
     @api.post("/sms/mo-batch", response_model=MoBatchOut)
@@ -294,7 +317,6 @@ def create_app(rt: Runtime) -> FastAPI:
             for m in body.messages
         ]
         results = receive_mos(rt.uow, clock, rt.deployment, incoming)
-        rt.deliver(clock)
         return MoBatchOut(
             results=[
                 MoBatchItem(problem=problems.mo_problem(r))
@@ -306,3 +328,16 @@ def create_app(rt: Runtime) -> FastAPI:
 
     app.include_router(api)
     return app
+
+
+def _not_ready(rt: Runtime, engine: SmsEngine | None) -> str | None:
+    """Why this process cannot do its work now, or ``None`` when it can."""
+    try:
+        rt.ping()
+    except Exception as failed:  # any failure to answer is the same "not ready"
+        return f"the database does not answer: {type(failed).__name__}"
+    if engine is None:
+        return "no SMS engine runs in this process: start it with `vasguard serve`"
+    if not engine.ready():
+        return "the SMS engine is not ready (SMPP binds down, or starting or stopping)"
+    return None
