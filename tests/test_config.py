@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from vasguard.bootstrap import Runtime
 from vasguard.cli.main import app
 from vasguard.config import ConfigError, Settings, load_settings
+from vasguard.domain.clock import SystemClock
 
 
 @pytest.fixture(autouse=True)
@@ -118,3 +121,13 @@ def test_every_command_reads_vasguard_config(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["sms", "inbox", "--msisdn", "13800000001"])
     assert result.exit_code == 2
     assert "VASGUARD_KEYWORDS or keywords in" in result.stderr
+
+
+def test_clock_at_starts_the_process_clock_there_and_it_runs_on(monkeypatch):
+    monkeypatch.setenv("VASGUARD_CLOCK_AT", "2026-12-01T02:59:00")  # no offset: deployment zone
+    clock = Runtime(load_settings()).clock()
+    first = clock.now()
+    assert first - datetime(2026, 11, 30, 18, 59, tzinfo=UTC) < timedelta(seconds=5)
+    assert clock.now() >= first
+    monkeypatch.delenv("VASGUARD_CLOCK_AT")
+    assert isinstance(Runtime(Settings()).clock(), SystemClock)

@@ -9,6 +9,7 @@ from vasguard.bootstrap import Runtime
 from vasguard.channels.http.app import create_app
 from vasguard.channels.metrics import JOBS
 from vasguard.config import Settings
+from vasguard.store import tables
 
 
 class FakeEngine:
@@ -73,3 +74,16 @@ def test_metrics_are_the_prometheus_text_format(rt):
     assert "# TYPE vasguard_jobs_total counter" in body
     assert 'vasguard_jobs_total{job="reminders",result="ok"}' in body
     assert "vasguard_outbox_depth" in body and "vasguard_smpp_binds_up" in body
+
+
+def test_a_one_shot_flush_goes_through_the_loopback_only_when_no_smsc_is_configured(world, db_url):
+    """With an SMSC configured, the MTs are the SMPP engine's: a CLI command's flush through
+    the loopback would mark them delivered though no handset got them."""
+    world.order()
+    with_smsc = Settings(database_url=db_url, smpp_host="smsc.example", smpp_system_id="vas")
+    assert Runtime(with_smsc).deliver(world.clock) == 0
+    [queued] = world.rows(tables.messages)
+    assert queued["status"] == "queued"
+    assert Runtime(Settings(database_url=db_url)).deliver(world.clock) == 1
+    [sent] = world.rows(tables.messages)
+    assert sent["status"] == "delivered"
