@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from vasguard.domain.catalogue import BillingMode, Service, Subscriber
-from vasguard.domain.refusals import Refused
+from vasguard.domain.refusals import RefusedBecause
 from vasguard.domain.subscription import PendingOrder
 
 CONFIRMATION_WINDOW = timedelta(hours=24)
@@ -30,12 +30,8 @@ class Refusal(StrEnum):
     EXPIRED = "expired"
 
 
-class OrderRefused(Refused):
+class OrderRefused(RefusedBecause[Refusal]):
     """An order cannot be taken; nothing was changed."""
-
-    def __init__(self, refusal: Refusal, detail: str) -> None:
-        super().__init__(detail, refusal.value)
-        self.refusal = refusal
 
 
 def check_order(

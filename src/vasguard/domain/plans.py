@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from vasguard.domain.periods import Period
-from vasguard.domain.refusals import Refused
+from vasguard.domain.refusals import RefusedBecause
 
 
 class PlanRefusal(StrEnum):
@@ -15,12 +15,8 @@ class PlanRefusal(StrEnum):
     ALREADY_ON_PLAN = "already_on_plan"
 
 
-class PlanRefused(Refused):
+class PlanRefused(RefusedBecause[PlanRefusal]):
     """A plan order that must change nothing, with a reason fit for the user."""
-
-    def __init__(self, refusal: PlanRefusal, detail: str) -> None:
-        super().__init__(detail, refusal.value)
-        self.refusal = refusal
 
 
 @dataclass(frozen=True, slots=True)

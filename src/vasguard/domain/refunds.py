@@ -18,7 +18,7 @@ from enum import StrEnum
 
 from vasguard.domain.complaints import Complaint
 from vasguard.domain.periods import LAST_YEAR, Period
-from vasguard.domain.refusals import Refused
+from vasguard.domain.refusals import RefusedBecause
 
 
 class ResolutionRefusal(StrEnum):
@@ -30,12 +30,8 @@ class ResolutionRefusal(StrEnum):
     AMOUNT_TOO_LARGE = "amount_too_large"
 
 
-class ResolutionRefused(Refused):
+class ResolutionRefused(RefusedBecause[ResolutionRefusal]):
     """A resolution or refund that must change nothing, with a reason fit for the user."""
-
-    def __init__(self, refusal: ResolutionRefusal, detail: str) -> None:
-        super().__init__(detail, refusal.value)
-        self.refusal = refusal
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,9 @@ the caller what was wrong and, where it can, what to do instead.
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import Generic, TypeVar
+
 
 class Refused(Exception):
     """Nothing was changed; ``detail`` says why."""
@@ -25,3 +28,14 @@ class InvalidInput(Refused, ValueError):
     """Input that is not of the form asked for: a time, a period, a number, a chunk size."""
 
     code = "invalid_input"
+
+
+Reason = TypeVar("Reason", bound=StrEnum)
+
+
+class RefusedBecause(Refused, Generic[Reason]):
+    """A refusal whose reason is one of a use case's enumerated reasons (its ``code``)."""
+
+    def __init__(self, refusal: Reason, detail: str) -> None:
+        super().__init__(detail, refusal.value)
+        self.refusal = refusal

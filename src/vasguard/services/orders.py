@@ -143,18 +143,7 @@ def confirm_order(
         confirmed_at=at,
         confirmation_mo_id=mo_id,
     )
-    uow.events.add(
-        Event(
-            subscriber.id,
-            subscriber.province,
-            "subscription",
-            order.subscription_id,
-            "confirmed",
-            Cause.mo(mo_id),
-            at,
-            {"service": order.service_code},
-        )
-    )
+    _answered(uow, subscriber, order, "confirmed", mo_id=mo_id, at=at)
 
 
 def decline_order(
@@ -173,13 +162,26 @@ def decline_order(
         end_cause="declined",
         end_message_id=mo_id,
     )
+    _answered(uow, subscriber, order, "declined", mo_id=mo_id, at=at)
+
+
+def _answered(
+    uow: UnitOfWork,
+    subscriber: Subscriber,
+    order: PendingOrder,
+    kind: str,
+    *,
+    mo_id: int,
+    at: datetime,
+) -> None:
+    """The event of a 是/否: the answering MO is its cause."""
     uow.events.add(
         Event(
             subscriber.id,
             subscriber.province,
             "subscription",
             order.subscription_id,
-            "declined",
+            kind,
             Cause.mo(mo_id),
             at,
             {"service": order.service_code},

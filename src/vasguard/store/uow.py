@@ -29,21 +29,11 @@ from vasguard.store.subscriptions import SubscriptionRepository
 class SqlUnitOfWork:
     """``with uow:`` opens a transaction; ``commit()`` keeps it, leaving without one undoes it.
 
-    Use cases take a fresh one so that a refusal half-way changes nothing.
+    Use cases take a fresh one so that a refusal half-way changes nothing. Its
+    repositories are those ``services.unit_of_work.UnitOfWork`` declares, made in
+    ``__enter__`` on the transaction's connection.
     """
 
-    catalogue: CatalogueRepository
-    subscribers: SubscriberRepository
-    subscriptions: SubscriptionRepository
-    messages: MessageRepository
-    events: EventRepository
-    plans: PlanRepository
-    reminders: ReminderRepository
-    resolutions: ResolutionRepository
-    listings: ListingRepository
-    complaints: ComplaintRepository
-    bill_runs: BillRunRepository
-    audit: AuditRepository
     conn: Connection
     appends: Appends
 
