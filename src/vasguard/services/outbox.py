@@ -63,6 +63,7 @@ __all__ = [
     "Transport",
     "claim",
     "flush",
+    "outbox_depth",
     "record_receipt",
     "record_receipts",
     "settle",
@@ -268,6 +269,12 @@ def _event(uow: UnitOfWork, message: SettledMessage, at: Any, kind: str) -> None
             detail,
         )
     )
+
+
+def outbox_depth(uow: UnitOfWork, clock: Clock) -> int:
+    """MTs queued and due now (the sender's metric)."""
+    with uow:
+        return uow.messages.outbox.depth(clock.now())
 
 
 def record_receipt(uow: UnitOfWork, receipt: Receipt) -> bool:

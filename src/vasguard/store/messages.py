@@ -19,6 +19,7 @@ from vasguard.domain.messages import (
     StoredMo,
 )
 from vasguard.store.appends import Appends
+from vasguard.store.fragments import FragmentRepository
 from vasguard.store.outbox import OutboxRepository
 from vasguard.store.tables import messages, subscribers
 
@@ -82,6 +83,8 @@ class MessageRepository:
         self._appends = appends
         self.outbox = OutboxRepository(conn)
         """MT parts and receipts: what the sender claims and settles."""
+        self.fragments = FragmentRepository(conn)
+        """Parts of concatenated MOs awaiting the rest."""
 
     def add(self, mt: NewMt) -> int:
         """Queue an MT now and return its id, for rows that must point at it."""
@@ -104,6 +107,14 @@ class MessageRepository:
 
     def receive(self, mo: NewMo, *, handled_at: datetime | None) -> Received | None:
         """Store an MO unless one with the same SMSC id is already stored; then ``None``."""
+        return self._store_mo(mo, "mo", handled_at)
+
+    def keep_incomplete(self, mo: NewMo) -> None:
+        """Store what arrived of a concatenated MO that never completed, as an MO nothing
+        acts on (kind ``mo_incomplete``, handled at once): kept, not lost, not obeyed."""
+        self._store_mo(mo, "mo_incomplete", mo.created_at)
+
+    def _store_mo(self, mo: NewMo, kind: str, handled_at: datetime | None) -> Received | None:
         statement = _RECEIVE[self._conn.dialect.name]
         row = self._conn.execute(
             statement,
@@ -112,7 +123,7 @@ class MessageRepository:
                 "sender": mo.msisdn,
                 "msisdn": mo.msisdn,
                 "service_number": mo.service_number,
-                "kind": "mo",
+                "kind": kind,
                 "text": mo.text,
                 "encoding": mo.encoding,
                 "parts": 1,

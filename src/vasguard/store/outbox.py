@@ -352,11 +352,3 @@ class OutboxRepository:
             select(func.count()).select_from(messages).where(QUEUED, m.send_after <= at)
         ).scalar_one()
         return int(count)
-
-    def parts_pending(self) -> int:
-        """Parts queued or claimed (tests, metrics)."""
-        return int(
-            self._conn.execute(
-                select(func.count()).select_from(message_parts).where(PART_PENDING)
-            ).scalar_one()
-        )
