@@ -634,14 +634,14 @@ def test_plan_notices_are_what_order_plan_and_the_reminder_job_write(dataset) ->
         .join_from(t.subscriber_plans, t.plans)
         .order_by(t.subscriber_plans.c.subscriber_id, t.subscriber_plans.c.id),
     )
-    firsts = set()
+    has_plan: set[int] = set()
     for row in held:
         subscriber = _subscriber(engine, row["subscriber_id"])
         templates = templates_for(DEPLOYMENT, subscriber)
         plan = Plan(row["plan_id"], row["code"], row["name"], row["monthly_fee_fen"])
         day = row["effective_from"].astimezone(plan_zone).date()
-        changed = subscriber.id in firsts
-        firsts.add(subscriber.id)
+        changed = subscriber.id in has_plan
+        has_plan.add(subscriber.id)
         if changed:  # a change takes effect with the next billing period after its order
             period = Period.of(row["ordered_at"], DEPLOYMENT.timezone)
             assert row["effective_from"] == period.next().start

@@ -80,12 +80,13 @@ PLAN_FUTURE_SHARE = 0.01
 # Reminders go out only after this long; the reminder job runs every few minutes.
 REMINDER_AFTER = 2 * DAY
 
-# An account is opened in a shop (care); later orders come through every channel.
+# An account is opened in a shop (care); later orders come through every channel (weights
+# cumulative, as ``choices`` takes them without summing per call).
 FIRST_PLAN_CHANNEL = Channel.CARE.value
 PARTNER_CHANNELS = (Channel.PARTNER, Channel.SMS, Channel.WEB, Channel.CARE)
-PARTNER_CHANNEL_WEIGHTS = (70, 15, 10, 5)
+PARTNER_CHANNEL_WEIGHTS = tuple(itertools.accumulate((70, 15, 10, 5)))
 OWN_CHANNELS = (Channel.SMS, Channel.WEB, Channel.CARE)
-OWN_CHANNEL_WEIGHTS = (50, 30, 20)
+OWN_CHANNEL_WEIGHTS = tuple(itertools.accumulate((50, 30, 20)))
 PLAN_CHANGE_CHANNELS = (Channel.SMS.value, Channel.WEB.value, Channel.CARE.value)
 
 
@@ -321,9 +322,9 @@ class CustomerFactory:
         subscription_id = next(self._next_subscription)
         provider_id = catalogue.service_provider[service_id]
         if provider_id == 1:
-            channel = rng.choices(OWN_CHANNELS, OWN_CHANNEL_WEIGHTS)[0]
+            channel = rng.choices(OWN_CHANNELS, cum_weights=OWN_CHANNEL_WEIGHTS)[0]
         else:
-            channel = rng.choices(PARTNER_CHANNELS, PARTNER_CHANNEL_WEIGHTS)[0]
+            channel = rng.choices(PARTNER_CHANNELS, cum_weights=PARTNER_CHANNEL_WEIGHTS)[0]
         order_ref = None
         if channel is Channel.PARTNER:
             order_ref = f"{catalogue.provider_codes[provider_id]}-{subscription_id}"
