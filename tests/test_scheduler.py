@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from vasguard.bootstrap import Runtime
@@ -88,10 +89,23 @@ def test_a_period_is_billed_on_the_1st_at_the_hour_local_time():
     assert billing.instant(nov) == datetime(2026, 11, 30, 19, 0, tzinfo=UTC)
     assert billing.instant(dec) == local("2027-01-01T03:00")
     assert billing.latest(local("2026-12-01T02:59")) == Period.parse("2026-10")
-    assert billing.latest(local("2026-12-01T02:59"), or_upcoming=True) == nov
     assert billing.latest(local("2026-12-01T03:00")) == nov
     assert billing.latest(local("2026-12-31T23:59")) == nov
     assert billing.latest(local("2027-01-01T03:00")) == dec
+
+
+@pytest.mark.parametrize(
+    ("start", "first"),
+    [
+        ("2026-12-01T02:59", "2026-12-01T03:00"),  # the hour is coming
+        ("2026-12-01T03:00", "2026-12-01T03:00"),
+        ("2026-12-02T02:59", "2026-12-01T03:00"),  # missed by less than a day: caught up
+        ("2026-12-02T03:00", "2027-01-01T03:00"),  # missed longer: left to `jobs bill`
+        ("2026-11-24T12:00", "2026-12-01T03:00"),
+    ],
+)
+def test_a_started_process_first_bills_at_the_hour_or_catches_up_within_a_day(start, first):
+    assert MonthlyBilling(ZONE, 3).first_due(local(start)) == local(first)
 
 
 # --- the scheduler, with jobs of its own --------------------------------------------
@@ -264,7 +278,7 @@ def test_the_month_is_billed_once_on_the_1st_at_the_configured_hour(world, db_ur
 
 
 def test_a_bill_run_missed_while_the_process_was_down_is_caught_up_as_of_its_hour(world, db_url):
-    clock = FixedClock(local("2026-12-03T12:00"))
+    clock = FixedClock(local("2026-12-01T20:00"))
     assert run_due(platform(world, db_url, clock, bill_run_hour=6))["bill"] == "ok"
     [run] = bill_runs(world)
     assert run["period"] == "2026-11" and run["run_at"] == local("2026-12-01T06:00")

@@ -8,8 +8,11 @@
   only a subscriber's latest counts, so an old one simply stops being read.
 - ``bill``: the month that just ended, at ``bill_run_hour`` local time on the 1st. It is
   charged as of that instant (not of when it happens to run), so a run interrupted by a
-  shutdown, or caught up after the process was down, resumes the same run; a period that
-  already has a finished run is not billed again.
+  shutdown resumes the same run, and a period that already has a finished run is not
+  billed again. A process that starts less than ``CATCH_UP`` after the hour (it was down,
+  or was stopped in the middle of the run) bills the period then; one that starts later
+  leaves that period to ``vasguard jobs bill`` — a new installation must not bill a
+  month some other system may already have billed — and waits for the next 1st.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from vasguard.services.orders import expire_orders
 from vasguard.services.reminders import run_reminders
 
 _JUST_AFTER = timedelta(microseconds=1)
+CATCH_UP = timedelta(days=1)
 
 
 def platform_jobs(rt: Runtime, clock: Clock, zones: Iterable[str]) -> list[Job]:
@@ -95,7 +99,7 @@ def platform_jobs(rt: Runtime, clock: Clock, zones: Iterable[str]) -> list[Job]:
         Job(
             "bill",
             bill,
-            first_at=lambda start: billing.instant(billing.latest(start, or_upcoming=True)),
+            first_at=billing.first_due,
             next_at=lambda ran: billing.instant(Period.of(ran, deployment.timezone)),
         ),
     ]
@@ -128,16 +132,17 @@ class MonthlyBilling:
         local = datetime.combine(date(after.year, after.month, 1), time(self.hour))
         return local.replace(tzinfo=ZoneInfo(self.zone)).astimezone(UTC)
 
-    def latest(self, at: datetime, *, or_upcoming: bool = False) -> Period:
-        """The last period whose billing instant is at or before ``at``.
+    def latest(self, at: datetime) -> Period:
+        """The last period whose billing instant is at or before ``at``."""
+        previous = _before(Period.of(at, self.zone))
+        return previous if self.instant(previous) <= at else _before(previous)
 
-        ``or_upcoming``: on the 1st before the hour, the one about to be billed instead.
-        """
-        current = Period.of(at, self.zone)
-        previous = _before(current)
-        if self.instant(previous) <= at or or_upcoming:
-            return previous
-        return _before(previous)
+    def first_due(self, start: datetime) -> datetime:
+        """When a process started at ``start`` first bills: at once if the last billing
+        instant passed less than ``CATCH_UP`` ago, else at the next one."""
+        period = self.latest(start)
+        last = self.instant(period)
+        return last if start - last < CATCH_UP else self.instant(period.next())
 
 
 def _before(period: Period) -> Period:
