@@ -6,6 +6,8 @@ else reads settings or picks an adapter.
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from functools import cached_property
@@ -13,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
+from vasguard.channels.sms.engine import SmsEngine
 from vasguard.channels.sms.loopback import LoopbackSmsc
 from vasguard.config import Settings
 from vasguard.domain.clock import Clock, FixedClock, SystemClock
@@ -112,6 +115,23 @@ class Runtime:
     def transport(self) -> LoopbackSmsc:
         """The embedded SMSC: the default when no SMSC is configured."""
         return LoopbackSmsc()
+
+    def sms_engine(self) -> SmsEngine:
+        """The SMS engine ``serve`` runs: SMPP binds when an SMSC is configured, otherwise
+        the loopback SMSC, drained in this process.
+
+        The engine's claims name this process (host and pid), so a part's claim says which
+        of several processes on one database holds it.
+        """
+        clock, owner = self.clock(), f"{socket.gethostname()}:{os.getpid()}"
+        smpp = self.settings.smpp_config()
+        if smpp is None:
+            from vasguard.channels.sms.loopback_engine import LoopbackEngine
+
+            return LoopbackEngine(self.uow, clock, self.transport, owner=f"loopback@{owner}")
+        from vasguard.channels.smpp.engine import SmppEngine
+
+        return SmppEngine(self.uow, clock, self.deployment, smpp, owner=f"smpp@{owner}")
 
     def deliver(self, clock: Clock) -> int:
         """Send what is due through the loopback and apply its receipts: a one-shot CLI

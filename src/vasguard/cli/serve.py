@@ -1,7 +1,9 @@
-"""``vasguard serve``: the running platform."""
+"""``vasguard serve``: the running platform (HTTP API, SMS engine, scheduler)."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,23 +15,34 @@ from vasguard.store.migrate import upgrade
 def serve(
     host: Annotated[str | None, typer.Option(help="listen address")] = None,
     port: Annotated[int | None, typer.Option(help="listen port")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="TOML file of settings (environment variables win); default $VASGUARD_CONFIG",
+        ),
+    ] = None,
 ) -> None:
-    """Run the HTTP API; an empty database is migrated and filled with demo data first."""
-    import uvicorn
+    """Run the platform until SIGTERM; an empty database is migrated and given demo data.
 
-    from vasguard.channels.http.app import create_app
+    The SMS engine is SMPP when VASGUARD_SMPP_HOST is set, otherwise the loopback SMSC.
+    """
     from vasguard.generate import GenerationError, generate
+    from vasguard.process.logs import configure
+    from vasguard.process.main import serve as run
 
-    rt = runtime(check_schema=False)
+    rt = runtime(check_schema=False, config=config)
+    s = rt.settings
+    configure(s.log_level, s.log_format)
     upgrade(rt.engine)
-    n = rt.settings.demo_subscribers
+    n = s.demo_subscribers
     try:
         generate(rt.engine, subscribers=n, seed=1, at=rt.clock().now())
         err.print(f"empty database: generated a demo operator with {n} subscribers")
     except GenerationError:
         pass  # the database already holds an operator: serve it as it is
-    uvicorn.run(
-        create_app(rt),
-        host=host or rt.settings.http_host,
-        port=port or rt.settings.http_port,
+    status = asyncio.run(
+        run(rt, rt.sms_engine(), host=host or s.http_host, port=port or s.http_port)
     )
+    raise typer.Exit(status)
