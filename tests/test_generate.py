@@ -17,14 +17,13 @@ from sqlalchemy import Engine, Executable, bindparam, func, select, text
 
 from vasguard.domain.catalogue import BillingMode, Subscriber
 from vasguard.domain.charging import (
-    REMINDER_KIND,
     ChargingPolicy,
     Reminder,
     first_charge_due_at,
 )
 from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.listing import ListingCandidate, number_items
-from vasguard.domain.messages import NewMt
+from vasguard.domain.messages import MessageKind, NewMt
 from vasguard.domain.msisdn import load_provinces, load_segments
 from vasguard.domain.periods import Period
 from vasguard.domain.plans import Plan
@@ -614,7 +613,7 @@ def test_reminders_are_what_the_reminder_job_writes_inside_the_window(dataset) -
             stored,
             _queued(
                 subscriber,
-                kind=REMINDER_KIND,
+                kind=MessageKind.REMINDER,
                 text=body,
                 at=run,
                 subscription_id=order["id"],

@@ -34,9 +34,6 @@ from vasguard.domain.clock import local
 from vasguard.domain.periods import Period
 from vasguard.domain.refusals import InvalidInput, Refused
 
-# The kind a charge reminder MT is stored with (messages.kind).
-REMINDER_KIND = "reminder"
-
 
 class FirstMonth(StrEnum):
     FULL = "full"

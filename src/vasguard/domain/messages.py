@@ -8,9 +8,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from vasguard.domain.catalogue import Subscriber
 from vasguard.domain.segmentation import Segmented, choose_encoding, split
+
+
+class MessageKind(StrEnum):
+    """What a stored message is (``messages.kind``): every MO, and each kind of MT."""
+
+    MO = "mo"
+    REPLY = "reply"  # a direct answer to an MO
+    LISTING = "listing"  # the 0000 reply, from the listing sub-port
+    CONFIRMATION_REQUEST = "confirmation_request"  # 二次确认
+    REMINDER = "reminder"  # 扣费提醒: the charging policy reads these
+    PLAN_ORDERED = "plan_ordered"
+    PLAN_CHANGED = "plan_changed"
+    PLAN_EFFECTIVE = "plan_effective"
+    COMPLAINT_RESOLVED = "complaint_resolved"
+
 
 # NUL is no character a handset sends, and PostgreSQL refuses it in text.
 _NUL = "\x00"
@@ -46,7 +62,7 @@ class NewMt:
 
     subscriber: Subscriber
     service_number: str
-    kind: str
+    kind: MessageKind
     text: str
     created_at: datetime
     send_after: datetime | None = None

@@ -31,6 +31,17 @@ _ALLOWED: dict[State, frozenset[State]] = {
 OPEN_STATES = frozenset({State.PENDING, State.ACTIVE})
 
 
+class EndCause(StrEnum):
+    """Why a subscription ended, as stored in ``end_cause`` and told in its event."""
+
+    UNCONFIRMED = "unconfirmed"  # the confirmation window closed without a 是
+    DECLINED = "declined"  # 否 to the confirmation request
+    TD_CODE = "td_code"  # TD + the service code
+    TD_REMINDER = "td_reminder"  # bare TD: the one open charge reminder
+    LISTING_CANCEL = "listing_cancel"  # item numbers of the latest 0000 listing
+    CANCEL_ALL = "cancel_all"  # QX, then 是 + its code
+
+
 def can_move(current: State, target: State) -> bool:
     """Whether the life cycle allows ``current`` → ``target`` (ended states are final)."""
     return target in _ALLOWED[current]

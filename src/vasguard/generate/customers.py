@@ -25,7 +25,7 @@ from vasguard.domain.charging import ChargingPolicy, FirstMonth, Reminder, first
 from vasguard.domain.msisdn import Province
 from vasguard.domain.ordering import allocate_code
 from vasguard.domain.periods import Period
-from vasguard.domain.subscription import Channel, State
+from vasguard.domain.subscription import Channel, EndCause, State
 from vasguard.generate.catalogue import Catalogue
 from vasguard.generate.messages import Listed, Messages, Person, dt
 from vasguard.generate.numbering import NumberPlan
@@ -359,7 +359,7 @@ class CustomerFactory:
             ordered = rng.randint(window_start, person.end - DAY - EXPIRY_LAG - MINUTE)
             row["state"] = State.EXPIRED.value
             row["ended_at"] = dt(ordered + self._confirm_window + rng.randint(1, EXPIRY_LAG))
-            row["end_cause"] = "unconfirmed"
+            row["end_cause"] = EndCause.UNCONFIRMED.value
         else:
             if rng.random() < RECENT_SHARE and not person.closed:
                 ordered = rng.randint(max(window_start, at - RECENT_WINDOW), at - 4 * HOUR)
@@ -389,7 +389,7 @@ class CustomerFactory:
         row.update(
             state=State.CANCELLED.value,
             ended_at=dt(answered),
-            end_cause="declined",
+            end_cause=EndCause.DECLINED.value,
             end_message_id=mo_id,
         )
 
@@ -448,7 +448,7 @@ class CustomerFactory:
                 order
             ]:
                 mo_id = self._messages.cancel_reminded(person, order.service_id, order.ended)
-                self._end(order, "td_reminder", mo_id)
+                self._end(order, EndCause.TD_REMINDER, mo_id)
                 continue
             if draw < LISTING_CANCEL_SHARE:
                 listed = max(order.confirmed + 10, order.ended - self._rng.randint(30, 10 * MINUTE))
@@ -458,11 +458,11 @@ class CustomerFactory:
                     mo_id = self._messages.cancel_item(
                         person, number, order.service_id, charged, order.ended
                     )
-                    self._end(order, "listing_cancel", mo_id)
+                    self._end(order, EndCause.LISTING_CANCEL, mo_id)
                     free_from = order.ended
                     continue
             mo_id = self._messages.cancel_by_code(person, order.service_id, charged, order.ended)
-            self._end(order, "td_code", mo_id)
+            self._end(order, EndCause.TD_CODE, mo_id)
 
     def _open_reminders(self, orders: list[_Order], at: int) -> list[_Order]:
         """What a bare TD at ``at`` may answer: reminded, still active, not yet charged."""
@@ -496,7 +496,7 @@ class CustomerFactory:
             confirmed_at,
         )
         for order in named:
-            self._end(order, "cancel_all", mo_id)
+            self._end(order, EndCause.CANCEL_ALL, mo_id)
 
     def _listing(self, person: Person, orders: list[_Order], at: int) -> list[Listed]:
         """Send the 0000 listing of what is active at ``at``, numbered as ``number_items``
@@ -532,7 +532,7 @@ class CustomerFactory:
         return due is not None and due < dt(ended)
 
     @staticmethod
-    def _end(order: _Order, cause: str, message_id: int) -> None:
+    def _end(order: _Order, cause: EndCause, message_id: int) -> None:
         assert order.ended is not None
         order.row.update(
             state=State.CANCELLED.value,

@@ -28,7 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from vasguard.domain.catalogue import Subscriber
-from vasguard.domain.charging import REMINDER_KIND
+from vasguard.domain.messages import MessageKind
 from vasguard.domain.plans import Plan
 from vasguard.domain.segmentation import Encoding, choose_encoding, split
 from vasguard.domain.sending import send_after
@@ -131,7 +131,7 @@ class Messages:
         return self._mt(
             person,
             SUBMIT_DELAY,
-            kind="confirmation_request",
+            kind=MessageKind.CONFIRMATION_REQUEST,
             text=text,
             at=ordered,
             shape=("confirmation_request", person.subscriber.language, service_id),
@@ -218,7 +218,7 @@ class Messages:
             mo_id,
             text,
             at,
-            kind="listing",
+            kind=MessageKind.LISTING,
             from_number=self._deployment.listing_port,
             unique=True,
         )
@@ -279,7 +279,7 @@ class Messages:
         return self._mt_row(
             person,
             NOTICE_SUBMIT_DELAY,
-            kind=REMINDER_KIND,
+            kind=MessageKind.REMINDER,
             text=text,
             at=run,
             unique=True,
@@ -292,7 +292,7 @@ class Messages:
         """The notice ``order_plan`` queues: written at once, sent inside the window."""
         day = dt(effective).astimezone(self._plan_zone).date()
         language = person.subscriber.language
-        kind = "plan_changed" if changed else "plan_ordered"
+        kind = MessageKind.PLAN_CHANGED if changed else MessageKind.PLAN_ORDERED
         return self._mt(
             person,
             NOTICE_SUBMIT_DELAY,
@@ -310,7 +310,7 @@ class Messages:
         return self._mt(
             person,
             NOTICE_SUBMIT_DELAY,
-            kind="plan_effective",
+            kind=MessageKind.PLAN_EFFECTIVE,
             text=self._plan_effective(language, plan_id, day),
             at=run,
             shape=("plan_effective", language, plan_id),
@@ -362,7 +362,7 @@ class Messages:
         at: int,
         *,
         subscription_id: int | None = None,
-        kind: str = "reply",
+        kind: MessageKind = MessageKind.REPLY,
         from_number: str | None = None,
         unique: bool = False,
     ) -> int:

@@ -11,13 +11,13 @@ from collections.abc import Sequence
 
 from vasguard.domain.events import Cause, Event
 from vasguard.domain.refunds import voided_by_ending
-from vasguard.domain.subscription import NamedSubscription, State, can_move
+from vasguard.domain.subscription import EndCause, NamedSubscription, State, can_move
 from vasguard.domain.templates import Cancellation
 from vasguard.services.handled_mo import HandledMo
 from vasguard.services.resolutions import add_refund
 
 
-def cancel_held(mo: HandledMo, held: Sequence[NamedSubscription], *, cause: str) -> None:
+def cancel_held(mo: HandledMo, held: Sequence[NamedSubscription], *, cause: EndCause) -> None:
     """Cancel what is still open among ``held`` and reply naming every service.
 
     Items already ended are named as such; nothing else about them changes.

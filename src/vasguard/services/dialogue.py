@@ -21,7 +21,7 @@ from vasguard.domain.commands import (
 )
 from vasguard.domain.listing import TdMeaning, td_number_meaning
 from vasguard.domain.ordering import Refusal, match_reply
-from vasguard.domain.subscription import NamedSubscription, State
+from vasguard.domain.subscription import EndCause, NamedSubscription, State
 from vasguard.domain.templates import PendingRequest
 from vasguard.services.cancellation import cancel_held
 from vasguard.services.complaints import open_complaint
@@ -112,7 +112,7 @@ def answer_order(mo: HandledMo, code: str | None, *, confirming: bool) -> None:
 def cancel_service(mo: HandledMo, code: str) -> None:
     held = mo.uow.subscriptions.held_by_code(mo.subscriber.id, code)
     if held:
-        cancel_held(mo, held, cause="td_code")
+        cancel_held(mo, held, cause=EndCause.TD_CODE)
     else:
         mo.reply(mo.templates.unknown_service_code(code))
 
@@ -128,7 +128,7 @@ def cancel_item_or_service(mo: HandledMo, item: int, code: str) -> None:
     if meaning is TdMeaning.ITEM:
         cancel_items(mo, (item,))
     elif meaning is TdMeaning.SERVICE:
-        cancel_held(mo, held, cause="td_code")
+        cancel_held(mo, held, cause=EndCause.TD_CODE)
     elif meaning is TdMeaning.AMBIGUOUS:
         mo.reply(mo.templates.ambiguous(mo.text))
     elif listing is not None:
@@ -150,7 +150,7 @@ def cancel_reminded(mo: HandledMo) -> None:
     """Bare ``TD``: the service of the reminder, but only when exactly one is open."""
     open_reminders = _open_reminders(mo)
     if len(open_reminders) == 1:
-        cancel_held(mo, open_reminders, cause="td_reminder")
+        cancel_held(mo, open_reminders, cause=EndCause.TD_REMINDER)
     else:
         mo.reply(mo.templates.service_code_needed("cancel"))
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from vasguard.domain.catalogue import Subscriber
-from vasguard.domain.messages import NewMt
+from vasguard.domain.messages import MessageKind, NewMt
 from vasguard.domain.templates import Templates
 from vasguard.services.deployment import Deployment
 from vasguard.services.unit_of_work import UnitOfWork
@@ -30,7 +30,7 @@ class HandledMo:
         self,
         text: str,
         *,
-        kind: str = "reply",
+        kind: MessageKind = MessageKind.REPLY,
         subscription_id: int | None = None,
         from_number: str | None = None,
     ) -> None:

@@ -6,7 +6,9 @@ from collections.abc import Sequence
 
 from vasguard.domain.events import Cause, Event
 from vasguard.domain.listing import CurrentListing, PickRefusal, number_items, pick
+from vasguard.domain.messages import MessageKind
 from vasguard.domain.ordering import allocate_code
+from vasguard.domain.subscription import EndCause
 from vasguard.domain.templates import ListingItem
 from vasguard.services.cancellation import cancel_held
 from vasguard.services.handled_mo import HandledMo
@@ -39,7 +41,7 @@ def send_listing(mo: HandledMo) -> None:
             for item in items
         ]
     )
-    mo.reply(text, kind="listing", from_number=mo.deployment.listing_port)
+    mo.reply(text, kind=MessageKind.LISTING, from_number=mo.deployment.listing_port)
 
 
 def open_listing(mo: HandledMo) -> CurrentListing | None:
@@ -59,7 +61,7 @@ def cancel_items(mo: HandledMo, numbers: Sequence[int]) -> None:
     elif chosen.refusal is not None or latest is None:
         mo.reply(t.listing_expired())
     else:
-        cancel_held(mo, latest.named_items(chosen.subscription_ids), cause="listing_cancel")
+        cancel_held(mo, latest.named_items(chosen.subscription_ids), cause=EndCause.LISTING_CANCEL)
 
 
 def ask_cancel_all(mo: HandledMo, taken_codes: set[str]) -> None:
@@ -95,4 +97,4 @@ def ask_cancel_all(mo: HandledMo, taken_codes: set[str]) -> None:
 def confirm_cancel_all(mo: HandledMo, latest: CurrentListing) -> None:
     """是{code} after QX: cancel every item of that listing still open."""
     mo.uow.listings.close_cancel_all(latest.listing.id)
-    cancel_held(mo, latest.named_items(), cause="cancel_all")
+    cancel_held(mo, latest.named_items(), cause=EndCause.CANCEL_ALL)

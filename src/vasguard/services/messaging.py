@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from vasguard.domain.catalogue import Subscriber, UnknownSubscriber
-from vasguard.domain.messages import MessageView, NewMt
+from vasguard.domain.messages import MessageKind, MessageView, NewMt
 from vasguard.domain.msisdn import normalise
 from vasguard.services.deployment import Deployment
 from vasguard.services.unit_of_work import UnitOfWork
@@ -16,7 +16,7 @@ def queue_mt(
     deployment: Deployment,
     subscriber: Subscriber,
     *,
-    kind: str,
+    kind: MessageKind,
     text: str,
     at: datetime,
     subscription_id: int | None = None,

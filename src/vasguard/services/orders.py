@@ -10,6 +10,7 @@ from datetime import datetime
 from vasguard.domain.catalogue import Service, Subscriber, UnknownSubscriber
 from vasguard.domain.clock import Clock
 from vasguard.domain.events import Cause, Event
+from vasguard.domain.messages import MessageKind
 from vasguard.domain.msisdn import normalise
 from vasguard.domain.ordering import (
     OrderRefused,
@@ -17,7 +18,7 @@ from vasguard.domain.ordering import (
     allocate_code,
     check_order,
 )
-from vasguard.domain.subscription import Channel, PendingOrder, State
+from vasguard.domain.subscription import Channel, EndCause, PendingOrder, State
 from vasguard.services.deployment import Deployment, templates_for
 from vasguard.services.messaging import queue_mt
 from vasguard.services.unit_of_work import UnitOfWork
@@ -103,7 +104,7 @@ def place_order(
             uow,
             deployment,
             subscriber,
-            kind="confirmation_request",
+            kind=MessageKind.CONFIRMATION_REQUEST,
             text=text,
             at=at,
             subscription_id=subscription_id,
@@ -159,10 +160,10 @@ def decline_order(
         State.PENDING,
         State.CANCELLED,
         ended_at=at,
-        end_cause="declined",
+        end_cause=EndCause.DECLINED.value,
         end_message_id=mo_id,
     )
-    _answered(uow, subscriber, order, "declined", mo_id=mo_id, at=at)
+    _answered(uow, subscriber, order, EndCause.DECLINED, mo_id=mo_id, at=at)
 
 
 def _answered(

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from vasguard.domain.clock import Clock
 from vasguard.domain.events import Cause, Event
+from vasguard.domain.messages import MessageKind
 from vasguard.domain.plans import (
     PlanRefusal,
     PlanRefused,
@@ -110,7 +111,7 @@ def order_plan(
             uow,
             deployment,
             subscriber,
-            kind="plan_changed" if changed else "plan_ordered",
+            kind=MessageKind.PLAN_CHANGED if changed else MessageKind.PLAN_ORDERED,
             text=text,
             at=at,
             send_after=due,
@@ -118,7 +119,7 @@ def order_plan(
         uow.plans.set_order_notice(new_id, message_id)
         record(
             new_id,
-            "plan_changed" if changed else "plan_ordered",
+            MessageKind.PLAN_CHANGED if changed else MessageKind.PLAN_ORDERED,
             plan=plan.code,
             channel=channel.value,
             effective_from=starts.isoformat(),

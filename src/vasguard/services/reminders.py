@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from vasguard.domain.charging import REMINDER_KIND
 from vasguard.domain.clock import Clock
 from vasguard.domain.events import Cause, CauseKind, Event
-from vasguard.domain.messages import NewMt
+from vasguard.domain.messages import MessageKind, NewMt
 from vasguard.domain.plans import month_start
 from vasguard.domain.reminders import (
     ExemptService,
@@ -130,7 +129,7 @@ def _queue_reminders(
             NewMt(
                 due.subscriber,
                 deployment.service_number,
-                REMINDER_KIND,
+                MessageKind.REMINDER,
                 text,
                 at,
                 subscription_id=due.subscription_id,
@@ -173,7 +172,9 @@ def _queue_effective_notices(
             effective_date=due.effective_from.astimezone(zone).date(),
             included=included.get(due.plan.id, []),
         )
-        notices.append(NewMt(due.subscriber, deployment.service_number, "plan_effective", text, at))
+        notices.append(
+            NewMt(due.subscriber, deployment.service_number, MessageKind.PLAN_EFFECTIVE, text, at)
+        )
     message_ids = uow.messages.add_many(notices)
     uow.plans.record_effective_notices(
         [(due.subscriber_plan_id, mt) for due, mt in zip(batch, message_ids, strict=True)]

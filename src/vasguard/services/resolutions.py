@@ -19,6 +19,7 @@ from typing import Literal
 from vasguard.domain.clock import Clock
 from vasguard.domain.complaints import Complaint, ComplaintStatus
 from vasguard.domain.events import Cause, Event
+from vasguard.domain.messages import MessageKind
 from vasguard.domain.money import yuan
 from vasguard.domain.refunds import (
     Charge,
@@ -139,7 +140,7 @@ def _tell_the_customer(
         uow,
         deployment,
         subscriber,
-        kind="complaint_resolved",
+        kind=MessageKind.COMPLAINT_RESOLVED,
         text=text,
         at=at,
         subscription_id=complaint.subscription_id,

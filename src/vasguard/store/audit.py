@@ -33,7 +33,8 @@ from sqlalchemy import (
     union_all,
 )
 
-from vasguard.domain.charging import REMINDER_KIND, ChargingPolicy, FirstMonth
+from vasguard.domain.charging import ChargingPolicy, FirstMonth
+from vasguard.domain.messages import MessageKind
 from vasguard.domain.periods import Period
 from vasguard.store.tables import (
     bill_runs,
@@ -244,7 +245,7 @@ class AuditRepository:
                 and_(
                     reminder.c.id == sub.reminder_mt_id,
                     reminder.c.direction == "mt",
-                    reminder.c.kind == REMINDER_KIND,
+                    reminder.c.kind == MessageKind.REMINDER,
                     reminder.c.subscription_id == sub.id,
                 ),
             )

@@ -21,13 +21,13 @@ from sqlalchemy import ColumnElement, Select, and_, case, exists, literal, not_,
 from sqlalchemy.sql.elements import Case
 
 from vasguard.domain.charging import (
-    REMINDER_KIND,
     ChargingPolicy,
     FirstMonth,
     Kind,
     Skip,
     plan_judged_at,
 )
+from vasguard.domain.messages import MessageKind
 from vasguard.domain.periods import Period
 from vasguard.store.catalogue import plan_includes
 from vasguard.store.tables import (
@@ -169,7 +169,7 @@ class Eligibility:
                 and_(
                     reminder_mt.c.id == s.reminder_mt_id,
                     reminder_mt.c.direction == "mt",
-                    reminder_mt.c.kind == REMINDER_KIND,
+                    reminder_mt.c.kind == MessageKind.REMINDER,
                     reminder_mt.c.subscription_id == s.id,
                 ),
             )

@@ -10,7 +10,13 @@ from sqlalchemy import Connection, Select, bindparam, exists, func, select, upda
 
 from vasguard.domain.catalogue import BillingMode
 from vasguard.domain.listing import ListingCandidate
-from vasguard.domain.subscription import OPEN_STATES, NamedSubscription, PendingOrder, State
+from vasguard.domain.subscription import (
+    OPEN_STATES,
+    EndCause,
+    NamedSubscription,
+    PendingOrder,
+    State,
+)
 from vasguard.store.catalogue import plan_includes
 from vasguard.store.tables import (
     PENDING_CONFIRMATION,
@@ -186,7 +192,7 @@ class SubscriptionRepository:
         result = self._conn.execute(
             update(subscriptions)
             .where(subscriptions.c.id.in_(ids), subscriptions.c.state == State.PENDING.value)
-            .values(state=State.EXPIRED.value, ended_at=at, end_cause="unconfirmed")
+            .values(state=State.EXPIRED.value, ended_at=at, end_cause=EndCause.UNCONFIRMED.value)
         )
         return result.rowcount
 
