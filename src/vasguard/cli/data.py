@@ -44,7 +44,12 @@ def data_generate(
 
         try:
             summary = generate(
-                rt.engine, subscribers=subscribers, seed=seed, at=when, progress=report
+                rt.engine,
+                subscribers=subscribers,
+                seed=seed,
+                at=when,
+                progress=report,
+                deployment=rt.deployment,
             )
         except GenerationError as exc:
             fail(str(exc))
