@@ -15,7 +15,8 @@
 //                                 (+ "data_coding" 0/3/8, encoded by the npm package;
 //                                 + "udh_hex" for a part of a concatenated MO, UDHL
 //                                 included) or "short_message_hex" (+ "data_coding",
-//                                 "esm_class"), and optionally "message_payload_hex"}
+//                                 "esm_class"), and optionally "message_payload_hex" and
+//                                 "sar": {"reference", "total", "seqnum"} (SAR TLVs)}
 //   {"cmd": "enquire_link", "session": S}     send enquire_link to the ESME
 //   {"cmd": "unbind", "session": S}           send unbind to the ESME
 //   {"cmd": "drop", "session": S}             destroy the TCP connection(s)
@@ -36,10 +37,13 @@
 // unbind_resp, generic_nack {seq, status}, unknown {command_id}, close, error {message},
 // and pdu {command, seq, status} for every PDU received (unless record_pdus is false).
 //
+// submit_sm events carry the decoded "text" and the UDH's information elements
+// ("udh_hex", each IE with its id and length) when esm_class has UDHI.
 // Receipts: a submit_sm with registered_delivery bit 0 set gets, receipt_delay_ms later,
 // a deliver_sm with esm_class 0x04, the SMPP 3.4 Appendix B text ("id:... sub:001
 // dlvrd:001 submit date:... done date:... stat:DELIVRD err:000 text:...") and the
-// receipted_message_id and message_state TLVs.
+// receipted_message_id and message_state TLVs; with receipt_first, before the
+// submit_sm_resp (a receipt overtaking the id it reports on).
 // Redelivery: a deliver_sm answered with a non-zero status, or not answered before its
 // connection closed, is sent again (redeliver_delay_ms later, on the latest bound session)
 // while "redeliver" is true.
@@ -63,6 +67,7 @@ const SETTINGS = {
   submit_delay_ms: 0, // delay before each submit_sm_resp (to hold the ESME's window full)
   receipt_delay_ms: 20,
   receipt_stat: 'DELIVRD',
+  receipt_first: false, // true: the receipt goes out before the submit_sm_resp
   mute_enquire_link: false, // true: enquire_link from the ESME is not answered
   record_submits: true, // false: no submit_sm event (benchmarks)
   record_pdus: true, // false: no pdu event (benchmarks)
@@ -145,6 +150,11 @@ function deliverPdu(mo) {
   }
   if (mo.message_payload_hex !== undefined) {
     options.message_payload = Buffer.from(mo.message_payload_hex, 'hex');
+  }
+  if (mo.sar !== undefined) {
+    options.sar_msg_ref_num = mo.sar.reference;
+    options.sar_total_segments = mo.sar.total;
+    options.sar_segment_seqnum = mo.sar.seqnum;
   }
   return new smpp.PDU('deliver_sm', options);
 }
@@ -234,12 +244,15 @@ function onSession(session) {
         destination_addr: pdu.destination_addr, data_coding: pdu.data_coding,
         esm_class: pdu.esm_class, registered_delivery: pdu.registered_delivery,
         text: sm && typeof sm.message === 'string' ? sm.message : null,
+        udh_hex: sm && sm.udh ? sm.udh.map((ie) => Buffer.from(ie).toString('hex')) : null,
       });
     }
+    const wantsReceipt = status === 0 && (pdu.registered_delivery & 0x01);
+    if (wantsReceipt && SETTINGS.receipt_first) sendReceipt(state, pdu, messageId);
     const answer = () => {
       state.outstanding -= 1;
       session.send(pdu.response({ command_status: status, message_id: messageId }));
-      if (status === 0 && (pdu.registered_delivery & 0x01)) {
+      if (wantsReceipt && !SETTINGS.receipt_first) {
         setTimeout(() => sendReceipt(state, pdu, messageId), SETTINGS.receipt_delay_ms);
       }
     };

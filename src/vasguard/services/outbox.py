@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from vasguard.domain.clock import Clock
@@ -181,8 +181,14 @@ def settle(
                 case NotSent(part=part):
                     outbox.release(part.part_id, at, None, sent=False)
         early = outbox.take_unmatched([o.smsc_message_id for o in submitted])
-        _events(uow, failed, at, "send_failed")
+        _events(uow, failed, at, failed="send_failed")
         uow.commit()
+        if sent:
+            # A receipt that settled a part between the two commits above found its MT
+            # not yet sent; now that it is, look again (the receipt looks after its own
+            # commit too, so one of the two sees both).
+            _events(uow, outbox.settle_messages([o.part.message_id for o in submitted], at), at)
+            uow.commit()
     if early:
         record_receipts(uow, early)
     return Settled(
@@ -213,9 +219,9 @@ def record_receipts(uow: UnitOfWork, receipts: Sequence[Receipt]) -> int:
         waiting: list[Receipt] = []
         late: list[Receipt] = []
         rest = [r for r in receipts if r.smsc_message_id not in settled]
-        known = outbox.known_ids([r.smsc_message_id for r in rest])  # repeated receipts
+        repeated = outbox.settled_ids([r.smsc_message_id for r in rest])
         for receipt in rest:
-            if receipt.smsc_message_id in known:
+            if receipt.smsc_message_id in repeated:
                 continue
             old = uow.messages.apply_receipt(receipt.smsc_message_id, receipt.delivered, receipt.at)
             if old is not None:
@@ -224,11 +230,11 @@ def record_receipts(uow: UnitOfWork, receipts: Sequence[Receipt]) -> int:
             else:
                 waiting.append(receipt)
         outbox.keep_unmatched(waiting)
-        _receipt_events(uow, legacy, receipts)
+        at = max(r.at for r in receipts)
+        _events(uow, legacy, at)
         uow.commit()
         if settled:
-            at = max(r.at for r in receipts)
-            _receipt_events(uow, outbox.settle_messages(list(settled.values()), at), receipts)
+            _events(uow, outbox.settle_messages(list(settled.values()), at), at)
             uow.commit()
         if waiting:
             # The part's id may have been stored while this receipt was being kept; the
@@ -241,21 +247,19 @@ def record_receipts(uow: UnitOfWork, receipts: Sequence[Receipt]) -> int:
     return len(settled) + len(legacy)
 
 
-def _receipt_events(
-    uow: UnitOfWork, messages: Sequence[SettledMessage], receipts: Sequence[Receipt]
+def _events(
+    uow: UnitOfWork,
+    messages: Sequence[SettledMessage],
+    at: datetime,
+    failed: str = "delivery_failed",
 ) -> None:
-    at = max(r.at for r in receipts)
+    """An event per MT settled: ``delivered``, or ``failed`` (a receipt's failure, or
+    ``send_failed`` for a refusal)."""
     for message in messages:
-        kind = "delivered" if message.status == "delivered" else "delivery_failed"
-        _event(uow, message, at, kind)
+        _event(uow, message, at, "delivered" if message.status == "delivered" else failed)
 
 
-def _events(uow: UnitOfWork, messages: Sequence[SettledMessage], at: Any, kind: str) -> None:
-    for message in messages:
-        _event(uow, message, at, kind)
-
-
-def _event(uow: UnitOfWork, message: SettledMessage, at: Any, kind: str) -> None:
+def _event(uow: UnitOfWork, message: SettledMessage, at: datetime, kind: str) -> None:
     detail = {"reason": message.reason} if message.reason else {}
     uow.events.add(
         Event(

@@ -266,14 +266,17 @@ class OutboxRepository:
                 settled[receipt.smsc_message_id] = row[0]
         return settled
 
-    def known_ids(self, smsc_ids: Sequence[str]) -> set[str]:
-        """Which of these SMSC ids a part carries."""
+    def settled_ids(self, smsc_ids: Sequence[str]) -> set[str]:
+        """Which of these SMSC ids belong to parts already delivered or failed (a
+        receipt for one of them is a repeat)."""
         if not smsc_ids:
             return set()
         return {
             r[0]
             for r in self._conn.execute(
-                select(p.smsc_message_id).where(p.smsc_message_id.in_(set(smsc_ids)))
+                select(p.smsc_message_id).where(
+                    p.smsc_message_id.in_(set(smsc_ids)), p.state.in_(["delivered", "failed"])
+                )
             )
         }
 
