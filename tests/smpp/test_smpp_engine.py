@@ -345,3 +345,37 @@ def test_no_deliver_sm_resp_before_its_mo_is_committed(world, smsc, config, run)
 
     run(scenario(), timeout=30)
     assert violations == [], "deliver_sm_resp arrived before the MO was committed"
+
+
+def test_stop_leaves_claims_consistent_and_a_restart_resubmits_nothing(world, smsc, config, run):
+    subscribers = [Subscriber(n, x, HOME, "zh", "active") for n, x in ((1, ALICE), (2, BOB))]
+    with world.uow() as uow:
+        uow.messages.add_many(
+            [
+                NewMt(subscribers[n % 2], "10086", "notice", f"notice {n}", world.clock.now())
+                for n in range(40)
+            ]
+        )
+        uow.commit()
+    clock = RunningClock(world.clock.now())
+
+    async def scenario():
+        await smsc.do("config", submit_delay_ms=100)
+        first = await started(world, config, clock=clock)
+        await smsc.wait("submit_sm", count=5)
+        await first.stop()  # mid-flight: the window's submits finish, the rest stay queued
+        parts = world.rows(tables.message_parts)
+        assert {r["state"] for r in parts} <= {"queued", "submitted", "delivered"}
+        assert all(r["smsc_message_id"] for r in parts if r["state"] != "queued")
+        assert any(r["state"] == "queued" for r in parts) or len(parts) < 40
+        second = await started(world, config, clock=clock)
+        try:
+            await until(lambda: nothing_queued(world), timeout=20, what="every MT sent")
+        finally:
+            await second.stop()
+
+    run(scenario(), timeout=40)
+    smsc.settle()
+    accepted = Counter(e["text"] for e in smsc.events("submit_sm", status=0))
+    assert accepted == Counter({f"notice {n}": 1 for n in range(40)})
+    assert len(smsc.events("bind", status=0)) == 2 and smsc.events("unbind")
