@@ -21,6 +21,7 @@ from vasguard.services.outbox import (
     PartRefused,
     claim,
     flush,
+    forget_unmatched,
     record_receipt,
     record_receipts,
     settle,
@@ -260,3 +261,11 @@ def test_a_reminder_counts_as_delivered_only_when_its_last_part_is(world, delive
     row = _message(world, message_id)
     assert row["receipt_status"] == ("delivered" if delivered else "failed")
     assert row["receipt_at"] == world.clock.now()
+
+
+def test_receipts_that_never_find_their_part_are_dropped_after_days(world):
+    record_receipts(world.uow(), [Receipt("lost-1", True, world.clock.now())])
+    assert forget_unmatched(world.uow(), world.clock) == 0
+    world.clock.advance(timedelta(days=3, seconds=1))
+    assert forget_unmatched(world.uow(), world.clock) == 1
+    assert world.rows(tables.unmatched_receipts) == []

@@ -63,6 +63,7 @@ __all__ = [
     "Transport",
     "claim",
     "flush",
+    "forget_unmatched",
     "outbox_depth",
     "record_receipt",
     "record_receipts",
@@ -273,6 +274,23 @@ def _event(uow: UnitOfWork, message: SettledMessage, at: datetime, kind: str) ->
             detail,
         )
     )
+
+
+UNMATCHED_KEPT = timedelta(days=3)
+"""How long a receipt waits for its part's id: far beyond any submit_sm_resp's delay, so
+only receipts for ids that will never be stored (the response was lost) are dropped."""
+
+
+def forget_unmatched(uow: UnitOfWork, clock: Clock, kept: timedelta = UNMATCHED_KEPT) -> int:
+    """Drop receipts kept longer than ``kept`` without their part; how many (logged)."""
+    with uow:
+        dropped = uow.messages.outbox.forget_unmatched(clock.now() - kept)
+        uow.commit()
+    if dropped:
+        log.warning(
+            "%d delivery receipts never matched an MT part within %s; dropped", dropped, kept
+        )
+    return dropped
 
 
 def outbox_depth(uow: UnitOfWork, clock: Clock) -> int:

@@ -347,6 +347,15 @@ class OutboxRepository:
         ).all()
         return [Receipt(r[0], bool(r[1]), r[2], r[3]) for r in rows]
 
+    def forget_unmatched(self, before: datetime) -> int:
+        """Drop kept receipts older than ``before`` (their part's id never landed: a
+        submit_sm_resp lost to a timeout); how many."""
+        result = cast(
+            CursorResult[Any],
+            self._conn.execute(delete(unmatched_receipts).where(unmatched_receipts.c.at < before)),
+        )
+        return int(result.rowcount)
+
     # --- for the operator ---------------------------------------------------------------
 
     def depth(self, at: datetime) -> int:

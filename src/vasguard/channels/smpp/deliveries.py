@@ -23,7 +23,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-from vasguard.channels.metrics import MOS, RECEIPTS
+from vasguard.channels.metrics import MOS, MTS, RECEIPTS
 from vasguard.channels.smpp.mo import (
     Inbound,
     MoKeys,
@@ -46,7 +46,7 @@ from vasguard.domain.refusals import Refused
 from vasguard.services import concatenation
 from vasguard.services.deployment import Deployment
 from vasguard.services.intake import IncomingMo, MoResult, receive_mos
-from vasguard.services.outbox import record_receipts
+from vasguard.services.outbox import forget_unmatched, record_receipts
 from vasguard.services.unit_of_work import UnitOfWork
 
 log = logging.getLogger("vasguard.channels.smpp")
@@ -87,6 +87,7 @@ class Deliveries:
                     receipt = as_receipt(report, now)
                     if receipt is not None:
                         receipts.append(receipt)
+                        MTS.labels(state="delivered" if receipt.delivered else "undelivered").inc()
                 case Unreadable(reason=reason):
                     log.warning("deliver_sm not read: %s; answering ESME_RX_P_APPN", reason)
                     statuses[n] = Status.ESME_RX_P_APPN
@@ -135,11 +136,12 @@ class Deliveries:
         return statuses
 
     async def sweep(self) -> int:
-        """Settle concatenated MOs past their timeout (see ``services.concatenation``);
-        how many sets were settled."""
+        """Settle concatenated MOs past their timeout (see ``services.concatenation``)
+        and drop receipts that never found their part; how many sets were settled."""
         return await asyncio.to_thread(self._sweep)
 
     def _sweep(self) -> int:
+        forget_unmatched(self._new_uow(), self._clock)
         expired = concatenation.sweep(self._new_uow(), self._clock, self.fragment_timeout)
         complete = [s for s in expired if s.complete]
         readable = []
