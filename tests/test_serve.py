@@ -51,7 +51,7 @@ class Served:
     """One ``vasguard serve`` process; ``start`` again after ``stop`` restarts it."""
 
     def __init__(self, db_url: str, tmp: Path, **settings: str) -> None:
-        self.port = free_port()
+        self.port = int(settings.pop("http_port", free_port()))
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp / "serve.log"
         self.tmp = tmp
@@ -207,3 +207,23 @@ def test_sigterm_mid_flood_then_restart_every_mo_answered_once(serve, world):
         lambda: set(mt_status(world)) == {"delivered"}, "every reply delivered after the restart"
     )
     assert served.terminate() == 0
+
+
+def test_a_taken_port_stops_the_process_with_status_1_before_any_mo_or_job(world, db_url, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        served = Served(db_url, tmp_path, http_port=str(taken.getsockname()[1]))
+        with served.log.open("wb") as log:
+            done = subprocess.run(
+                [str(VASGUARD), "serve"],
+                env=served.env,
+                cwd=tmp_path,
+                stdout=log,
+                stderr=log,
+                timeout=WAIT,
+                check=False,
+            )
+    assert done.returncode == 1
+    logs = served.logs()
+    assert "HTTP server ended; stopping" in logs and '"job":' not in logs

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from vasguard.cli.console import err, runtime
+from vasguard.cli.console import runtime
 from vasguard.store.migrate import upgrade
+
+log = logging.getLogger("vasguard.process")
 
 
 def serve(
@@ -39,7 +42,7 @@ def serve(
     n = s.demo_subscribers
     try:
         generate(rt.engine, subscribers=n, seed=1, at=rt.clock().now())
-        err.print(f"empty database: generated a demo operator with {n} subscribers")
+        log.info("empty database: generated a demo operator", extra={"subscribers": n})
     except GenerationError:
         pass  # the database already holds an operator: serve it as it is
     status = asyncio.run(

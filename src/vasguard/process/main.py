@@ -75,20 +75,26 @@ async def serve(rt: Runtime, engine: SmsEngine, *, host: str, port: int) -> int:
         },
     )
     with _signals(server) as stopping:
-        await engine.start()
         web = asyncio.create_task(_web(server), name="http")
-        jobs = asyncio.create_task(scheduler.run(), name="scheduler") if scheduler else None
         signalled = asyncio.create_task(stopping.wait(), name="signal")
+        # The engine and the jobs start once HTTP listens: a process that cannot serve
+        # (the port is taken) takes no MO and runs no job before it exits.
+        while not (server.started or web.done() or stopping.is_set()):
+            await asyncio.sleep(0.01)
+        running = server.started and not stopping.is_set()
+        jobs = None
+        if running:
+            await engine.start()
+            jobs = asyncio.create_task(scheduler.run(), name="scheduler") if scheduler else None
         await asyncio.wait({web, signalled}, return_when=asyncio.FIRST_COMPLETED)
         failed = web.done() and not stopping.is_set()
-        log.info("vasguard stopping" if not failed else "HTTP server ended; stopping")
+        log.info("HTTP server ended; stopping" if failed else "vasguard stopping")
         signalled.cancel()
         server.should_exit = True
         if scheduler is not None:
             scheduler.stop()
-        await engine.stop()
-        if jobs is not None:
-            await jobs
+        if running:
+            await asyncio.gather(engine.stop(), *([jobs] if jobs else []))
         ok = await web
     log.info("vasguard stopped")
     return 0 if ok and not failed else 1
