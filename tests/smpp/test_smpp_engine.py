@@ -18,6 +18,7 @@ from vasguard.channels.smpp.engine import SmppEngine
 from vasguard.domain.catalogue import Subscriber
 from vasguard.domain.messages import NewMt
 from vasguard.store import tables
+from vasguard.store.uow import SqlUnitOfWork
 
 m = tables.messages.c
 LISTING_PORT = "10086977"
@@ -379,3 +380,73 @@ def test_stop_leaves_claims_consistent_and_a_restart_resubmits_nothing(world, sm
     accepted = Counter(e["text"] for e in smsc.events("submit_sm", status=0))
     assert accepted == Counter({f"notice {n}": 1 for n in range(40)})
     assert len(smsc.events("bind", status=0)) == 2 and smsc.events("unbind")
+
+
+def test_a_failed_commit_is_a_temporary_error_and_the_redelivery_is_acted_on_once(
+    world, smsc, config, run
+):
+    failures = {"left": 2}  # the group commit's try, then the MO's own
+
+    class FailingUow(SqlUnitOfWork):
+        def __enter__(self):
+            entered = super().__enter__()
+            receive = entered.messages.receive
+
+            def receiving(*args, **kwargs):
+                if failures["left"] > 0:
+                    failures["left"] -= 1
+                    raise RuntimeError("database went away")
+                return receive(*args, **kwargs)
+
+            entered.messages.receive = receiving
+            return entered
+
+    def failing_uow():
+        return FailingUow(world.engine)
+
+    async def scenario():
+        engine = SmppEngine(
+            failing_uow, RunningClock(world.clock.now()), world.deployment, config()
+        )
+        await engine.start()
+        await engine.pool.wait_bound(5)
+        try:
+            await smsc.do("deliver", messages=[mo("x", ALICE, "0000")])
+            await smsc.wait("deliver_sm_resp", mo="x", status=0x64)  # ESME_RX_T_APPN
+            await smsc.wait("deliver_sm_resp", mo="x", status=0, timeout=10)
+            await until(lambda: nothing_queued(world), what="the reply sent")
+        finally:
+            await engine.stop()
+
+    run(scenario())
+    [stored] = world.rows(tables.messages, m.direction == "mo")
+    assert stored["handled_at"] is not None
+    assert len(world.rows(tables.messages, m.in_reply_to == stored["id"])) == 1
+
+
+def test_refused_mos_are_stored_and_acknowledged_not_redelivered(world, smsc, config, run):
+    async def scenario():
+        engine = await started(world, config)
+        try:
+            await smsc.do(
+                "deliver",
+                messages=[
+                    mo("stranger", "13999999999", "0000"),
+                    mo("misrouted", ALICE, "0000", to="95555"),
+                ],
+            )
+            await smsc.wait("deliver_sm_resp", count=2)
+            await asyncio.sleep(0.2)  # longer than the SMSC's redelivery delay
+        finally:
+            await engine.stop()
+
+    run(scenario())
+    smsc.settle()
+    assert {(e["mo"], e["status"]) for e in smsc.events("deliver_sm_resp")} == {
+        ("stranger", 0),
+        ("misrouted", 0),
+    }
+    assert not smsc.events("deliver_sm_sent", attempt=2)
+    stored = world.rows(tables.messages, m.direction == "mo")
+    assert sorted(r["msisdn"] for r in stored) == sorted(["13999999999", ALICE])
+    assert world.rows(tables.messages, m.direction == "mt") == []
