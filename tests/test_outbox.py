@@ -14,7 +14,13 @@ from vasguard.channels.sms.loopback import LoopbackSmsc
 from vasguard.domain.catalogue import Subscriber
 from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.messages import NewMt, Receipt
-from vasguard.domain.mt_parts import MAX_UNKNOWN_ATTEMPTS, Outgoing, Submitted, Unknown
+from vasguard.domain.mt_parts import (
+    MAX_UNKNOWN_ATTEMPTS,
+    Outgoing,
+    Submitted,
+    Throttled,
+    Unknown,
+)
 from vasguard.domain.subscription import Channel
 from vasguard.services.orders import place_order
 from vasguard.services.outbox import (
@@ -269,3 +275,16 @@ def test_receipts_that_never_find_their_part_are_dropped_after_days(world):
     world.clock.advance(timedelta(days=3, seconds=1))
     assert forget_unmatched(world.uow(), world.clock) == 1
     assert world.rows(tables.unmatched_receipts) == []
+
+
+def test_a_late_outcome_of_an_expired_claim_leaves_the_new_claim_alone(world):
+    _queue(world, ["hello"])
+    lease = timedelta(seconds=30)
+    [old] = claim(world.uow(), world.clock, "slow", lease=lease)
+    world.clock.advance(lease)
+    [new] = claim(world.uow(), world.clock, "fast", lease=lease)
+    settle(world.uow(), world.clock, [Throttled(old, "ESME_RTHROTTLED")])
+    [row] = world.rows(tables.message_parts)
+    assert (row["state"], row["claimed_by"]) == ("claimed", "fast")
+    settle(world.uow(), world.clock, [Submitted(new, "id-1")])
+    assert world.rows(tables.message_parts)[0]["state"] == "submitted"

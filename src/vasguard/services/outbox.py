@@ -161,9 +161,7 @@ def settle(
         for outcome in outcomes:
             match outcome:
                 case Throttled(part=part, status=status):
-                    outbox.release(
-                        part.part_id, at + throttle_delay(part.attempts), status, sent=True
-                    )
+                    outbox.release(part, at + throttle_delay(part.attempts), status, sent=True)
                 case Rejected():
                     failed.extend(_fail(outbox.reject(outcome, at)))
                 case Unknown(part=part, reason=reason):
@@ -178,20 +176,21 @@ def settle(
                         )
                         failed.extend(_fail(outbox.reject(Rejected(part, "OUTCOME_UNKNOWN"), at)))
                     else:
-                        outbox.release(part.part_id, at + lease, "OUTCOME_UNKNOWN", sent=True)
+                        outbox.release(part, at + lease, "OUTCOME_UNKNOWN", sent=True)
                 case NotSent(part=part):
-                    outbox.release(part.part_id, at, None, sent=False)
-        early = outbox.take_unmatched([o.smsc_message_id for o in submitted])
+                    outbox.release(part, at, None, sent=False)
+        # Receipts that came before their part's id: applied in the transaction that
+        # takes them, so none is lost between the two.
+        early = outbox.settle_parts(outbox.take_unmatched([o.smsc_message_id for o in submitted]))
         _events(uow, failed, at, failed="send_failed")
         uow.commit()
-        if sent:
-            # A receipt that settled a part between the two commits above found its MT
-            # not yet sent; now that it is, look again (the receipt looks after its own
-            # commit too, so one of the two sees both).
-            _events(uow, outbox.settle_messages([o.part.message_id for o in submitted], at), at)
+        if sent or early:
+            # An MT may be settled now: its last part's receipt came early, or settled a
+            # part between the two commits above and found the MT not yet sent (the
+            # receipt looks again after its own commit, so one of the two sees both).
+            ids = [o.part.message_id for o in submitted] + list(early.values())
+            _events(uow, outbox.settle_messages(ids, at), at)
             uow.commit()
-    if early:
-        record_receipts(uow, early)
     return Settled(
         submitted=stored,
         sent=sent,
@@ -218,7 +217,6 @@ def record_receipts(uow: UnitOfWork, receipts: Sequence[Receipt]) -> int:
         settled = outbox.settle_parts(receipts)
         legacy: list[SettledMessage] = []
         waiting: list[Receipt] = []
-        late: list[Receipt] = []
         rest = [r for r in receipts if r.smsc_message_id not in settled]
         repeated = outbox.settled_ids([r.smsc_message_id for r in rest])
         for receipt in rest:
@@ -234,18 +232,18 @@ def record_receipts(uow: UnitOfWork, receipts: Sequence[Receipt]) -> int:
         at = max(r.at for r in receipts)
         _events(uow, legacy, at)
         uow.commit()
-        if settled:
-            _events(uow, outbox.settle_messages(list(settled.values()), at), at)
-            uow.commit()
+        matched = len(settled) + len(legacy)
         if waiting:
             # The part's id may have been stored while this receipt was being kept; the
             # sender looks for kept receipts only after storing ids, so one of the two sees
             # the other (both look after their own commit).
-            late = outbox.take_unmatched([r.smsc_message_id for r in waiting])
+            late = outbox.settle_parts(outbox.take_unmatched([r.smsc_message_id for r in waiting]))
             uow.commit()
-    if late:
-        record_receipts(uow, late)
-    return len(settled) + len(legacy)
+            settled.update(late)
+        if settled:
+            _events(uow, outbox.settle_messages(list(settled.values()), at), at)
+            uow.commit()
+    return matched
 
 
 def _events(

@@ -203,13 +203,14 @@ class OutboxRepository:
         return int(result.rowcount)
 
     def release(
-        self, part_id: int, next_attempt_at: datetime, error: str | None, *, sent: bool
+        self, part: Outgoing, next_attempt_at: datetime, error: str | None, *, sent: bool
     ) -> None:
         """Put a claimed part back in the queue, due at ``next_attempt_at``; ``sent=False``
-        (nothing went out) does not count the claim as an attempt."""
+        (nothing went out) does not count the claim as an attempt. Only this claim of
+        it: if its lease ran out and another sender claimed it since, that claim stands."""
         self._conn.execute(
             update(message_parts)
-            .where(p.id == part_id, p.state == "claimed")
+            .where(p.id == part.part_id, p.state == "claimed", p.attempts == part.attempts)
             .values(
                 state="queued",
                 next_attempt_at=next_attempt_at,
@@ -226,7 +227,11 @@ class OutboxRepository:
         message fails. The message, if this changed it."""
         part = self._conn.execute(
             update(message_parts)
-            .where(p.id == rejected.part.part_id, p.state == "claimed")
+            .where(
+                p.id == rejected.part.part_id,
+                p.state == "claimed",
+                p.attempts == rejected.part.attempts,
+            )
             .values(state="failed", error=rejected.status, settled_at=at, claimed_by=None)
             .returning(p.message_id)
         ).first()
