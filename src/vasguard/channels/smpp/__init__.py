@@ -20,6 +20,10 @@ Use::
 
 ``text.encode_text`` gives ``short_message`` / ``data_coding`` / ``esm_class`` for a
 text; ``errors`` says what each failure means for the caller.
+
+The platform's side: ``engine.SmppEngine`` (an ``SmsEngine`` for ``vasguard serve``) runs a
+pool with ``deliveries.Deliveries`` as its handler (``mo`` reads each deliver_sm) and the
+outbox sender (``channels.sms.sender``) on top of it.
 """
 
 from vasguard.channels.smpp.config import SmppConfig
