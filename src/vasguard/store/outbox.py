@@ -254,21 +254,25 @@ class OutboxRepository:
 
     def settle_parts(self, receipts: Sequence[Receipt]) -> dict[str, int]:
         """Apply final receipts to the submitted parts with their SMSC id; the message id
-        of each part settled, by SMSC id. A repeated receipt changes nothing."""
-        settled: dict[str, int] = {}
+        of each part settled, by SMSC id. A repeated receipt changes nothing. Receipts
+        that say the same thing at the same instant (a batch, usually) share one UPDATE."""
+        groups: dict[tuple[bool, str, datetime], set[str]] = {}
         for receipt in receipts:
-            row = self._conn.execute(
+            key = (receipt.delivered, receipt.stat, receipt.at)
+            groups.setdefault(key, set()).add(receipt.smsc_message_id)
+        settled: dict[str, int] = {}
+        for (delivered, stat, at), smsc_ids in groups.items():
+            rows = self._conn.execute(
                 update(message_parts)
-                .where(p.smsc_message_id == receipt.smsc_message_id, p.state == "submitted")
+                .where(p.smsc_message_id.in_(sorted(smsc_ids)), p.state == "submitted")
                 .values(
-                    state="delivered" if receipt.delivered else "failed",
-                    settled_at=receipt.at,
-                    error=None if receipt.delivered else receipt.stat,
+                    state="delivered" if delivered else "failed",
+                    settled_at=at,
+                    error=None if delivered else stat,
                 )
-                .returning(p.message_id)
-            ).first()
-            if row is not None:
-                settled[receipt.smsc_message_id] = row[0]
+                .returning(p.smsc_message_id, p.message_id)
+            ).all()
+            settled.update({r[0]: r[1] for r in rows})
         return settled
 
     def settled_ids(self, smsc_ids: Sequence[str]) -> set[str]:
