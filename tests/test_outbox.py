@@ -175,6 +175,8 @@ def test_concurrent_senders_submit_every_part_exactly_once(world):
     assert {(r["message_id"], r["number"]) for r in parts} == set(smsc.seen)
     assert set(smsc.seen.values()) == {1}, "a part was handed to the SMSC twice"
     assert {r["message_id"] for r in parts} == set(ids)
+    counted = {r["id"]: r["parts"] for r in world.rows(tables.messages, m.id.in_(ids))}
+    assert Counter(r["message_id"] for r in parts) == counted, "cut as counted when queued"
     assert len({r["smsc_message_id"] for r in parts}) == len(parts)
     assert {r["status"] for r in world.rows(tables.messages, m.id.in_(ids))} == {"sent"}
     assert len({r["claimed_by"] for r in parts}) == 1  # cleared once submitted: None
