@@ -30,7 +30,8 @@ def cancel_held(mo: HandledMo, held: Sequence[NamedSubscription], *, cause: EndC
         ):
             already.append(item.service_name)
             continue
-        voided = _void_unserved(mo, item.subscription_id)
+        # Only a subscription ever charged can have a charge to void.
+        voided = _void_unserved(mo, item.subscription_id) if item.charged else []
         mo.uow.events.add(
             Event(
                 mo.subscriber.id,

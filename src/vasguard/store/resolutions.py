@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, exists, select, update
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from vasguard.domain.complaints import Complaint, ComplaintStatus
@@ -36,6 +36,25 @@ def _charge(row: Sequence[Any]) -> Charge:
 def _refund(row: Sequence[Any]) -> RefundRecord:
     """A ``RefundRecord`` from a row of ``_REFUND``."""
     return RefundRecord(row[0], row[1], row[2], row[3])
+
+
+def _unrefunded(covered: ColumnElement[bool]) -> Select[Any]:
+    """Charges of one subscriber that ``covered`` names, from a period on, still unrefunded."""
+    return (
+        select(*_CHARGE)
+        .where(
+            charges.c.subscriber_id == bindparam("subscriber_id"),
+            covered,
+            charges.c.period >= bindparam("from_period"),
+            charges.c.amount_fen > 0,
+            ~exists().where(refunds.c.charge_id == charges.c.id),
+        )
+        .order_by(charges.c.period, charges.c.id)
+    )
+
+
+# Built once: every cancellation of a charged subscription asks it (see store.subscribers).
+_UNREFUNDED_OF_SUBSCRIPTION = _unrefunded(charges.c.subscription_id == bindparam("subscription_id"))
 
 
 class ResolutionRepository:
@@ -77,28 +96,27 @@ class ResolutionRepository:
 
     def unrefunded(self, scope: RefundScope) -> list[Charge]:
         """The charges ``scope`` covers, by period: non-zero and without a refund yet."""
-        covered: ColumnElement[bool] = (
-            charges.c.subscription_id == scope.subscription_id
-            if scope.subscription_id is not None
-            else charges.c.subscription_id.in_(
-                select(subscriptions.c.id)
-                .join(services, subscriptions.c.service_id == services.c.id)
-                .where(
-                    subscriptions.c.subscriber_id == scope.subscriber_id,
-                    services.c.provider_id == scope.provider_id,
+        if scope.subscription_id is not None:
+            statement = _UNREFUNDED_OF_SUBSCRIPTION
+        else:
+            statement = _unrefunded(
+                charges.c.subscription_id.in_(
+                    select(subscriptions.c.id)
+                    .join(services, subscriptions.c.service_id == services.c.id)
+                    .where(
+                        subscriptions.c.subscriber_id == bindparam("subscriber_id"),
+                        services.c.provider_id == bindparam("provider_id"),
+                    )
                 )
             )
-        )
         rows = self._conn.execute(
-            select(*_CHARGE)
-            .where(
-                charges.c.subscriber_id == scope.subscriber_id,
-                covered,
-                charges.c.period >= str(scope.from_period),
-                charges.c.amount_fen > 0,
-                ~exists().where(refunds.c.charge_id == charges.c.id),
-            )
-            .order_by(charges.c.period, charges.c.id)
+            statement,
+            {
+                "subscriber_id": scope.subscriber_id,
+                "subscription_id": scope.subscription_id,
+                "provider_id": scope.provider_id,
+                "from_period": str(scope.from_period),
+            },
         ).all()
         return [_charge(r) for r in rows]
 
