@@ -44,9 +44,9 @@
 // dlvrd:001 submit date:... done date:... stat:DELIVRD err:000 text:...") and the
 // receipted_message_id and message_state TLVs; with receipt_first, before the
 // submit_sm_resp (a receipt overtaking the id it reports on).
-// Redelivery: a deliver_sm answered with a non-zero status, or not answered before its
-// connection closed, is sent again (redeliver_delay_ms later, on the latest bound session)
-// while "redeliver" is true.
+// Redelivery: a deliver_sm (MO or receipt) answered with a non-zero status, or not
+// answered before its connection closed, is sent again (redeliver_delay_ms later, on the
+// latest bound session) while "redeliver" is true, as an SMSC keeps what it owes an ESME.
 'use strict';
 
 const smpp = require('smpp');
@@ -83,6 +83,7 @@ let messageIds = 0;
 let sessionCount = 0;
 const sessions = new Map(); // number -> state
 const unanswered = new Map(); // mo label -> {mo, attempt, session, seq, awaiting}
+const receipts = new Map(); // message id -> {options, attempt, session, awaiting}
 
 function emit(event, fields) {
   eventNumber += 1;
@@ -116,20 +117,45 @@ function sendReceipt(state, submit, messageId) {
   }
   const body = `id:${messageId} sub:001 dlvrd:${stat === 'DELIVRD' ? '001' : '000'} ` +
     `submit date:${now} done date:${now} stat:${stat} err:000 text:${text}`;
+  const entry = {
+    messageId,
+    stat,
+    attempt: 0,
+    session: null,
+    awaiting: false,
+    options: {
+      source_addr: submit.destination_addr,
+      destination_addr: submit.source_addr,
+      esm_class: 0x04,
+      data_coding: 0,
+      short_message: Buffer.from(body, 'ascii'),
+      receipted_message_id: messageId,
+      message_state: MESSAGE_STATES[stat] || 7,
+    },
+  };
+  receipts.set(messageId, entry);
   const live = state.closed ? latestBound() : state;
-  if (!live) return;
-  live.session.deliver_sm({
-    source_addr: submit.destination_addr,
-    destination_addr: submit.source_addr,
-    esm_class: 0x04,
-    data_coding: 0,
-    short_message: Buffer.from(body, 'ascii'),
-    receipted_message_id: messageId,
-    message_state: MESSAGE_STATES[stat] || 7,
-  }, (resp) => {
-    emit('receipt_resp', { session: live.number, message_id: messageId, status: resp.command_status });
+  if (live) deliverReceipt(live, entry);
+}
+
+// A receipt is owed like an MO: sent again (on the latest bound session) when it was
+// answered with an error or its connection closed before it was answered.
+function deliverReceipt(live, entry) {
+  entry.attempt += 1;
+  entry.session = live.number;
+  entry.awaiting = true;
+  live.session.deliver_sm(entry.options, (resp) => {
+    entry.awaiting = false;
+    emit('receipt_resp', {
+      session: live.number, message_id: entry.messageId, status: resp.command_status,
+      attempt: entry.attempt,
+    });
+    if (resp.command_status === 0 || !SETTINGS.redeliver) receipts.delete(entry.messageId);
+    else scheduleRedelivery();
   });
-  emit('receipt_sent', { session: live.number, message_id: messageId, stat });
+  emit('receipt_sent', {
+    session: live.number, message_id: entry.messageId, stat: entry.stat, attempt: entry.attempt,
+  });
 }
 
 function deliverPdu(mo) {
@@ -191,6 +217,8 @@ function redeliverDue() {
   const state = latestBound();
   const due = [...unanswered.values()].filter((entry) => !entry.awaiting);
   if (SETTINGS.redeliver && state && due.length) deliver(state, due);
+  if (!SETTINGS.redeliver || !state) return;
+  for (const entry of receipts.values()) if (!entry.awaiting) deliverReceipt(state, entry);
 }
 
 function scheduleRedelivery() {
@@ -295,7 +323,7 @@ function onSession(session) {
     state.closed = true;
     state.bound = false;
     emit('close', { session: state.number });
-    for (const entry of unanswered.values()) {
+    for (const entry of [...unanswered.values(), ...receipts.values()]) {
       if (entry.session === state.number) entry.awaiting = false; // its answer will never come
     }
     scheduleRedelivery();
