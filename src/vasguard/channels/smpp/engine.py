@@ -47,10 +47,12 @@ REGISTERED_DELIVERY_FINAL = 0x01
 """Ask for a receipt on the final outcome (success or failure) of every part."""
 
 
-def short_message(part: Outgoing, *, source_ton: int = 0, destination_ton: int = 1) -> ShortMessage:
+def short_message(part: Outgoing, *, source_ton: int = 0, destination_ton: int = 0) -> ShortMessage:
     """The submit_sm body of one part: data_coding 0 (GSM-7, a septet an octet) or 8
     (UCS-2) by the MT's encoding, the UDH and esm_class UDHI when it has several parts,
-    a final receipt requested."""
+    a final receipt requested. Addresses go as stored (a service number or sub-port, an
+    11-digit national MSISDN), so their TON is 0 (unknown: the SMSC reads them) by
+    default, NPI 1 (E.164)."""
     return ShortMessage(
         source=Address(part.source, source_ton, 1),
         destination=Address(part.msisdn, destination_ton, 1),
