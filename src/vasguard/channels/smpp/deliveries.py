@@ -26,7 +26,6 @@ from datetime import timedelta
 from vasguard.channels.metrics import MOS, MTS, RECEIPTS
 from vasguard.channels.smpp.mo import (
     Inbound,
-    MoKeys,
     PartMo,
     ReceiptIn,
     Unreadable,
@@ -41,6 +40,7 @@ from vasguard.channels.smpp.text import UnreadableText
 from vasguard.domain.clock import Clock
 from vasguard.domain.concatenation import DEFAULT_TIMEOUT, FragmentSet
 from vasguard.domain.messages import Receipt
+from vasguard.domain.mo_ids import MoIds
 from vasguard.domain.receipts import as_receipt
 from vasguard.domain.refusals import Refused
 from vasguard.services import concatenation
@@ -62,18 +62,18 @@ class Deliveries:
         clock: Clock,
         deployment: Deployment,
         *,
-        keys: MoKeys | None = None,
+        mo_ids: MoIds | None = None,
         fragment_timeout: timedelta = DEFAULT_TIMEOUT,
     ) -> None:
         self._new_uow = new_uow
         self._clock = clock
         self._deployment = deployment
-        self._keys = keys or MoKeys()
+        self._mo_ids = mo_ids or MoIds()
         self.fragment_timeout = fragment_timeout
 
     async def __call__(self, batch: Sequence[DeliverSm]) -> list[int]:
         now = self._clock.now()
-        items = [classify(pdu, self._keys, now) for pdu in batch]
+        items = [classify(pdu, self._mo_ids, now) for pdu in batch]
         return await asyncio.to_thread(self._commit, items)
 
     def _commit(self, items: Sequence[Inbound]) -> list[int]:

@@ -20,13 +20,13 @@ from vasguard.channels.metrics import BINDS_UP
 from vasguard.channels.smpp.config import SmppConfig
 from vasguard.channels.smpp.deliveries import Deliveries
 from vasguard.channels.smpp.errors import InvalidMessage, NotBound, OutcomeUnknown, SubmitRefused
-from vasguard.channels.smpp.mo import MoKeys
 from vasguard.channels.smpp.pdus import ESM_CLASS_UDHI, Address, ShortMessage
 from vasguard.channels.smpp.pool import BindPool
 from vasguard.channels.smpp.text import GSM7, UCS2
 from vasguard.channels.sms.sender import OutboxSender
 from vasguard.domain.clock import Clock
 from vasguard.domain.concatenation import DEFAULT_TIMEOUT
+from vasguard.domain.mo_ids import MoIds
 from vasguard.domain.mt_parts import (
     NotSent,
     Outgoing,
@@ -76,12 +76,12 @@ class SmppEngine:
         owner: str = "smpp",
         lease: timedelta = DEFAULT_LEASE,
         fragment_timeout: timedelta = DEFAULT_TIMEOUT,
-        mo_keys: MoKeys | None = None,
+        mo_ids: MoIds | None = None,
         interval: float = 0.05,
         sweep_every: float = 30.0,
     ) -> None:
         self.deliveries = Deliveries(
-            new_uow, clock, deployment, keys=mo_keys, fragment_timeout=fragment_timeout
+            new_uow, clock, deployment, mo_ids=mo_ids, fragment_timeout=fragment_timeout
         )
         self.pool = BindPool(config, self.deliveries)
         self._window = config.window

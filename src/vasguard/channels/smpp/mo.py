@@ -1,32 +1,19 @@
 """What a deliver_sm is: a delivery receipt, a whole MO, a part of a concatenated MO, or
-something unreadable; and the id an MO is stored under.
-
-The MO id (``MoKeys``): SMPP 3.4 gives an MO no message id. An SMSC that puts one in
-``receipted_message_id`` of a non-receipt deliver_sm has it used (``smsc:<id>``).
-Otherwise the id is a digest of what the SMSC sent (source, destination, data_coding,
-esm_class, user data) and the window of time it was first seen in: the same MO redelivered
-within that window (after an ESME_RX_T_APPN, a drop and reconnect, or a restart inside
-the same window) gets the same id, and the intake acts on it once. What this costs: a
-customer sending the very same text twice within the window is answered once; and a
-redelivery after a restart that crosses a window boundary is acted on twice. The window
-(default 10 minutes) should cover the SMSC's redelivery schedule.
+something unreadable. A whole MO gets its id from ``domain.mo_ids`` (SMPP gives MOs none).
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from vasguard.channels.smpp.pdus import DeliverSm
 from vasguard.channels.smpp.text import UnreadableText, decode_text
 from vasguard.domain.concatenation import INCOMPLETE_GAP, Fragment, FragmentSet, SetKey
+from vasguard.domain.mo_ids import MoIds
 from vasguard.domain.receipts import DeliveryReport, UnreadableReceipt, read_report
 from vasguard.domain.segmentation import read_concatenation
 from vasguard.services.intake import IncomingMo
-
-DEFAULT_WINDOW = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,41 +42,21 @@ class Unreadable:
 Inbound = ReceiptIn | WholeMo | PartMo | Unreadable
 
 
-class MoKeys:
-    """MO ids by content within a time window (see module doc); remembers the ids it gave
-    for one window so a redelivery straddling a window boundary keeps its first id."""
-
-    def __init__(self, window: timedelta = DEFAULT_WINDOW) -> None:
-        self._window = window
-        self._given: OrderedDict[str, tuple[str, datetime]] = OrderedDict()
-
-    def key(self, pdu: DeliverSm, now: datetime) -> str:
-        m = pdu.message
-        if m.receipted_message_id:
-            return f"smsc:{m.receipted_message_id}"
-        digest = hashlib.sha256()
-        for value in (m.source.addr, m.destination.addr, m.data_coding, m.esm_class):
-            digest.update(f"{value}\x1f".encode())
-        digest.update(m.user_data)
-        content = digest.hexdigest()[:32]
-        self._forget_before(now - self._window)
-        given = self._given.get(content)
-        if given is not None:
-            return given[0]
-        bucket = int(now.timestamp() // self._window.total_seconds())
-        key = f"mo:{content}:{bucket}"
-        self._given[content] = (key, now)
-        return key
-
-    def _forget_before(self, cutoff: datetime) -> None:
-        while self._given:
-            content, (_, seen) = next(iter(self._given.items()))
-            if seen >= cutoff:
-                return
-            del self._given[content]
+def mo_id(ids: MoIds, pdu: DeliverSm, now: datetime) -> str:
+    """The id the MO in ``pdu`` is stored under (``domain.mo_ids``)."""
+    m = pdu.message
+    return ids.id_for(
+        source=m.source.addr,
+        destination=m.destination.addr,
+        data_coding=m.data_coding,
+        esm_class=m.esm_class,
+        user_data=m.user_data,
+        now=now,
+        smsc_id=m.receipted_message_id,
+    )
 
 
-def classify(pdu: DeliverSm, keys: MoKeys, now: datetime) -> Inbound:
+def classify(pdu: DeliverSm, ids: MoIds, now: datetime) -> Inbound:
     m = pdu.message
     if m.is_receipt:
         try:
@@ -113,7 +80,7 @@ def classify(pdu: DeliverSm, keys: MoKeys, now: datetime) -> Inbound:
         text = decode_text(m.data_coding, m.user_data, udh=m.has_udh)
     except UnreadableText as exc:
         return Unreadable(f"MO from {m.source.addr}: {exc}")
-    return WholeMo(IncomingMo(m.source.addr, m.destination.addr, text, keys.key(pdu, now)))
+    return WholeMo(IncomingMo(m.source.addr, m.destination.addr, text, mo_id(ids, pdu, now)))
 
 
 def _fragment(pdu: DeliverSm) -> Fragment | None:
