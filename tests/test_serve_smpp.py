@@ -9,12 +9,14 @@ import json
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest import BOB
+from conftest import BOB, HOME
+from sqlalchemy import func, select
 from test_serve import Served, eventually, mt_status
 
 from vasguard.store import tables
@@ -120,5 +122,108 @@ def test_an_mo_over_smpp_is_answered_over_smpp_and_the_receipt_applied(
         assert served.terminate() == 0
         assert len(peer.recorded("unbind")) == 2, "each bind unbound on SIGTERM"
         assert PASSWORD not in served.logs()
+    finally:
+        served.kill()
+
+
+CUSTOMERS = [f"138000{n:05d}" for n in range(100, 250)]  # 150 numbers of Alice's segment
+
+
+def add_customers(world) -> None:
+    with world.engine.begin() as conn:
+        conn.execute(
+            tables.subscribers.insert(),
+            [
+                {
+                    "id": 100 + n,
+                    "msisdn": msisdn,
+                    "province": HOME,
+                    "language": "zh",
+                    "status": "active",
+                    "created_at": world.clock.now(),
+                }
+                for n, msisdn in enumerate(CUSTOMERS)
+            ],
+        )
+
+
+def smpp_served(db_url: str, tmp_path: Path, peer: Peer) -> Served:
+    return Served(
+        db_url,
+        tmp_path,
+        scheduler="false",
+        smpp_host="127.0.0.1",
+        smpp_port=str(peer.port),
+        smpp_system_id="vasguard",
+        smpp_password=PASSWORD,
+        smpp_response_timeout_seconds="2",
+        smpp_reconnect_min_seconds="0.05",
+        smpp_reconnect_max_seconds="0.2",
+    )
+
+
+def test_sigterm_mid_flood_over_smpp_then_restart_every_mo_answered_once(
+    world, db_url, tmp_path, peer
+):
+    """The SMSC sends MOs in batches while SIGTERM lands. The process unbinds and exits 0;
+    MOs it received but did not acknowledge the SMSC redelivers to the restarted process,
+    and batches the SMSC could not send (no bind) are sent to it again: every MO is
+    stored once and answered once, and every answer is delivered."""
+    add_customers(world)
+    mos = [
+        {"mo": f"m{n}", "source": msisdn, "destination": "10086", "text": "0000"}
+        for n, msisdn in enumerate(CUSTOMERS)
+    ]
+    batches = [mos[i : i + 10] for i in range(0, len(mos), 10)]
+    stopped = threading.Event()
+
+    def flood() -> None:
+        for batch in batches:
+            if stopped.is_set():
+                return
+            peer.send("deliver", messages=batch)
+            time.sleep(0.05)
+
+    def acknowledged() -> set[str]:
+        return {e["mo"] for e in peer.recorded("deliver_sm_resp", status=0)}
+
+    served = smpp_served(db_url, tmp_path, peer)
+    try:
+        served.start()
+        eventually(lambda: peer.recorded("bind", status=0), "bound")
+        feeder = threading.Thread(target=flood)
+        feeder.start()
+        eventually(lambda: len(acknowledged()) >= 20, "some MOs taken")
+        assert served.terminate() == 0
+        stopped.set()
+        feeder.join(timeout=10)
+        assert peer.recorded("unbind"), "unbound on SIGTERM"
+        assert len(acknowledged()) < len(mos), "SIGTERM should have landed mid-flood"
+
+        served.start()
+        eventually(lambda: len(peer.recorded("bind", status=0)) >= 2, "bound again")
+        reached = {e["mo"] for e in peer.recorded("deliver_sm_sent")}
+        for batch in batches:  # what never reached the process (the SMSC redelivers the rest)
+            if batch[0]["mo"] not in reached:
+                peer.send("deliver", messages=batch)
+        eventually(lambda: acknowledged() == {mo["mo"] for mo in mos}, "every MO acknowledged")
+        eventually(
+            lambda: len(mt_status(world)) == len(mos) and set(mt_status(world)) == {"delivered"},
+            "every answer delivered",
+        )
+        m = tables.messages.c
+        with world.engine.connect() as conn:
+            senders = conn.execute(
+                select(m.msisdn, func.count()).where(m.direction == "mo").group_by(m.msisdn)
+            ).all()
+            answers = conn.execute(
+                select(m.in_reply_to, func.count())
+                .where(m.direction == "mt")
+                .group_by(m.in_reply_to)
+            ).all()
+        assert sorted(s for s, _ in senders) == sorted(CUSTOMERS)
+        assert {n for _, n in senders} == {1}, "every MO stored once"
+        assert {n for _, n in answers} == {1} and len(answers) == len(mos)
+        assert served.terminate() == 0
     finally:
         served.kill()
