@@ -22,7 +22,7 @@ from vasguard.domain.clock import FixedClock, parse_instant
 from vasguard.domain.periods import Period
 from vasguard.domain.refusals import InvalidInput
 from vasguard.process.jobs import MonthlyBilling, WindowOpenings, platform_jobs
-from vasguard.process.scheduler import Checkpoint, Job, Scheduler
+from vasguard.process.scheduler import Checkpoint, Job, Scheduler, Stopping
 from vasguard.store import tables
 from vasguard.store.locks import holding, named_lock
 
@@ -310,3 +310,24 @@ def test_a_period_billed_by_hand_meanwhile_is_refused_and_retried(world, db_url)
     assert run_due(scheduler)["bill"] == "ok"
     with world.engine.connect() as conn:
         assert conn.scalar(select(tables.bill_runs.c.status)) == "finished"
+
+
+def test_a_bill_run_stopped_between_chunks_is_resumed_by_the_next_process(world, db_url):
+    """The stop lands at the first checkpoint (after the run's record is committed): the
+    run stays open, its period free, and the next process resumes it as of the same hour."""
+    world.subscribe()
+    clock = FixedClock(local("2026-12-01T03:30"))
+    rt = Runtime(Settings(database_url=db_url), fixed_clock=clock)
+    [bill] = [job for job in platform_jobs(rt, clock, {ZONE}) if job.name == "bill"]
+
+    def stop_now() -> None:
+        raise Stopping
+
+    with pytest.raises(Stopping):
+        bill.work(clock.now(), stop_now)
+    [open_run] = bill_runs(world)
+    assert open_run["status"] == "running"
+    facts = bill.work(clock.now(), lambda: None)
+    assert facts["resumed"] is True and facts["bill_run"] == open_run["id"]
+    [run] = bill_runs(world)
+    assert run["status"] == "finished" and run["run_at"] == local("2026-12-01T03:00")

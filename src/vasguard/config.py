@@ -120,7 +120,7 @@ class Settings(BaseSettings):
         "json", description="json: one object a line; text: for a terminal"
     )
     shutdown_seconds: float = Field(
-        30.0, gt=0, description="how long SIGTERM waits for in-flight work"
+        30.0, gt=0, description="how long a stop waits for HTTP requests in flight"
     )
     clock_at: datetime | None = Field(
         None,
