@@ -160,6 +160,21 @@ def test_a_job_held_elsewhere_is_skipped_and_tried_a_tick_later():
     assert scheduler.due_at("held") == clock.now() + TICK
 
 
+@contextmanager
+def unreachable(_name: str) -> Iterator[bool]:
+    raise ConnectionError("the database does not answer")
+    yield True  # pragma: no cover - a generator, as holding() is
+
+
+def test_a_lock_that_cannot_be_taken_is_a_failed_run_retried_a_tick_later():
+    clock = FixedClock(local("2026-11-24T10:00"))
+    work = Recorder()
+    scheduler = Scheduler([every("locked_out", work, 60)], clock, unreachable)
+    assert run_due(scheduler) == {"locked_out": "failed"}
+    assert work.at == [] and scheduler.due_at("locked_out") == clock.now() + TICK
+    assert run_due(scheduler) == {}  # not retried at once: no tight loop
+
+
 def test_stop_ends_a_job_after_its_committed_chunk_and_leaves_it_due():
     clock = FixedClock(local("2026-11-24T10:00"))
     chunks: list[int] = []

@@ -142,22 +142,30 @@ class Scheduler:
         return result
 
     def _run_held(self, job: Job, now: datetime) -> tuple[str, datetime]:
-        """One run in the job's thread: under its lock, timed, counted and logged."""
-        retry = now + self._tick
+        """One run in the job's thread: under its lock, timed, counted and logged once.
+
+        Whatever goes wrong — the job, or taking its lock (a database that is down) — is a
+        ``failed`` run retried a tick later, never a tight loop of retries.
+        """
         began = time.perf_counter()
-        facts: Mapping[str, object]
-        with self._hold(f"job-{job.name}") as free:
-            if not free:
-                result, facts, next_at = "skipped", {"held_by": "another process"}, retry
-            else:
-                result, facts, next_at = self._attempt(job, now)
+        failure: Exception | None = None
+        try:
+            with self._hold(f"job-{job.name}") as free:
+                if free:
+                    result, facts, next_at = self._attempt(job, now)
+                else:
+                    result, facts, next_at = "skipped", {"held_by": "another process"}, None
+        except Exception as failed:  # a job never takes the process down
+            result, facts, next_at, failure = "failed", {"error": repr(failed)}, None, failed
+        next_at = next_at or now + self._tick
         seconds = time.perf_counter() - began
         if result != "skipped":
             JOB_SECONDS.labels(job.name).observe(seconds)
         JOBS.labels(job.name, result).inc()
         log.log(
-            logging.ERROR if result == "failed" else logging.INFO,
-            f"job {job.name}: {result}",
+            logging.ERROR if failure else logging.INFO,
+            f"job {job.name}: {result}" + ("; retried at the next tick" if failure else ""),
+            exc_info=failure,
             extra={
                 "job": job.name,
                 "result": result,
@@ -168,17 +176,16 @@ class Scheduler:
         )
         return result, next_at
 
-    def _attempt(self, job: Job, now: datetime) -> tuple[str, Mapping[str, object], datetime]:
-        retry = now + self._tick
+    def _attempt(
+        self, job: Job, now: datetime
+    ) -> tuple[str, Mapping[str, object], datetime | None]:
+        """The job's work and its outcome; ``None``: due again a tick later."""
         try:
             facts = job.work(now, self._checkpoint)
         except Stopping:
             return "interrupted", {}, now  # due again as soon as a process runs it
         except Refused as refused:
-            return "refused", {"code": refused.code, "detail": str(refused)}, retry
-        except Exception as failed:  # a job never takes the process down
-            log.exception("job %s failed; retried at the next tick", job.name)
-            return "failed", {"error": type(failed).__name__}, retry
+            return "refused", {"code": refused.code, "detail": str(refused)}, None
         return "ok", facts, job.next_at(now)
 
     def _checkpoint(self) -> None:
