@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -131,3 +132,14 @@ def test_clock_at_starts_the_process_clock_there_and_it_runs_on(monkeypatch):
     assert clock.now() >= first
     monkeypatch.delenv("VASGUARD_CLOCK_AT")
     assert isinstance(Runtime(Settings()).clock(), SystemClock)
+
+
+def test_serve_with_a_database_that_does_not_answer_is_one_line_and_exit_1(monkeypatch):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("VASGUARD_DATABASE_URL", f"postgresql://u:pw@127.0.0.1:{port}/x")
+    result = CliRunner().invoke(app, ["serve"])
+    assert result.exit_code == 1
+    [line] = result.stderr.strip().splitlines()
+    assert "does not answer" in line and "u:***@" in line and ":pw@" not in line

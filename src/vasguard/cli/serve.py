@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
-from vasguard.cli.console import runtime
+from vasguard.cli.console import fail, runtime
 from vasguard.store.migrate import upgrade
 
 log = logging.getLogger("vasguard.process")
@@ -38,7 +40,12 @@ def serve(
     rt = runtime(check_schema=False, config=config)
     s = rt.settings
     configure(s.log_level, s.log_format)
-    upgrade(rt.engine)
+    try:
+        upgrade(rt.engine)
+    except OperationalError as down:
+        shown = make_url(s.database_url).render_as_string(hide_password=True)
+        reason = " ".join(str(down.orig).split())
+        fail(f"the database {shown} does not answer: {reason}", code=1)
     n = s.demo_subscribers
     try:
         generate(rt.engine, subscribers=n, seed=1, at=rt.clock().now())
