@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from test_serve_logs import restore_logging  # noqa: F401 - a fixture
 from typer.testing import CliRunner
 
 from vasguard.bootstrap import Runtime
@@ -134,6 +135,7 @@ def test_clock_at_starts_the_process_clock_there_and_it_runs_on(monkeypatch):
     assert isinstance(Runtime(Settings()).clock(), SystemClock)
 
 
+@pytest.mark.usefixtures("restore_logging")
 def test_serve_with_a_database_that_does_not_answer_is_one_line_and_exit_1(monkeypatch):
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))

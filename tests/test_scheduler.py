@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from conftest import private_database
 from sqlalchemy import select
 
 from vasguard.bootstrap import Runtime
@@ -346,3 +347,21 @@ def test_a_bill_run_stopped_between_chunks_is_resumed_by_the_next_process(world,
     assert facts["resumed"] is True and facts["bill_run"] == open_run["id"]
     [run] = bill_runs(world)
     assert run["status"] == "finished" and run["run_at"] == local("2026-12-01T03:00")
+
+
+def test_a_named_lock_is_one_databases_even_on_a_shared_postgresql_server(tmp_path):
+    """Advisory locks belong to the server: the lock key includes the database, so two
+    deployments on one server (or two test workers) never hold each other's jobs."""
+    with (
+        private_database("postgresql", "locks_a", tmp_path) as a,
+        private_database("postgresql", "locks_b", tmp_path) as b,
+    ):
+        held = named_lock(a, "job-reminders")
+        assert held.acquire()
+        try:
+            with holding(a, "job-reminders") as free_on_a, holding(b, "job-reminders") as free_on_b:
+                assert (free_on_a, free_on_b) == (False, True)
+        finally:
+            held.release()
+        with holding(a, "job-reminders") as free_again:
+            assert free_again

@@ -13,11 +13,17 @@ from vasguard.process.logs import JsonFormatter, TextFormatter, configure
 
 @pytest.fixture
 def restore_logging():
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
+    """``configure`` rewires the root and uvicorn loggers for the process: put them back,
+    so later tests in this worker do not log to a stream that is gone."""
+    loggers = [
+        logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access")
+    ]
+    saved = [(lg, list(lg.handlers), lg.level, lg.propagate) for lg in loggers]
     yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    for logger, handlers, level, propagate in saved:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 def record(**extra) -> logging.LogRecord:

@@ -68,11 +68,14 @@ class _AdvisoryLock:
     """PostgreSQL: a session-level advisory lock, on a connection of its own held while
     the lock is (the holder's own connection commits per chunk, and a transaction-level
     lock would go with the first commit). The server drops it when the session ends,
-    crash or not. The key is 64 bits of a hash of the name."""
+    crash or not. Advisory locks are the server's, not a database's, so the key (64 bits
+    of a hash) is of the database name and the lock name: two databases on one server
+    never hold each other's jobs."""
 
     def __init__(self, engine: Engine, name: str) -> None:
         self._engine = engine
-        digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+        scoped = f"{engine.url.database}\x1f{name}"
+        digest = hashlib.blake2b(scoped.encode(), digest_size=8).digest()
         self._key = int.from_bytes(digest, "big", signed=True)
         self._conn: Connection | None = None
 
