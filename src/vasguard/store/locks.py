@@ -95,11 +95,17 @@ class _AdvisoryLock:
         return True
 
     def release(self) -> None:
-        """End the session: the same way out as a crash, so nothing else can be left held."""
-        if self._conn is not None:
-            self._conn.invalidate()
-            self._conn.close()
-            self._conn = None
+        """Unlock, then end the session. The unlock is what lets the next holder in at
+        once (the server notices a closed session a moment later); ending the session,
+        the same way out as a crash, leaves nothing else held even if the unlock fails."""
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            conn.scalar(text("SELECT pg_advisory_unlock(CAST(:key AS bigint))"), {"key": self._key})
+        finally:
+            conn.invalidate()
+            conn.close()
 
 
 class _FileLock:
