@@ -90,7 +90,7 @@ class Settings(BaseSettings):
         None, gt=0, description="submit_sm per second per bind; unset: no limit"
     )
     smpp_enquire_link_seconds: float = Field(
-        30.0, gt=0, description="idle time before an enquire_link"
+        30.0, gt=0, description="seconds between enquire_link checks of a bind"
     )
     smpp_response_timeout_seconds: float = Field(
         10.0, gt=0, description="how long a request waits for its response"
