@@ -2,7 +2,7 @@
 
 domain is pure and imports nothing of the project outside itself; the store knows the
 domain only; the services (use cases) know the domain and the store, never a channel;
-channels and the CLI sit at the edge. Every ``import`` in src/ is read, including those
+channels sit at the edge, the running process (``process/``) above them, the CLI on top. Every ``import`` in src/ is read, including those
 inside functions and under ``TYPE_CHECKING``.
 """
 
@@ -17,11 +17,21 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "vasguard"
 
 # layer -> the project's packages it must never import
 FORBIDDEN = {
-    "domain": {"store", "services", "channels", "cli", "generate", "bootstrap", "config"},
-    "store": {"services", "channels", "cli", "generate", "bootstrap"},
-    "services": {"channels", "cli", "generate", "bootstrap", "config"},
-    "generate": {"channels", "cli", "bootstrap"},
-    "channels": {"cli"},
+    "domain": {
+        "store",
+        "services",
+        "channels",
+        "cli",
+        "process",
+        "generate",
+        "bootstrap",
+        "config",
+    },
+    "store": {"services", "channels", "cli", "process", "generate", "bootstrap"},
+    "services": {"channels", "cli", "process", "generate", "bootstrap", "config"},
+    "generate": {"channels", "cli", "process", "bootstrap"},
+    "channels": {"cli", "process"},
+    "process": {"cli"},
 }
 
 

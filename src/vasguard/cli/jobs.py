@@ -119,7 +119,10 @@ def jobs_reminders(at: AtOption = None, as_json: JsonOption = False) -> None:
         out.print(table)
         if result.zones_outside_window:
             out.print(f"outside the sending window in: {', '.join(result.zones_outside_window)}")
-        out.print(f"{sent} messages sent through the loopback SMSC")
+        if rt.settings.smpp_host is None:
+            out.print(f"{sent} messages sent through the loopback SMSC")
+        else:
+            out.print("messages queued for the SMSC: `vasguard serve` sends them")
         exempt = Table(title="reminder-exempt services with active subscriptions")
         for column in ("code", "service", "provider", "reason", "subscriptions"):
             exempt.add_column(column, justify="right" if column == "subscriptions" else "left")
