@@ -2,8 +2,9 @@
 
 domain is pure and imports nothing of the project outside itself; the store knows the
 domain only; the services (use cases) know the domain and the store, never a channel;
-channels sit at the edge, the running process (``process/``) above them, the CLI on top. Every ``import`` in src/ is read, including those
-inside functions and under ``TYPE_CHECKING``.
+channels sit at the edge, the running process (``process/``) above them, the CLI on top.
+Every ``import`` in src/ is read, including those inside functions and under
+``TYPE_CHECKING``.
 """
 
 from __future__ import annotations
