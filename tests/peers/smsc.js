@@ -22,6 +22,22 @@
 //   {"cmd": "drop", "session": S}             destroy the TCP connection(s)
 //   {"cmd": "raw", "hex": "...", "session": S}  write raw bytes (malformed PDUs)
 //   {"cmd": "mark", "label": "..."}           record a marker event
+//   {"cmd": "dialogues", "numbers": [MSISDN, ...], "concurrency": C, "service": "10086",
+//    "reply_to": "10086977", "first": "0000", "second": "1", "label": L, "timeout_ms": T}
+//                                 drive dialogues itself (benchmarks): C numbers at a time,
+//                                 each sends `first` to `service`; once every part of the
+//                                 next MT submitted to that number has arrived (UDH
+//                                 concatenation counted), it sends `second` to `reply_to`;
+//                                 the next whole MT after that ends the dialogue and the
+//                                 next number starts. Acked at once; when all are done (or
+//                                 after timeout_ms) one "dialogues_done" event reports
+//                                 counts, elapsed_ms, latency percentiles in ms ("first_ms":
+//                                 deliver_sm of `first` written -> its reply's last
+//                                 submit_sm read; "second_ms" likewise; "dialogue_ms": both)
+//                                 and this process's CPU (cpu_user_ms, cpu_system_ms);
+//                                 "submits" counts the dialogues' submit_sm parts.
+//                                 MOs go round-robin over the bound sessions; they are owed
+//                                 like any deliver_sm (redelivered on error).
 //   {"cmd": "stop"}                           close and exit
 // S is a session number (connection order, from 1); omitted = the latest bound session
 // ("drop" without S drops them all). Every command is answered {"event": "ack", "cmd"},
@@ -36,6 +52,8 @@
 // deliver_sm_resp {mo, seq, status}, receipt_sent {message_id, stat}, unbind,
 // unbind_resp, generic_nack {seq, status}, unknown {command_id}, close, error {message},
 // and pdu {command, seq, status} for every PDU received (unless record_pdus is false).
+// With record_deliveries false, deliver_sm_sent, deliver_sm_resp, receipt_sent and
+// receipt_resp are not emitted (benchmarks).
 //
 // submit_sm events carry the decoded "text" and the UDH's information elements
 // ("udh_hex", each IE with its id and length) when esm_class has UDHI.
@@ -71,6 +89,7 @@ const SETTINGS = {
   mute_enquire_link: false, // true: enquire_link from the ESME is not answered
   record_submits: true, // false: no submit_sm event (benchmarks)
   record_pdus: true, // false: no pdu event (benchmarks)
+  record_deliveries: true, // false: no deliver_sm_* / receipt_* events (benchmarks)
   redeliver: true,
   redeliver_delay_ms: 50,
 };
@@ -146,16 +165,20 @@ function deliverReceipt(live, entry) {
   entry.awaiting = true;
   live.session.deliver_sm(entry.options, (resp) => {
     entry.awaiting = false;
-    emit('receipt_resp', {
-      session: live.number, message_id: entry.messageId, status: resp.command_status,
-      attempt: entry.attempt,
-    });
+    if (SETTINGS.record_deliveries) {
+      emit('receipt_resp', {
+        session: live.number, message_id: entry.messageId, status: resp.command_status,
+        attempt: entry.attempt,
+      });
+    }
     if (resp.command_status === 0 || !SETTINGS.redeliver) receipts.delete(entry.messageId);
     else scheduleRedelivery();
   });
-  emit('receipt_sent', {
-    session: live.number, message_id: entry.messageId, stat: entry.stat, attempt: entry.attempt,
-  });
+  if (SETTINGS.record_deliveries) {
+    emit('receipt_sent', {
+      session: live.number, message_id: entry.messageId, stat: entry.stat, attempt: entry.attempt,
+    });
+  }
 }
 
 function deliverPdu(mo) {
@@ -194,10 +217,12 @@ function deliver(state, entries) {
     const pdu = deliverPdu(entry.mo);
     state.session.send(pdu, (resp) => {
       entry.awaiting = false;
-      emit('deliver_sm_resp', {
-        session: state.number, mo: entry.mo.mo, seq: resp.sequence_number,
-        status: resp.command_status, attempt: entry.attempt,
-      });
+      if (SETTINGS.record_deliveries) {
+        emit('deliver_sm_resp', {
+          session: state.number, mo: entry.mo.mo, seq: resp.sequence_number,
+          status: resp.command_status, attempt: entry.attempt,
+        });
+      }
       if (resp.command_status === 0 || !SETTINGS.redeliver) {
         unanswered.delete(entry.mo.mo);
       } else {
@@ -205,9 +230,12 @@ function deliver(state, entries) {
       }
     });
     entry.seq = pdu.sequence_number;
-    emit('deliver_sm_sent', {
-      session: state.number, mo: entry.mo.mo, seq: pdu.sequence_number, attempt: entry.attempt,
-    });
+    if (entry.dialogue !== undefined && entry.attempt === 1) entry.dialogue.sent = now();
+    if (SETTINGS.record_deliveries) {
+      emit('deliver_sm_sent', {
+        session: state.number, mo: entry.mo.mo, seq: pdu.sequence_number, attempt: entry.attempt,
+      });
+    }
   }
   process.nextTick(() => state.session.socket.uncork());
 }
@@ -275,6 +303,7 @@ function onSession(session) {
         udh_hex: sm && sm.udh ? sm.udh.map((ie) => Buffer.from(ie).toString('hex')) : null,
       });
     }
+    if (status === 0 && dialogueRun) dialogueSubmit(pdu);
     const wantsReceipt = status === 0 && (pdu.registered_delivery & 0x01);
     if (wantsReceipt && SETTINGS.receipt_first) sendReceipt(state, pdu, messageId);
     const answer = () => {
@@ -327,6 +356,166 @@ function onSession(session) {
       if (entry.session === state.number) entry.awaiting = false; // its answer will never come
     }
     scheduleRedelivery();
+  });
+}
+
+// --- dialogues: the SMSC drives 0000-then-1 round trips itself (benchmarks) ----------
+
+let dialogueRun = null;
+let dialogueTurn = 0;
+
+function now() {
+  return process.hrtime.bigint();
+}
+
+function ms(from, to) {
+  return Number(to - from) / 1e6;
+}
+
+function startDialogues(command) {
+  if (dialogueRun) throw new Error('dialogues are already running');
+  const run = {
+    label: command.label || 'dialogue',
+    numbers: command.numbers || [],
+    next: 0,
+    service: command.service || '10086',
+    replyTo: command.reply_to || command.service || '10086',
+    first: command.first || '0000',
+    second: command.second || '1',
+    active: new Map(), // msisdn -> dialogue
+    firstMs: [],
+    secondMs: [],
+    dialogueMs: [],
+    done: 0,
+    submits: 0,
+    otherMts: 0,
+    queued: [],
+    began: now(),
+    cpu: process.cpuUsage(),
+    timer: null,
+  };
+  dialogueRun = run;
+  run.timer = setTimeout(() => finishDialogues('timeout'), command.timeout_ms || 120000);
+  const concurrency = Math.max(1, command.concurrency || 50);
+  for (let i = 0; i < concurrency; i += 1) startDialogue(run);
+  if (run.numbers.length === 0) finishDialogues('done');
+}
+
+function startDialogue(run) {
+  if (run.next >= run.numbers.length) return;
+  const index = run.next;
+  run.next += 1;
+  const dialogue = {
+    number: run.numbers[index], index, step: 1, started: null, sent: null, parts: new Map(),
+  };
+  run.active.set(dialogue.number, dialogue);
+  queueDialogueMo(run, dialogue, run.first, run.service);
+}
+
+// MOs queued in one event-loop turn leave together: one write per session.
+function queueDialogueMo(run, dialogue, text, destination) {
+  const entry = {
+    mo: {
+      mo: `${run.label}:${dialogue.index}:${dialogue.step}`,
+      source: dialogue.number,
+      destination,
+      text,
+    },
+    attempt: 0, session: null, seq: null, awaiting: false, dialogue,
+  };
+  unanswered.set(entry.mo.mo, entry);
+  run.queued.push(entry);
+  if (run.queued.length === 1) setImmediate(() => flushDialogueMos(run));
+}
+
+function flushDialogueMos(run) {
+  if (dialogueRun !== run || run.queued.length === 0) return;
+  const bound = [...sessions.values()].filter((state) => state.bound && !state.closed);
+  if (bound.length === 0) {
+    setTimeout(() => flushDialogueMos(run), 10);
+    return;
+  }
+  dialogueTurn += 1;
+  const entries = run.queued;
+  run.queued = [];
+  deliver(bound[dialogueTurn % bound.length], entries);
+  for (const entry of entries) {
+    if (entry.dialogue.started === null) entry.dialogue.started = entry.dialogue.sent;
+  }
+}
+
+// A submit_sm accepted: the part of a reply to a dialogue's number.
+function dialogueSubmit(pdu) {
+  const run = dialogueRun;
+  const dialogue = run.active.get(pdu.destination_addr);
+  if (!dialogue || dialogue.sent === null) {
+    run.otherMts += 1;
+    return;
+  }
+  let reference = 'whole';
+  let total = 1;
+  const sm = pdu.short_message;
+  for (const ie of (sm && sm.udh) || []) {
+    if (ie[0] === 0x00 && ie.length >= 5) {
+      reference = `8:${ie[2]}`;
+      total = ie[3];
+    } else if (ie[0] === 0x08 && ie.length >= 6) {
+      reference = `16:${ie[2] * 256 + ie[3]}`;
+      total = ie[4];
+    }
+  }
+  run.submits += 1;
+  const seen = (dialogue.parts.get(reference) || 0) + 1;
+  dialogue.parts.set(reference, seen);
+  if (seen < total) return;
+  dialogue.parts.clear();
+  const at = now();
+  if (dialogue.step === 1) {
+    run.firstMs.push(ms(dialogue.sent, at));
+    dialogue.step = 2;
+    dialogue.sent = null;
+    queueDialogueMo(run, dialogue, run.second, run.replyTo);
+    return;
+  }
+  run.secondMs.push(ms(dialogue.sent, at));
+  run.dialogueMs.push(ms(dialogue.started, at));
+  run.active.delete(dialogue.number);
+  run.done += 1;
+  if (run.done === run.numbers.length) finishDialogues('done');
+  else startDialogue(run);
+}
+
+function percentiles(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (p) => (sorted.length ? sorted[Math.min(sorted.length - 1,
+    Math.max(0, Math.ceil(sorted.length * p) - 1))] : null);
+  const mean = sorted.length ? sorted.reduce((a, b) => a + b, 0) / sorted.length : null;
+  return {
+    count: sorted.length, mean, p50: at(0.5), p90: at(0.9), p99: at(0.99),
+    max: sorted.length ? sorted[sorted.length - 1] : null,
+  };
+}
+
+function finishDialogues(reason) {
+  const run = dialogueRun;
+  if (!run) return;
+  dialogueRun = null;
+  clearTimeout(run.timer);
+  const cpu = process.cpuUsage(run.cpu);
+  emit('dialogues_done', {
+    label: run.label,
+    reason,
+    dialogues: run.numbers.length,
+    done: run.done,
+    unfinished: run.numbers.length - run.done,
+    submits: run.submits,
+    other_mts: run.otherMts,
+    elapsed_ms: ms(run.began, now()),
+    first_ms: percentiles(run.firstMs),
+    second_ms: percentiles(run.secondMs),
+    dialogue_ms: percentiles(run.dialogueMs),
+    cpu_user_ms: cpu.user / 1000,
+    cpu_system_ms: cpu.system / 1000,
   });
 }
 
@@ -396,6 +585,9 @@ function handle(command) {
     }
     case 'mark':
       emit('mark', { label: command.label });
+      break;
+    case 'dialogues':
+      startDialogues(command);
       break;
     case 'stop':
       emit('ack', { cmd: 'stop' });
