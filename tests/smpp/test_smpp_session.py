@@ -550,7 +550,9 @@ def test_a_generic_nack_to_a_submit_is_a_refusal_with_its_status(smsc, config, r
     assert (refused.status_name, refused.retryable) == ("ESME_RTHROTTLED", True)
 
 
-def test_mos_beyond_the_backlog_are_answered_temporary_error_at_once(smsc, config, run):
+def test_mos_beyond_the_backlog_are_answered_temporary_error_at_once(
+    smsc, config, run, caplog
+):
     async def slow(batch: Sequence[DeliverSm]) -> list[int]:
         await asyncio.sleep(0.3)
         return [Status.ESME_ROK] * len(batch)
@@ -570,6 +572,9 @@ def test_mos_beyond_the_backlog_are_answered_temporary_error_at_once(smsc, confi
     accepted = [e for e in resps if e["status"] == Status.ESME_ROK]
     assert refused and accepted and len(refused) + len(accepted) == 6
     assert max(e["t"] for e in refused) < min(e["t"] for e in accepted), "refused at once"
+    # One warning for the burst, not one per deliver_sm turned away.
+    warnings = [r for r in caplog.records if "await the handler" in r.getMessage()]
+    assert len(warnings) == 1 and "answered 1 with" in warnings[0].getMessage()
 
 
 def test_a_drop_mid_flood_loses_no_mo(smsc, config, run):

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -87,6 +88,9 @@ class Link:
         self._handling = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        # deliver_sm turned away since the last warning, and when that was (monotonic).
+        self._turned_away = 0
+        self._warned_at = float("-inf")
         self._closed = asyncio.Event()
         self.close_reason = ""
         self.last_received = self._loop.time()
@@ -282,13 +286,19 @@ class Link:
 
     def _enqueue(self, pdu: DeliverSm) -> None:
         if self._deliveries.qsize() >= self._config.deliver_backlog:
-            log.warning(
-                "SMPP %s: %d deliver_sm await the handler; answering ESME_RX_T_APPN",
-                self._name,
-                self._deliveries.qsize(),
-                extra=self._extra(smpp_status="ESME_RX_T_APPN"),
-            )
             self._send(Bare(Command.DELIVER_SM_RESP, pdu.sequence, Status.ESME_RX_T_APPN))
+            self._turned_away += 1
+            now = time.monotonic()
+            # One line a second at most: an SMSC redelivering a flood must not flood the log.
+            if now - self._warned_at >= 1.0:
+                log.warning(
+                    "SMPP %s: %d deliver_sm await the handler; answered %d with ESME_RX_T_APPN",
+                    self._name,
+                    self._deliveries.qsize(),
+                    self._turned_away,
+                    extra=self._extra(smpp_status="ESME_RX_T_APPN", turned_away=self._turned_away),
+                )
+                self._turned_away, self._warned_at = 0, now
             return
         self._idle.clear()
         self._deliveries.put_nowait(pdu)
