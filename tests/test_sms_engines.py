@@ -33,3 +33,36 @@ def test_the_loopback_engine_delivers_replies_by_itself_and_stops_cleanly(world)
     assert engine.smsc.inbox(ALICE) == reply.replies
     [mt] = world.rows(tables.messages, tables.messages.c.direction == "mt")
     assert (mt["status"], mt["receipt_status"]) == ("delivered", "delivered")
+
+
+def test_a_woken_sender_claims_at_once_instead_of_at_its_next_poll(world):
+    """After an MO's commit the SMPP engine wakes its sender, so a reply does not wait for
+    the poll (here an hour: only the wake can send it)."""
+    from vasguard.channels.sms.sender import OutboxSender
+    from vasguard.domain.mt_parts import Submitted
+
+    submitted = []
+
+    async def submit(part):
+        submitted.append(part)
+        return Submitted(part, f"id-{len(submitted)}")
+
+    async def scenario():
+        sender = OutboxSender(
+            world.uow, world.clock, submit, owner="t", capacity=lambda: 10, interval=3600
+        )
+        sender.start()
+        try:
+            await asyncio.sleep(0.2)  # the first claim ran and found nothing
+            assert submitted == []
+            await asyncio.to_thread(world.sms, "0000")
+            sender.wake()
+            for _ in range(500):
+                if submitted:
+                    break
+                await asyncio.sleep(0.01)
+        finally:
+            await sender.stop()
+
+    asyncio.run(asyncio.wait_for(scenario(), 20))
+    assert len(submitted) >= 1

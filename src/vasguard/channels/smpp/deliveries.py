@@ -64,8 +64,11 @@ class Deliveries:
         *,
         mo_ids: MoIds | None = None,
         fragment_timeout: timedelta = DEFAULT_TIMEOUT,
+        committed: Callable[[], None] | None = None,
     ) -> None:
         self._new_uow = new_uow
+        # Told after each batch is committed, on the event loop: its replies are queued.
+        self._committed = committed
         self._clock = clock
         self._deployment = deployment
         self._mo_ids = mo_ids or MoIds()
@@ -74,7 +77,10 @@ class Deliveries:
     async def __call__(self, batch: Sequence[DeliverSm]) -> list[int]:
         now = self._clock.now()
         items = [classify(pdu, self._mo_ids, now) for pdu in batch]
-        return await asyncio.to_thread(self._commit, items)
+        statuses = await asyncio.to_thread(self._commit, items)
+        if self._committed is not None:
+            self._committed()
+        return statuses
 
     def _commit(self, items: Sequence[Inbound]) -> list[int]:
         statuses = [int(Status.ESME_ROK)] * len(items)

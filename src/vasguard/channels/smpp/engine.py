@@ -80,11 +80,6 @@ class SmppEngine:
         interval: float = 0.05,
         sweep_every: float = 30.0,
     ) -> None:
-        self.deliveries = Deliveries(
-            new_uow, clock, deployment, mo_ids=mo_ids, fragment_timeout=fragment_timeout
-        )
-        self.pool = BindPool(config, self.deliveries)
-        self._window = config.window
         self.sender = OutboxSender(
             new_uow,
             clock,
@@ -94,6 +89,16 @@ class SmppEngine:
             interval=interval,
             lease=lease,
         )
+        self.deliveries = Deliveries(
+            new_uow,
+            clock,
+            deployment,
+            mo_ids=mo_ids,
+            fragment_timeout=fragment_timeout,
+            committed=self.sender.wake,
+        )
+        self.pool = BindPool(config, self.deliveries)
+        self._window = config.window
         self._sweep_every = sweep_every
         self._sweeper: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()

@@ -71,6 +71,8 @@ class OutboxSender:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._outcomes: asyncio.Queue[SubmitOutcome | None] = asyncio.Queue()
         self._stopping = asyncio.Event()
+        # Set by ``wake`` (and ``stop``): claim now rather than at the next poll.
+        self._wake = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._recorder: asyncio.Task[None] | None = None
 
@@ -79,8 +81,16 @@ class OutboxSender:
         self._recorder = loop.create_task(self._record(), name=f"{self._owner}-record")
         self._runner = loop.create_task(self._run(), name=f"{self._owner}-send")
 
+    def wake(self) -> None:
+        """MTs were just queued (an MO's replies): claim them now, not at the next poll.
+
+        The poll stays, for notices that fall due later and for other processes' MTs.
+        """
+        self._wake.set()
+
     async def stop(self) -> None:
         self._stopping.set()
+        self._wake.set()
         if self._runner is not None:
             await self._runner
         self._outcomes.put_nowait(None)
@@ -117,7 +127,8 @@ class OutboxSender:
             except Exception:
                 log.exception("the sender failed to claim MT parts; retrying")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._interval)
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
         if self._in_flight:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
 
