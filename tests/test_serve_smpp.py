@@ -83,19 +83,7 @@ def test_an_mo_over_smpp_is_answered_over_smpp_and_the_receipt_applied(
     world, db_url, tmp_path, peer
 ):
     placed = world.order(msisdn=BOB)
-    served = Served(
-        db_url,
-        tmp_path,
-        scheduler="false",
-        smpp_host="127.0.0.1",
-        smpp_port=str(peer.port),
-        smpp_system_id="vasguard",
-        smpp_password=PASSWORD,
-        smpp_binds="2",
-        smpp_response_timeout_seconds="2",
-        smpp_reconnect_min_seconds="0.05",
-        smpp_reconnect_max_seconds="0.2",
-    )
+    served = smpp_served(db_url, tmp_path, peer, smpp_binds="2")
     try:
         served.start()
         eventually(lambda: len(peer.recorded("bind", status=0)) == 2, "two binds")
@@ -147,7 +135,8 @@ def add_customers(world) -> None:
         )
 
 
-def smpp_served(db_url: str, tmp_path: Path, peer: Peer) -> Served:
+def smpp_served(db_url: str, tmp_path: Path, peer: Peer, **settings: str) -> Served:
+    """``serve`` bound to the test SMSC, with no scheduler; ``settings`` add or override."""
     return Served(
         db_url,
         tmp_path,
@@ -159,6 +148,7 @@ def smpp_served(db_url: str, tmp_path: Path, peer: Peer) -> Served:
         smpp_response_timeout_seconds="2",
         smpp_reconnect_min_seconds="0.05",
         smpp_reconnect_max_seconds="0.2",
+        **settings,
     )
 
 
