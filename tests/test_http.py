@@ -1,8 +1,8 @@
 """The REST API against both stores: happy paths and RFC 9457 problem details."""
 
 import pytest
-from conftest import ALICE
-from fastapi.testclient import TestClient
+from access_keys import KeyedClient, issue_keys
+from conftest import ALICE, HOME
 
 from vasguard.bootstrap import Runtime
 from vasguard.channels.http.app import create_app
@@ -17,7 +17,7 @@ def rt(world, db_url):
 
 @pytest.fixture
 def client(rt):
-    with TestClient(create_app(rt)) as c:
+    with KeyedClient(create_app(rt), issue_keys(rt, HOME)) as c:
         yield c
 
 

@@ -3,8 +3,8 @@
 from datetime import UTC, datetime
 
 import pytest
+from access_keys import KeyedClient, issue_keys
 from conftest import ALICE, BOB, CAROL, HOME
-from fastapi.testclient import TestClient
 from sqlalchemy import update
 from typer.testing import CliRunner
 
@@ -220,7 +220,7 @@ def test_cli_plan_order_errors(cli, plans, args, message):
 @pytest.fixture
 def client(plans, db_url):
     rt = Runtime(Settings(database_url=db_url), fixed_clock=plans.clock)
-    with TestClient(create_app(rt)) as c:
+    with KeyedClient(create_app(rt), issue_keys(rt, HOME)) as c:
         yield c
 
 

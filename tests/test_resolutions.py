@@ -4,8 +4,8 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from access_keys import KeyedClient, issue_keys
 from conftest import ALICE, BOB, HOME
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from vasguard.bootstrap import Runtime
@@ -262,7 +262,7 @@ def test_cli_errors(cli, world, args, message):
 @pytest.fixture
 def client(world, db_url):
     rt = Runtime(Settings(database_url=db_url), fixed_clock=world.clock)
-    with TestClient(create_app(rt)) as c:
+    with KeyedClient(create_app(rt), issue_keys(rt, HOME)) as c:
         yield c
 
 

@@ -19,9 +19,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from access_keys import bearer
 from conftest import ALICE, BOB, CAROL
 from sqlalchemy import func, select
 
+from vasguard.bootstrap import Runtime
+from vasguard.config import Settings
+from vasguard.domain.access import Role
+from vasguard.domain.clock import SystemClock
+from vasguard.services.keys import create_key
 from vasguard.store import tables
 
 pytestmark = pytest.mark.xdist_group("serve")  # two of these at once would starve the CPU
@@ -64,6 +70,17 @@ class Served:
             **{f"VASGUARD_{k.upper()}": v for k, v in settings.items()},
         }
         self.process: subprocess.Popen[bytes] | None = None
+        self.auth = bearer(
+            create_key(
+                Runtime(Settings(database_url=db_url)).uow(),
+                SystemClock(),
+                role=Role.GATEWAY,
+                name=f"gateway-{self.port}",
+                provider_code=None,
+                province=None,
+                created_by="tests",
+            )[0]
+        )
 
     def start(self) -> None:
         with self.log.open("ab") as log:
@@ -130,7 +147,10 @@ def test_probes_answer_and_an_mo_is_answered_by_the_engine(serve, world):
     assert httpx.get(f"{served.url}/health").json() == {"status": "ok"}
     eventually(lambda: httpx.get(f"{served.url}/ready").status_code == 200, "ready")
     posted = httpx.post(
-        f"{served.url}/api/v1/sms/mo", json={"from": BOB, "text": "是", "id": "mo-1"}, timeout=10
+        f"{served.url}/api/v1/sms/mo",
+        json={"from": BOB, "text": "是", "id": "mo-1"},
+        headers=served.auth,
+        timeout=10,
     )
     assert posted.status_code == 200 and "成功订购" in posted.json()["replies"][0]
     mo = posted.json()["mo_id"]
@@ -167,7 +187,9 @@ def test_sigterm_mid_flood_then_restart_every_mo_answered_once(serve, world):
     def post(n: int) -> None:
         body = {"from": senders[n % 3], "text": "0000", "id": ids[n]}
         try:
-            r = httpx.post(f"{served.url}/api/v1/sms/mo", json=body, timeout=10)
+            r = httpx.post(
+                f"{served.url}/api/v1/sms/mo", json=body, headers=served.auth, timeout=10
+            )
         except httpx.TransportError:
             return  # the process is stopping: the gateway will retry
         if r.status_code == 200:

@@ -7,7 +7,18 @@ from __future__ import annotations
 
 import typer
 
-from vasguard.cli import audit, complaints, data, database, jobs, orders, plans, serve, sms
+from vasguard.cli import (
+    audit,
+    complaints,
+    data,
+    database,
+    jobs,
+    keys,
+    orders,
+    plans,
+    serve,
+    sms,
+)
 from vasguard.cli.console import RefusingGroup
 
 app = typer.Typer(
@@ -22,6 +33,7 @@ app.add_typer(sms.app, name="sms")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(plans.app, name="plan")
 app.add_typer(complaints.app, name="complaint")
+app.add_typer(keys.app, name="keys")
 app.command("order")(orders.order)
 app.command("audit")(audit.audit)
 app.command("refund")(complaints.refund)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from vasguard.domain.access import Principal, sees_province
 from vasguard.domain.catalogue import Subscriber, UnknownSubscriber
 from vasguard.domain.messages import MessageKind, MessageView, NewMt
 from vasguard.domain.msisdn import normalise
@@ -36,12 +37,14 @@ def queue_mt(
     )
 
 
-def conversation(uow: UnitOfWork, *, msisdn: str, last: int = 20) -> list[MessageView]:
+def conversation(
+    uow: UnitOfWork, *, msisdn: str, last: int = 20, principal: Principal | None = None
+) -> list[MessageView]:
     """A subscriber's latest messages with the service number, oldest first."""
     number = normalise(msisdn)
     with uow:
         subscriber = uow.subscribers.by_msisdn(number)
-        if subscriber is None:
+        if subscriber is None or not sees_province(principal, subscriber.province):
             raise UnknownSubscriber(number)
         newest_first = uow.messages.latest_for(subscriber.id, last)
     return newest_first[::-1]

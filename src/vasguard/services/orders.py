@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from vasguard.domain.access import Principal, check_provider, sees_province
 from vasguard.domain.catalogue import Service, Subscriber, UnknownSubscriber
 from vasguard.domain.clock import Clock
 from vasguard.domain.events import Cause, Event
@@ -37,11 +38,14 @@ class OrderPlaced:
     request_text: str
 
 
-def find_subscriber(uow: UnitOfWork, raw_msisdn: str) -> Subscriber:
-    """Normalise the number and load its subscriber, or refuse with a clear reason."""
+def find_subscriber(
+    uow: UnitOfWork, raw_msisdn: str, principal: Principal | None = None
+) -> Subscriber:
+    """Normalise the number and load its subscriber, or refuse with a clear reason (a
+    subscriber out of ``principal``'s scope is unknown to it)."""
     msisdn = normalise(raw_msisdn)
     subscriber = uow.subscribers.by_msisdn(msisdn)
-    if subscriber is None:
+    if subscriber is None or not sees_province(principal, subscriber.province):
         raise UnknownSubscriber(msisdn)
     return subscriber
 
@@ -64,6 +68,7 @@ def place_order(
     cause: Cause,
     order_ref: str | None = None,
     rng: random.Random | None = None,
+    principal: Principal | None = None,
 ) -> OrderPlaced:
     """Record a pending order and queue the confirmation request; nothing is charged yet.
 
@@ -72,8 +77,9 @@ def place_order(
     """
     at = clock.now()
     with uow:
-        subscriber = find_subscriber(uow, msisdn)
+        subscriber = find_subscriber(uow, msisdn, principal)
         service = find_service(uow, service_code)
+        check_provider(principal, service.provider_id, service.code)
         check_order(
             subscriber,
             service,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from vasguard.domain.access import Principal
 from vasguard.domain.clock import Clock
 from vasguard.domain.events import Cause, Event
 from vasguard.domain.messages import MessageKind
@@ -52,6 +53,7 @@ def order_plan(
     plan_code: str,
     channel: Channel,
     cause: Cause,
+    principal: Principal | None = None,
 ) -> PlanOrdered:
     """Order a plan (or change to it) from next month and queue the notice.
 
@@ -59,7 +61,7 @@ def order_plan(
     """
     at = clock.now()
     with uow:
-        subscriber = find_subscriber(uow, msisdn)
+        subscriber = find_subscriber(uow, msisdn, principal)
         plan = uow.plans.by_code(plan_code.strip())
         if plan is None:
             raise PlanRefused(PlanRefusal.UNKNOWN_PLAN, f"there is no plan with code {plan_code!r}")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from vasguard.domain.access import Principal, sees_province
 from vasguard.domain.clock import Clock
 from vasguard.domain.complaints import Complaint, ComplaintStatus
 from vasguard.domain.events import Cause, Event
@@ -66,6 +67,7 @@ def resolve_complaint(
     refund: bool,
     cause: Cause,
     note: str | None = None,
+    principal: Principal | None = None,
 ) -> Resolution:
     """Resolve an open complaint, refunding the charges it covers when ``refund``.
 
@@ -74,7 +76,7 @@ def resolve_complaint(
     at = clock.now()
     with uow:
         complaint = uow.resolutions.complaint(ticket.strip())
-        if complaint is None:
+        if complaint is None or not sees_province(principal, complaint.province):
             raise ResolutionRefused(
                 ResolutionRefusal.UNKNOWN_TICKET, f"there is no complaint with ticket {ticket!r}"
             )
@@ -155,6 +157,7 @@ def refund_charge(
     charge_id: int,
     amount_fen: int | None,
     cause: Cause,
+    principal: Principal | None = None,
 ) -> Refund:
     """Refund one charge (in full by default); a charge already refunded returns that refund.
 
@@ -164,7 +167,7 @@ def refund_charge(
     at = clock.now()
     with uow:
         charge = uow.resolutions.charge(charge_id)
-        if charge is None:
+        if charge is None or not sees_province(principal, charge.province):
             raise ResolutionRefused(
                 ResolutionRefusal.UNKNOWN_CHARGE, f"there is no charge with id {charge_id}"
             )

@@ -19,6 +19,7 @@ from vasguard.store.bill_runs import BillRunRepository
 from vasguard.store.catalogue import CatalogueRepository
 from vasguard.store.complaints import ComplaintRepository
 from vasguard.store.events import EventRepository
+from vasguard.store.keys import ApiKeyRepository
 from vasguard.store.listings import ListingRepository
 from vasguard.store.messages import MessageRepository
 from vasguard.store.plans import PlanRepository
@@ -34,6 +35,7 @@ class UnitOfWork(Protocol):
     subscriptions: SubscriptionRepository
     messages: MessageRepository
     events: EventRepository
+    keys: ApiKeyRepository
     plans: PlanRepository
     reminders: ReminderRepository
     resolutions: ResolutionRepository

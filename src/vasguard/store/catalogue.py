@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Connection, RowMapping, and_, exists, or_, select
 
 from vasguard.domain.catalogue import BillingMode, Service
-from vasguard.store.tables import plan_services, providers, services, subscriber_plans
+from vasguard.store.tables import plan_services, providers, provinces, services, subscriber_plans
 
 _SERVICE_COLUMNS = (
     services.c.id,
@@ -73,6 +73,17 @@ class CatalogueRepository:
     def service_by_code(self, code: str) -> Service | None:
         row = self._conn.execute(service_select.where(services.c.code == code)).first()
         return service_from_row(row._mapping) if row else None
+
+    def provider_id_by_code(self, code: str) -> int | None:
+        found: int | None = self._conn.scalar(
+            select(providers.c.id).where(providers.c.code == code)
+        )
+        return found
+
+    def is_province(self, code: str) -> bool:
+        return (
+            self._conn.scalar(select(provinces.c.code).where(provinces.c.code == code)) is not None
+        )
 
     def is_withdrawn(self, service_id: int, at: datetime) -> bool:
         until = self._conn.scalar(

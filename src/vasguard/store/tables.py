@@ -384,6 +384,76 @@ refunds = Table(
 )
 
 
+# --- access: API keys, idempotency, the partner change feed and its webhooks ------------
+
+# A key is shown once; only the SHA-256 of its secret is kept. ``key_id`` is the public
+# part of the key (it finds the row); ``provider_id`` binds a partner key to its provider,
+# ``province`` limits a key to one province's subscribers.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key_id", String(16), nullable=False, unique=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(10), nullable=False),
+    Column("provider_id", Integer, ForeignKey("providers.id")),
+    Column("province", String(2), ForeignKey("provinces.code")),
+    Column("secret_sha256", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("revoked_at", UtcDateTime()),
+    CheckConstraint("role IN ('operator', 'care', 'partner', 'gateway')", name="role"),
+    CheckConstraint("(role = 'partner') = (provider_id IS NOT NULL)", name="partner_provider"),
+)
+
+# A POST that creates, keyed by the caller's Idempotency-Key: the first one's answer is
+# kept and replayed to a retry. The row is inserted before the work, so of two concurrent
+# requests with the same key only one does it.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("api_key_id", Integer, ForeignKey("api_keys.id"), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("request_sha256", LargeBinary, nullable=False),
+    Column("status_code", SmallInteger),
+    Column("response", Text),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("completed_at", UtcDateTime()),
+)
+
+# What a partner learns of its services' subscriptions, written in the transaction of the
+# change itself. ``seq`` is given later, by one sequencer at a time, in commit order: the
+# feed's cursor and the webhooks' order (an id can commit after a higher one; a seq cannot).
+partner_events = Table(
+    "partner_events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("provider_id", Integer, nullable=False),
+    Column("subscription_id", Id),
+    Column("subscriber_id", Id),
+    Column("province", String(2)),
+    Column("kind", String(30), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("seq", BigInteger, unique=True),
+    Index("ix_partner_events_provider_seq", "provider_id", "seq"),
+)
+
+# A partner's webhook: where to post its feed, the secret it is signed with (kept as
+# given: the platform must sign with it), and how far delivery has come.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("provider_id", Integer, ForeignKey("providers.id"), primary_key=True),
+    Column("url", String(500), nullable=False),
+    Column("secret", String(128), nullable=False),
+    Column("delivered_seq", BigInteger, nullable=False, default=0),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime()),
+    Column("last_error", String(200)),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
 # --- partial indexes: only the rows a job looks for --------------------------------------
 # A row enters or leaves them only when it starts or stops being wanted, so the online
 # dialogue (an MO stored, a subscription cancelled) rewrites no page of them. A query uses
@@ -395,6 +465,7 @@ PENDING_CONFIRMATION = subscriptions.c.state == literal_column("'pending_confirm
 AWAITING_REMINDER = and_(
     subscriptions.c.state == literal_column("'active'"), subscriptions.c.reminder_mt_id.is_(None)
 )
+UNSEQUENCED = partner_events.c.seq.is_(None)
 
 
 def _partial(name: str, where: ColumnElement[bool], *columns: Column[Any]) -> Index:
@@ -404,6 +475,8 @@ def _partial(name: str, where: ColumnElement[bool], *columns: Column[Any]) -> In
 _partial("ix_messages_queued", QUEUED, messages.c.send_after, messages.c.id)
 # The sender claims pending parts by when they are next due (a claim's lease included).
 _partial("ix_message_parts_pending", PART_PENDING, message_parts.c.next_attempt_at)
+# The feed's sequencer numbers the rows it has not numbered yet, in id order.
+_partial("ix_partner_events_unsequenced", UNSEQUENCED, partner_events.c.id)
 # The expiry job walks the requests awaiting confirmation in id order.
 _partial(
     "ix_subscriptions_pending_confirm_by",

@@ -17,6 +17,7 @@ from vasguard.store.catalogue import CatalogueRepository
 from vasguard.store.complaints import ComplaintRepository
 from vasguard.store.engine import one_writer
 from vasguard.store.events import EventRepository
+from vasguard.store.keys import ApiKeyRepository
 from vasguard.store.listings import ListingRepository
 from vasguard.store.messages import MessageRepository
 from vasguard.store.plans import PlanRepository
@@ -55,6 +56,7 @@ class SqlUnitOfWork:
         self.subscriptions = SubscriptionRepository(self.conn)
         self.messages = MessageRepository(self.conn, self.appends)
         self.events = EventRepository(self.appends)
+        self.keys = ApiKeyRepository(self.conn)
         self.plans = PlanRepository(self.conn)
         self.reminders = ReminderRepository(self.conn)
         self.resolutions = ResolutionRepository(self.conn)

@@ -11,16 +11,17 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Path, Query, Response
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
 from vasguard.bootstrap import Runtime
 from vasguard.channels.http import problems
+from vasguard.channels.http.auth import requires
 from vasguard.channels.metrics import REGISTRY
 from vasguard.channels.sms.engine import SmsEngine
-from vasguard.domain.events import Cause, CauseKind
+from vasguard.domain.access import Action, Principal, Role
 from vasguard.domain.msisdn import normalise
 from vasguard.domain.subscription import Channel
 from vasguard.services.intake import IncomingMo, receive_mo, receive_mos
@@ -158,6 +159,7 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
         version="0.1.0",
         description="Consent, charge reminders and 0000 for value-added services.",
     )
+    app.state.runtime = rt
     problems.install(app)
     api = APIRouter(prefix="/api/v1")
 
@@ -181,7 +183,10 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     @api.get("/services/{code}", response_model=ServiceOut)
-    def get_service(code: Annotated[str, Path(max_length=21)]) -> ServiceOut:
+    def get_service(
+        code: Annotated[str, Path(max_length=21)],
+        _: Annotated[Principal, Depends(requires(Action.READ_CATALOGUE))],
+    ) -> ServiceOut:
         with rt.uow() as uow:
             service = find_service(uow, code)
         return ServiceOut(
@@ -196,9 +201,12 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
         )
 
     @api.get("/subscribers/{msisdn}", response_model=SubscriberOut)
-    def get_subscriber(msisdn: Annotated[str, Path(max_length=32)]) -> SubscriberOut:
+    def get_subscriber(
+        msisdn: Annotated[str, Path(max_length=32)],
+        principal: Annotated[Principal, Depends(requires(Action.READ_SUBSCRIBER))],
+    ) -> SubscriberOut:
         with rt.uow() as uow:
-            subscriber = find_subscriber(uow, msisdn)
+            subscriber = find_subscriber(uow, msisdn, principal)
         return SubscriberOut(
             msisdn=subscriber.msisdn,
             province=subscriber.province,
@@ -207,17 +215,19 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
         )
 
     @api.post("/orders", response_model=OrderOut, status_code=201)
-    def post_order(body: OrderIn) -> OrderOut:
-        clock = rt.clock()
+    def post_order(
+        body: OrderIn, principal: Annotated[Principal, Depends(requires(Action.ORDER))]
+    ) -> OrderOut:
         placed = place_order(
             rt.uow(),
-            clock,
+            rt.clock(),
             rt.deployment,
             msisdn=body.msisdn,
             service_code=body.service,
-            channel=body.channel,
+            channel=_order_channel(principal, body.channel),
             order_ref=body.order_ref,
-            cause=Cause(CauseKind.API, f"order:{body.channel.value}"),
+            cause=principal.cause,
+            principal=principal,
         )
         return OrderOut(
             subscription_id=placed.subscription_id,
@@ -228,15 +238,18 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
         )
 
     @api.post("/plans/orders", response_model=PlanOrderOut, status_code=201)
-    def post_plan_order(body: PlanOrderIn) -> PlanOrderOut:
+    def post_plan_order(
+        body: PlanOrderIn, principal: Annotated[Principal, Depends(requires(Action.ORDER_PLAN))]
+    ) -> PlanOrderOut:
         ordered = order_plan(
             rt.uow(),
             rt.clock(),
             rt.deployment,
             msisdn=body.msisdn,
             plan_code=body.plan,
-            channel=body.channel,
-            cause=Cause(CauseKind.API, f"plan-order:{body.channel.value}"),
+            channel=_order_channel(principal, body.channel),
+            cause=principal.cause,
+            principal=principal,
         )
         return PlanOrderOut(
             subscriber_plan_id=ordered.subscriber_plan_id,
@@ -250,17 +263,19 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
 
     @api.post("/complaints/{ticket}/resolution", response_model=ResolutionOut)
     def post_resolution(
-        ticket: Annotated[str, Path(max_length=20)], body: ResolutionIn
+        ticket: Annotated[str, Path(max_length=20)],
+        body: ResolutionIn,
+        principal: Annotated[Principal, Depends(requires(Action.RESOLVE_COMPLAINT))],
     ) -> ResolutionOut:
-        clock = rt.clock()
         resolution = resolve_complaint(
             rt.uow(),
-            clock,
+            rt.clock(),
             rt.deployment,
             ticket=ticket,
             refund=body.refund,
             note=body.note,
-            cause=Cause(CauseKind.API, "care"),
+            cause=principal.cause,
+            principal=principal,
         )
         return ResolutionOut(
             ticket=resolution.ticket,
@@ -271,27 +286,32 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
         )
 
     @api.post("/refunds", response_model=RefundOut, status_code=201)
-    def post_refund(body: RefundIn) -> RefundOut:
+    def post_refund(
+        body: RefundIn, principal: Annotated[Principal, Depends(requires(Action.REFUND))]
+    ) -> RefundOut:
         made = refund_charge(
             rt.uow(),
             rt.clock(),
             charge_id=body.charge_id,
             amount_fen=body.amount_fen,
-            cause=Cause(CauseKind.API, "care"),
+            cause=principal.cause,
+            principal=principal,
         )
         return RefundOut.model_validate(made, from_attributes=True)
 
     @api.get("/subscribers/{msisdn}/messages", response_model=list[MessageOut])
     def get_messages(
-        msisdn: Annotated[str, Path(max_length=32)], last: Annotated[int, Query(ge=1, le=200)] = 20
+        msisdn: Annotated[str, Path(max_length=32)],
+        principal: Annotated[Principal, Depends(requires(Action.READ_SUBSCRIBER))],
+        last: Annotated[int, Query(ge=1, le=200)] = 20,
     ) -> list[MessageOut]:
         return [
             MessageOut.model_validate(asdict(m))
-            for m in conversation(rt.uow(), msisdn=msisdn, last=last)
+            for m in conversation(rt.uow(), msisdn=msisdn, last=last, principal=principal)
         ]
 
     @api.post("/sms/mo", response_model=MoOut)
-    def post_mo(body: MoIn) -> MoOut:
+    def post_mo(body: MoIn, _: Annotated[Principal, Depends(requires(Action.POST_MO))]) -> MoOut:
         clock = rt.clock()
         result = receive_mo(
             rt.uow(),
@@ -305,7 +325,9 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
         return MoOut(mo_id=result.mo_id, duplicate=result.duplicate, replies=result.replies)
 
     @api.post("/sms/mo-batch", response_model=MoBatchOut)
-    def post_mo_batch(body: MoBatchIn) -> MoBatchOut:
+    def post_mo_batch(
+        body: MoBatchIn, _: Annotated[Principal, Depends(requires(Action.POST_MO))]
+    ) -> MoBatchOut:
         """MOs from a gateway, in order: several subscribers' MOs share one transaction.
 
         Each result is what ``POST /sms/mo`` would have answered for that MO; an MO with a
@@ -328,6 +350,16 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
 
     app.include_router(api)
     return app
+
+
+def _order_channel(principal: Principal, asked: Channel) -> Channel:
+    """The channel an order came through is the key's, not what the body claims: a
+    partner's orders are partner orders and care's are care's; operator staff say which."""
+    if principal.role is Role.PARTNER:
+        return Channel.PARTNER
+    if principal.role is Role.CARE:
+        return Channel.CARE
+    return asked
 
 
 def _not_ready(rt: Runtime, engine: SmsEngine | None) -> str | None:

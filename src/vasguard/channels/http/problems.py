@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from vasguard.channels.http.auth import NotAllowed, NotAuthenticated
 from vasguard.domain.refusals import Refused
 
 PROBLEM_BASE = "https://vasguard.example/problems/"
@@ -26,6 +27,7 @@ _STATUS = {
     "unknown_plan": 404,
     "unknown_ticket": 404,
     "unknown_charge": 404,
+    "not_your_service": 403,
     "invalid_input": 422,
     "invalid_msisdn": 422,
     "wrong_destination": 422,
@@ -82,6 +84,22 @@ def install(app: FastAPI) -> None:
             "fix the fields listed in 'errors' and send it again",
             errors=errors,
         )
+
+    @app.exception_handler(NotAuthenticated)
+    async def not_authenticated(_: Request, exc: NotAuthenticated) -> JSONResponse:
+        response = problem(
+            401,
+            "not-authenticated",
+            "An API key is needed",
+            "send a valid, unrevoked key as `Authorization: Bearer vg_…`"
+            " (`vasguard keys create` makes one)",
+        )
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @app.exception_handler(NotAllowed)
+    async def not_allowed(_: Request, exc: NotAllowed) -> JSONResponse:
+        return problem(403, "not-allowed", "This key may not do this", str(exc))
 
     @app.exception_handler(Refused)
     async def refused(_: Request, exc: Refused) -> JSONResponse:
