@@ -15,12 +15,12 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Query
 from pydantic import BaseModel
 
+from vasguard.channels.http.fields import BIGGEST_ID
 from vasguard.domain.refusals import InvalidInput
 
 Item = TypeVar("Item")
 
 MAX_LIMIT = 200
-BIGGEST_ID = 2**63 - 1
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page")]
 Cursor = Annotated[
