@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Response
 from fastapi.responses import JSONResponse
@@ -23,10 +23,12 @@ from vasguard.channels.metrics import REGISTRY
 from vasguard.channels.sms.engine import SmsEngine
 from vasguard.domain.access import Action, Principal, Role
 from vasguard.domain.msisdn import normalise
+from vasguard.domain.receipts import DeliveryReport, as_receipt
 from vasguard.domain.subscription import Channel
 from vasguard.services.intake import IncomingMo, receive_mo, receive_mos
 from vasguard.services.messaging import conversation
 from vasguard.services.orders import find_service, find_subscriber, place_order
+from vasguard.services.outbox import record_receipts
 from vasguard.services.plans import order_plan
 from vasguard.services.resolutions import refund_charge, resolve_complaint
 
@@ -149,6 +151,25 @@ class MoBatchItem(BaseModel):
 
 class MoBatchOut(BaseModel):
     results: list[MoBatchItem]
+
+
+class ReceiptIn(Strict):
+    id: str = Field(min_length=1, max_length=64, description="the SMSC's id of the MT part")
+    stat: Literal[
+        "DELIVRD", "UNDELIV", "EXPIRED", "REJECTD", "DELETED", "ACCEPTD", "ENROUTE", "UNKNOWN"
+    ]
+
+
+class ReceiptsIn(Strict):
+    receipts: list[ReceiptIn] = Field(min_length=1, max_length=500)
+
+
+class ReceiptsOut(BaseModel):
+    final: int = Field(description="receipts with a final stat (the others change nothing)")
+    matched: int = Field(
+        description="final receipts that settled a part now; the rest are "
+        "kept until the part's SMSC id is stored, or were repeats"
+    )
 
 
 def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
@@ -347,6 +368,19 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
                 for r in results
             ]
         )
+
+    @api.post("/sms/receipts", response_model=ReceiptsOut)
+    def post_receipts(
+        body: ReceiptsIn, _: Annotated[Principal, Depends(requires(Action.POST_RECEIPT))]
+    ) -> ReceiptsOut:
+        """Delivery receipts from an HTTP gateway, as the SMPP engine applies its own."""
+        at = rt.clock().now()
+        final = [
+            receipt
+            for r in body.receipts
+            if (receipt := as_receipt(DeliveryReport(r.id, r.stat), at)) is not None
+        ]
+        return ReceiptsOut(final=len(final), matched=record_receipts(rt.uow(), final))
 
     app.include_router(api)
     return app
