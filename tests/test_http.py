@@ -170,3 +170,18 @@ def test_an_mo_to_a_number_that_is_not_ours_is_refused_alone_and_changes_nothing
     assert len(world.rows(tables.listings)) == 1
     stored = world.rows(tables.messages, tables.messages.c.direction == "mo")
     assert [m["service_number"] for m in stored] == ["99999", "1008612", "10086977"]
+
+
+def test_receipts_from_an_http_gateway(client, world):
+    posted = client.post(
+        "/api/v1/sms/receipts",
+        json={"receipts": [{"id": "smsc-9", "stat": "UNDELIV"}, {"id": "s-2", "stat": "ENROUTE"}]},
+    )
+    assert posted.status_code == 200, posted.text
+    assert posted.json() == {"final": 1, "matched": 0}
+    kept = world.rows(tables.unmatched_receipts)
+    assert [(r["smsc_message_id"], r["stat"], r["delivered"]) for r in kept] == [
+        ("smsc-9", "UNDELIV", False)
+    ]
+    bad = client.post("/api/v1/sms/receipts", json={"receipts": [{"id": "x", "stat": "LOST"}]})
+    assert bad.status_code == 422 and world.rows(tables.unmatched_receipts) == kept
