@@ -101,3 +101,13 @@ def test_a_complete_set_is_read_whole_and_an_incomplete_one_with_gaps():
     partial = FragmentSet(key, 0, {1: b"TD", 3: b"01"}, T)
     assert not partial.complete and incomplete_text(partial) == "TD[…]01"
     assert whole.mo_key() != FragmentSet(key, 8, {**whole.payloads, 3: b"\xa3"}, T).mo_key()
+
+
+def test_a_nul_character_is_kept_as_a_replacement_character_not_lost():
+    ids = MoIds()
+    ucs2 = classify(deliver("00\x0000".encode("utf-16-be"), data_coding=8), ids, T)
+    assert isinstance(ucs2, WholeMo) and ucs2.mo.text == "00\ufffd00"
+    latin = classify(deliver(b"TD\x00", data_coding=3), ids, T)
+    assert isinstance(latin, WholeMo) and latin.mo.text == "TD\ufffd"
+    gsm = classify(deliver(b"\x00"), ids, T)  # GSM-7 0x00 is @
+    assert isinstance(gsm, WholeMo) and gsm.mo.text == "@"
