@@ -40,6 +40,7 @@ class EndCause(StrEnum):
     TD_REMINDER = "td_reminder"  # bare TD: the one open charge reminder
     LISTING_CANCEL = "listing_cancel"  # item numbers of the latest 0000 listing
     CANCEL_ALL = "cancel_all"  # QX, then 是 + its code
+    API = "api"  # care or the operator through the API; the event names the key
 
 
 def can_move(current: State, target: State) -> bool:

@@ -1,5 +1,7 @@
-"""Cancelling subscriptions from an MO: one place that ends them, records why, and says so.
+"""Cancelling subscriptions: one place that ends them, records why, and says so.
 
+An MO (TD, 0000 item numbers, QX) and care or the operator through the API end
+subscriptions here alike: the same life-cycle guard, the same event, the same voiding.
 Ending a subscription also voids, in the same transaction, its charges for periods it was
 never in service for (invariant 10): a bill run made early may already have charged next
 month, and the reply's "no further charges" must stay true.
@@ -8,13 +10,79 @@ month, and the reply's "no further charges" must stay true.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
+from vasguard.domain.catalogue import Subscriber
 from vasguard.domain.events import Cause, Event
 from vasguard.domain.refunds import voided_by_ending
 from vasguard.domain.subscription import EndCause, NamedSubscription, State, can_move
 from vasguard.domain.templates import Cancellation
 from vasguard.services.handled_mo import HandledMo
 from vasguard.services.resolutions import add_refund
+from vasguard.services.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """Whose subscriptions end, when, why, and on whose word: the MO that asked (its id is
+    the subscription's ``end_message_id``) or an API principal (no message)."""
+
+    uow: UnitOfWork
+    subscriber: Subscriber
+    at: datetime
+    cause: Cause
+    end_cause: EndCause
+    timezone: str
+    message_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """One subscription cancelled now, and the charges its ending voided."""
+
+    subscription: NamedSubscription
+    voided_charge_ids: list[int]
+
+
+def end_subscriptions(
+    ending: Ending, held: Sequence[NamedSubscription]
+) -> tuple[list[Ended], list[NamedSubscription]]:
+    """Cancel what is still open among ``held``: what was cancelled now, and what had
+    already ended (nothing about those changes)."""
+    done: list[Ended] = []
+    already: list[NamedSubscription] = []
+    uow = ending.uow
+    for item in held:
+        if not can_move(item.state, State.CANCELLED) or not uow.subscriptions.cancel(
+            item.subscription_id,
+            at=ending.at,
+            cause=ending.end_cause,
+            message_id=ending.message_id,
+        ):
+            already.append(item)
+            continue
+        # Only a subscription ever charged can have a charge to void.
+        voided = _void_unserved(ending, item.subscription_id) if item.charged else []
+        uow.events.add(
+            Event(
+                ending.subscriber.id,
+                ending.subscriber.province,
+                "subscription",
+                item.subscription_id,
+                "cancelled",
+                ending.cause,
+                ending.at,
+                {
+                    "service": item.service_code,
+                    "via": ending.end_cause,
+                    "charged": item.charged,
+                    "voided": voided,
+                },
+            )
+        )
+        done.append(Ended(item, voided))
+    return done, already
 
 
 def cancel_held(mo: HandledMo, held: Sequence[NamedSubscription], *, cause: EndCause) -> None:
@@ -22,49 +90,31 @@ def cancel_held(mo: HandledMo, held: Sequence[NamedSubscription], *, cause: EndC
 
     Items already ended are named as such; nothing else about them changes.
     """
-    done: list[Cancellation] = []
-    already: list[str] = []
-    for item in held:
-        if not can_move(item.state, State.CANCELLED) or not mo.uow.subscriptions.cancel(
-            item.subscription_id, at=mo.at, cause=cause, message_id=mo.id
-        ):
-            already.append(item.service_name)
-            continue
-        # Only a subscription ever charged can have a charge to void.
-        voided = _void_unserved(mo, item.subscription_id) if item.charged else []
-        mo.uow.events.add(
-            Event(
-                mo.subscriber.id,
-                mo.subscriber.province,
-                "subscription",
-                item.subscription_id,
-                "cancelled",
-                Cause.mo(mo.id),
-                mo.at,
-                {
-                    "service": item.service_code,
-                    "via": cause,
-                    "charged": item.charged,
-                    "voided": voided,
-                },
-            )
-        )
-        done.append(Cancellation(item.service_name, item.charged))
+    ending = Ending(
+        mo.uow, mo.subscriber, mo.at, Cause.mo(mo.id), cause, mo.deployment.timezone, mo.id
+    )
+    done, already = end_subscriptions(ending, held)
     t = mo.templates
     if done:
-        mo.reply(t.cancelled(done))
+        mo.reply(t.cancelled(cancellations(done)))
     if already:
-        mo.reply(t.already_cancelled(already))
+        mo.reply(t.already_cancelled([h.service_name for h in already]))
 
 
-def _void_unserved(mo: HandledMo, subscription_id: int) -> list[int]:
+def cancellations(done: Sequence[Ended]) -> list[Cancellation]:
+    """What the customer is told of each cancelled service."""
+    return [Cancellation(e.subscription.service_name, e.subscription.charged) for e in done]
+
+
+def _void_unserved(ending: Ending, subscription_id: int) -> list[int]:
     """Refund in full the charges of periods beginning at or after the ending; the ids of
     the charges voided."""
-    scope = voided_by_ending(mo.subscriber.id, subscription_id, mo.at, mo.deployment.timezone)
+    scope = voided_by_ending(ending.subscriber.id, subscription_id, ending.at, ending.timezone)
     if scope is None:
         return []
+    uow = ending.uow
     made = [
-        add_refund(mo.uow, charge, charge.amount_fen, None, Cause.mo(mo.id), mo.at, event="voided")
-        for charge in mo.uow.resolutions.unrefunded(scope)
+        add_refund(uow, charge, charge.amount_fen, None, ending.cause, ending.at, event="voided")
+        for charge in uow.resolutions.unrefunded(scope)
     ]
     return [r.charge_id for r in made if r is not None]

@@ -88,6 +88,7 @@ _HELD_BY_CODE = _HELD.where(
 _BY_CODE_ANY_STATE = _HELD.where(services.c.code == bindparam("code")).order_by(
     subscriptions.c.id.desc()
 )
+_OPEN_HELD = _HELD.where(subscriptions.c.state.in_(_OPEN)).order_by(subscriptions.c.id)
 _REMINDED = _HELD.where(subscriptions.c.reminder_mt_id.is_not(None)).order_by(
     subscriptions.c.reminder_mt_id.desc()
 )
@@ -226,11 +227,25 @@ class SubscriptionRepository:
         """Every subscription of the subscriber to the service code, newest first."""
         return self._named(_BY_CODE_ANY_STATE, subscriber_id=subscriber_id, code=service_code)
 
+    def named(self, subscriber_id: int, ids: Sequence[int]) -> list[NamedSubscription]:
+        """The subscriber's subscriptions among ``ids``, any state, in id order (another
+        subscriber's ids are not among them)."""
+        return self._named(
+            _HELD.where(subscriptions.c.id.in_(sorted(set(ids)))).order_by(subscriptions.c.id),
+            subscriber_id=subscriber_id,
+        )
+
+    def open_ones(self, subscriber_id: int) -> list[NamedSubscription]:
+        """Every open (active or pending) subscription of the subscriber, in id order."""
+        return self._named(_OPEN_HELD, subscriber_id=subscriber_id)
+
     def reminded(self, subscriber_id: int) -> list[NamedSubscription]:
         """Subscriptions with a charge reminder, newest reminder first (any state)."""
         return self._named(_REMINDED, subscriber_id=subscriber_id)
 
-    def cancel(self, subscription_id: int, *, at: datetime, cause: str, message_id: int) -> bool:
+    def cancel(
+        self, subscription_id: int, *, at: datetime, cause: str, message_id: int | None
+    ) -> bool:
         """End an open subscription; ``False`` if it was no longer open."""
         result = self._conn.execute(
             _CANCEL,
