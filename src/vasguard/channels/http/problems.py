@@ -108,4 +108,6 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        return problem(exc.status_code, "http-error", str(exc.detail), str(exc.detail))
+        response = problem(exc.status_code, "http-error", str(exc.detail), str(exc.detail))
+        response.headers.update(exc.headers or {})  # a 405's Allow (RFC 9110)
+        return response
