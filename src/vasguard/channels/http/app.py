@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from vasguard.bootstrap import Runtime
 from vasguard.channels.http import problems
 from vasguard.channels.http.auth import requires
+from vasguard.channels.http.fields import DbId, Fen, Line, Prose
 from vasguard.channels.metrics import REGISTRY
 from vasguard.channels.sms.engine import SmsEngine
 from vasguard.domain.access import Action, Principal, Role
@@ -56,10 +57,12 @@ class SubscriberOut(BaseModel):
 
 
 class OrderIn(Strict):
-    msisdn: str = Field(examples=["13800138000"])
-    service: str = Field(min_length=1, max_length=21, description="service code")
+    msisdn: Annotated[Line, Field(max_length=32, examples=["13800138000"])]
+    service: Annotated[Line, Field(min_length=1, max_length=21, description="service code")]
     channel: Channel = Channel.PARTNER
-    order_ref: str | None = Field(None, max_length=64, description="the partner's order id")
+    order_ref: Annotated[Line, Field(max_length=64)] | None = Field(
+        None, description="the partner's order id"
+    )
 
 
 class OrderOut(BaseModel):
@@ -71,8 +74,8 @@ class OrderOut(BaseModel):
 
 
 class PlanOrderIn(Strict):
-    msisdn: str = Field(examples=["13800138000"])
-    plan: str = Field(min_length=1, max_length=20, description="plan code")
+    msisdn: Annotated[Line, Field(max_length=32, examples=["13800138000"])]
+    plan: Annotated[Line, Field(min_length=1, max_length=20, description="plan code")]
     channel: Channel = Channel.CARE
 
 
@@ -88,7 +91,9 @@ class PlanOrderOut(BaseModel):
 
 class ResolutionIn(Strict):
     refund: bool = False
-    note: str | None = Field(None, max_length=200, description="the resolution, as recorded")
+    note: Annotated[Prose, Field(max_length=200)] | None = Field(
+        None, description="the resolution, as recorded"
+    )
 
 
 class RefundOut(BaseModel):
@@ -108,15 +113,20 @@ class ResolutionOut(BaseModel):
 
 
 class RefundIn(Strict):
-    charge_id: int
-    amount_fen: int | None = Field(None, description="default: the whole charge")
+    charge_id: DbId
+    amount_fen: Fen | None = Field(None, description="default: the whole charge")
 
 
 class MoIn(Strict):
-    sender: str = Field(alias="from", examples=["13800138000"])
-    to: str | None = Field(None, max_length=21)
+    """An MO from a gateway. Its text is kept as sent, a NUL as U+FFFD (as over SMPP);
+    its numbers and id are ``Line``s, refused with a 422 if they hold a control character."""
+
+    sender: Annotated[Line, Field(alias="from", max_length=32, examples=["13800138000"])]
+    to: Annotated[Line, Field(max_length=21)] | None = None
     text: str = Field(max_length=2000)
-    id: str | None = Field(None, max_length=64, description="the SMSC's message id")
+    id: Annotated[Line, Field(max_length=64)] | None = Field(
+        None, description="the SMSC's message id"
+    )
 
 
 class MessageOut(BaseModel):
@@ -154,7 +164,9 @@ class MoBatchOut(BaseModel):
 
 
 class ReceiptIn(Strict):
-    id: str = Field(min_length=1, max_length=64, description="the SMSC's id of the MT part")
+    id: Annotated[
+        Line, Field(min_length=1, max_length=64, description="the SMSC's id of the MT part")
+    ]
     stat: Literal[
         "DELIVRD", "UNDELIV", "EXPIRED", "REJECTD", "DELETED", "ACCEPTD", "ENROUTE", "UNKNOWN"
     ]
@@ -205,7 +217,7 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
 
     @api.get("/services/{code}", response_model=ServiceOut)
     def get_service(
-        code: Annotated[str, Path(max_length=21)],
+        code: Annotated[Line, Path(max_length=21)],
         _: Annotated[Principal, Depends(requires(Action.READ_CATALOGUE))],
     ) -> ServiceOut:
         with rt.uow() as uow:
@@ -223,7 +235,7 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
 
     @api.get("/subscribers/{msisdn}", response_model=SubscriberOut)
     def get_subscriber(
-        msisdn: Annotated[str, Path(max_length=32)],
+        msisdn: Annotated[Line, Path(max_length=32)],
         principal: Annotated[Principal, Depends(requires(Action.READ_SUBSCRIBER))],
     ) -> SubscriberOut:
         with rt.uow() as uow:
@@ -284,7 +296,7 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
 
     @api.post("/complaints/{ticket}/resolution", response_model=ResolutionOut)
     def post_resolution(
-        ticket: Annotated[str, Path(max_length=20)],
+        ticket: Annotated[Line, Path(max_length=20)],
         body: ResolutionIn,
         principal: Annotated[Principal, Depends(requires(Action.RESOLVE_COMPLAINT))],
     ) -> ResolutionOut:
@@ -322,7 +334,7 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
 
     @api.get("/subscribers/{msisdn}/messages", response_model=list[MessageOut])
     def get_messages(
-        msisdn: Annotated[str, Path(max_length=32)],
+        msisdn: Annotated[Line, Path(max_length=32)],
         principal: Annotated[Principal, Depends(requires(Action.READ_SUBSCRIBER))],
         last: Annotated[int, Query(ge=1, le=200)] = 20,
     ) -> list[MessageOut]:

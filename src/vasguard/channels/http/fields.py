@@ -12,18 +12,16 @@ it is used::
     note: Annotated[Prose, Field(max_length=200)] | None = None
     charge_id: DbId
 
-Three text types, by what the text is:
+Two text types, by what the text is:
 
 - ``Line``: codes, references, numbers, ids, tickets — no C0 control character and no
   DEL at all: none belongs in an identifier, and one that got in would never match.
 - ``Prose``: free text typed by staff (a resolution note) — tab, newline and CR allowed,
   every other C0 control and DEL refused.
-- ``Verbatim``: text relayed as received (an MO's text) — only NUL refused, because the
-  store cannot keep it. A subscriber's MO is not ours to edit: a gateway's decoder may
-  hand over a form feed (GSM 7-bit's page break) and the MO is still the subscriber's.
-  An MO whose text holds NUL is refused with a 422 rather than stored altered: U+0000 is
-  not a character a handset sends (GSM 7-bit 0x00 decodes to "@"), so it is the
-  gateway's bug to hear about, not a message to guess at.
+
+An MO's text is neither, and is not refused for a NUL: it is what a subscriber sent, so
+it is kept as received, with a NUL stored as U+FFFD (``NewMo.clean``), exactly as an MO
+over SMPP is. Refusing it would lose the MO.
 """
 
 from __future__ import annotations
@@ -40,11 +38,9 @@ BIGGEST_FEN = 2**31 - 1
 
 LINE_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 PROSE_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
-VERBATIM_PATTERN = r"^[^\x00]*$"
 
 Line = Annotated[str, StringConstraints(pattern=LINE_PATTERN)]
 Prose = Annotated[str, StringConstraints(pattern=PROSE_PATTERN)]
-Verbatim = Annotated[str, StringConstraints(pattern=VERBATIM_PATTERN)]
 
 DbId = Annotated[int, Field(ge=1, le=BIGGEST_ID)]
 Fen = Annotated[int, Field(ge=0, le=BIGGEST_FEN)]
