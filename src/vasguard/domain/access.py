@@ -43,6 +43,7 @@ class Action(StrEnum):
     PARTNER_FEED = "partner_feed"  # the change feed and the webhook of the partner's own
     POST_MO = "post_mo"
     POST_RECEIPT = "post_receipt"
+    USE_CONSOLE = "use_console"  # log in to the web console: the operator's own staff only
 
 
 _GRANTS: dict[Role, frozenset[Action]] = {
@@ -60,6 +61,7 @@ _GRANTS: dict[Role, frozenset[Action]] = {
             Action.READ_SUBSCRIPTIONS,
             Action.READ_COMPLAINTS,
             Action.READ_BILLING,
+            Action.USE_CONSOLE,
         }
     ),
     Role.PARTNER: frozenset(

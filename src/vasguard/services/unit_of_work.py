@@ -18,6 +18,7 @@ from vasguard.store.audit import AuditRepository
 from vasguard.store.bill_runs import BillRunRepository
 from vasguard.store.catalogue import CatalogueRepository
 from vasguard.store.complaints import ComplaintRepository
+from vasguard.store.console_sessions import ConsoleSessionRepository
 from vasguard.store.events import EventRepository
 from vasguard.store.keys import ApiKeyRepository
 from vasguard.store.listings import ListingRepository
@@ -36,6 +37,7 @@ class UnitOfWork(Protocol):
     messages: MessageRepository
     events: EventRepository
     keys: ApiKeyRepository
+    console_sessions: ConsoleSessionRepository
     plans: PlanRepository
     reminders: ReminderRepository
     resolutions: ResolutionRepository

@@ -454,6 +454,21 @@ webhooks = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
 )
 
+# A web console login: the browser holds a random session id in a cookie, the store only
+# its SHA-256 (a copy of this table opens no session). Each request checks the key behind
+# it, so revoking the key ends the session; ``csrf_token`` is asked of every form.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("token_sha256", LargeBinary, nullable=False, unique=True),
+    Column("api_key_id", Integer, ForeignKey("api_keys.id"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("ended_at", UtcDateTime()),
+)
+
 # --- partial indexes: only the rows a job looks for --------------------------------------
 # A row enters or leaves them only when it starts or stops being wanted, so the online
 # dialogue (an MO stored, a subscription cancelled) rewrites no page of them. A query uses

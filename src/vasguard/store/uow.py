@@ -15,6 +15,7 @@ from vasguard.store.audit import AuditRepository
 from vasguard.store.bill_runs import BillRunRepository
 from vasguard.store.catalogue import CatalogueRepository
 from vasguard.store.complaints import ComplaintRepository
+from vasguard.store.console_sessions import ConsoleSessionRepository
 from vasguard.store.engine import one_writer
 from vasguard.store.events import EventRepository
 from vasguard.store.keys import ApiKeyRepository
@@ -57,6 +58,7 @@ class SqlUnitOfWork:
         self.messages = MessageRepository(self.conn, self.appends)
         self.events = EventRepository(self.appends)
         self.keys = ApiKeyRepository(self.conn)
+        self.console_sessions = ConsoleSessionRepository(self.conn)
         self.plans = PlanRepository(self.conn)
         self.reminders = ReminderRepository(self.conn)
         self.resolutions = ResolutionRepository(self.conn)

@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
 from vasguard.bootstrap import Runtime
+from vasguard.channels.console.app import mount as mount_console
 from vasguard.channels.http import problems
 from vasguard.channels.http.auth import requires
 from vasguard.channels.http.fields import DbId, Fen, Line, Prose
@@ -395,6 +396,7 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
         return ReceiptsOut(final=len(final), matched=record_receipts(rt.uow(), final))
 
     app.include_router(api)
+    mount_console(app, rt)  # the web console's pages, outside the API's schema
     return app
 
 

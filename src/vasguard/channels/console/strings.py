@@ -1,0 +1,105 @@
+"""Every word the console and the customer's page show, in Chinese and English.
+
+One table, so a translation is one line and a string missing in either language fails
+the test that reads this table (``tests/browser`` and ``tests/test_console.py``).
+Templates ask for a string by key; a refusal the services raise is shown by its code
+when the table has it, otherwise in the service's own (English) words.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from vasguard.domain.refusals import Refused
+
+Language = Literal["zh", "en"]
+LANGUAGES: tuple[Language, ...] = get_args(Language)
+DEFAULT_LANGUAGE: Language = "zh"
+
+TEXTS: dict[str, tuple[str, str]] = {
+    # key: (中文, English)
+    "app_name": ("vasguard 增值业务管理台", "vasguard VAS console"),
+    "lang_other": ("English", "中文"),
+    "login_title": ("登录", "Log in"),
+    "login_key": ("API 密钥", "API key"),
+    "login_key_hint": (
+        "运营或客服角色的密钥（vasguard keys create）",
+        "An operator or care key (vasguard keys create)",
+    ),
+    "login_submit": ("登录", "Log in"),
+    "logout": ("退出", "Log out"),
+    "logged_out": ("已退出。", "You are logged out."),
+    "session_ended": (
+        "会话已结束（已退出、过期或密钥已吊销），请重新登录。",
+        "Your session has ended (logged out, expired or key revoked); please log in again.",
+    ),
+    "csrf_failed": (
+        "表单已失效，请刷新页面后重试。",
+        "This form has expired; reload the page and try again.",
+    ),
+    "console_bad_key": (
+        "密钥无效、已吊销或输入有误。",
+        "This key is unknown, revoked or mistyped.",
+    ),
+    "console_not_staff": (
+        "合作伙伴和网关的密钥不能登录管理台，只有运营和客服的密钥可以。",
+        "Partner and gateway keys cannot log in to the console; only operator and care keys can.",
+    ),
+    "signed_in_as": ("当前用户", "Signed in as"),
+    "role_operator": ("运营", "operator"),
+    "role_care": ("客服", "care"),
+    "nav_home": ("首页", "Home"),
+    "nav_phone": ("手机模拟器", "Phone simulator"),
+    "nav_dashboard": ("总览", "Dashboard"),
+    "nav_subscribers": ("用户查询", "Subscribers"),
+    "nav_partners": ("合作伙伴", "Partners"),
+    "nav_soon": ("即将推出", "coming soon"),
+    "home_intro": (
+        "在手机模拟器里以用户身份发短信（经内置短信中心），查看用户收到的回复。",
+        "Text the service number as a subscriber would (through the built-in SMSC) "
+        "and see the replies the handset gets.",
+    ),
+    "phone_title": ("手机模拟器", "Phone simulator"),
+    "phone_number": ("手机号码", "Phone number"),
+    "phone_open": ("打开", "Open"),
+    "phone_recent": ("最近打开", "Recently opened"),
+    "phone_pick": ("输入一个用户的号码。", "Type a subscriber's number."),
+    "phone_message": ("短信内容", "Message"),
+    "phone_send": ("发送", "Send"),
+    "phone_to": ("发往", "to"),
+    "phone_empty": ("还没有短信。", "No messages yet."),
+    "phone_queued": ("待发送", "queued"),
+    "phone_loopback_only": (
+        "手机模拟器只在使用内置短信中心时可用：接入真实短信中心时，员工代发的短信等于伪造用户的同意。",
+        "The phone simulator works only with the built-in SMSC: with a real SMSC, a message "
+        "typed by staff would be forged consent.",
+    ),
+    "phone_sent_note": (
+        "经内置短信中心发出，和用户手机发出的一样处理。",
+        "Goes through the built-in SMSC and is handled like a handset's.",
+    ),
+    "invalid_msisdn": ("这不是一个有效的手机号码。", "That is not a valid mobile number."),
+    "unknown_subscriber": ("本网没有这个用户。", "That number is not one of our subscribers."),
+    "empty_message": ("短信内容不能为空。", "The message is empty."),
+    "message_too_long": ("短信太长（最多 500 字）。", "The message is too long (500 at most)."),
+    "not_found": ("没有这个页面。", "There is no such page."),
+}
+
+
+def text(language: Language, key: str) -> str:
+    """The string ``key`` in ``language``."""
+    zh, en = TEXTS[key]
+    return zh if language == "zh" else en
+
+
+def language_of(value: str | None) -> Language:
+    """A language the console speaks, from a cookie or a form; Chinese by default."""
+    for language in LANGUAGES:
+        if value == language:
+            return language
+    return DEFAULT_LANGUAGE
+
+
+def refusal_text(language: Language, refused: Refused) -> str:
+    """What to show for a refusal: this table's words for its code, else its own."""
+    return text(language, refused.code) if refused.code in TEXTS else refused.detail

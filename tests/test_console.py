@@ -1,0 +1,198 @@
+"""The web console over HTTP (no browser): login with a staff key, sessions, CSRF,
+languages, and the phone simulator's MO path. Both stores."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from access_keys import issue_keys
+from conftest import ALICE, HOME
+from fastapi.testclient import TestClient
+
+from vasguard.bootstrap import Runtime
+from vasguard.channels.console.strings import TEXTS
+from vasguard.channels.http.app import create_app
+from vasguard.config import Settings
+from vasguard.services.keys import revoke_key
+from vasguard.store import tables
+
+
+@pytest.fixture
+def rt(world, db_url):
+    return Runtime(Settings(database_url=db_url), fixed_clock=world.clock)
+
+
+@pytest.fixture
+def keys(rt):
+    return issue_keys(rt, HOME)
+
+
+@pytest.fixture
+def client(rt):
+    with TestClient(create_app(rt), follow_redirects=False) as c:
+        yield c
+
+
+def login_csrf(client: TestClient) -> str:
+    page = client.get("/console/login")
+    assert page.status_code == 200
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found
+    return found.group(1)
+
+
+def log_in(client: TestClient, key: str) -> TestClient:
+    response = client.post("/console/login", data={"key": key, "csrf": login_csrf(client)})
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/console/"
+    return client
+
+
+def session_csrf(client: TestClient, path: str = "/console/") -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', client.get(path).text)
+    assert found
+    return found.group(1)
+
+
+def test_a_care_key_logs_in_to_a_server_side_session_in_a_strict_cookie(client, keys, world):
+    response = client.post("/console/login", data={"key": keys["care"], "csrf": login_csrf(client)})
+    assert response.status_code == 303
+    cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("vg_session="))
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/console" in cookie
+    token = cookie.split(";")[0].removeprefix("vg_session=")
+    [row] = world.rows(tables.console_sessions)
+    assert row["token_sha256"] != token.encode() and row["ended_at"] is None
+    home = client.get("/console/")
+    assert home.status_code == 200 and "care" in home.text
+    assert "default-src 'self'" in home.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize("role", ["partner", "gateway"])
+def test_partner_and_gateway_keys_are_refused_by_the_console(client, keys, world, role):
+    response = client.post("/console/login", data={"key": keys[role], "csrf": login_csrf(client)})
+    assert response.status_code == 403
+    assert "合作伙伴和网关的密钥不能登录管理台" in response.text
+    assert world.rows(tables.console_sessions) == []
+    assert client.get("/console/").status_code == 303
+
+
+def test_a_wrong_key_or_a_login_without_its_csrf_token_opens_nothing(client, keys, world):
+    wrong = client.post("/console/login", data={"key": "vg_nope", "csrf": login_csrf(client)})
+    assert wrong.status_code == 403 and "密钥无效" in wrong.text
+    login_csrf(client)
+    forged = client.post("/console/login", data={"key": keys["operator"], "csrf": "guess"})
+    assert forged.status_code == 403
+    assert world.rows(tables.console_sessions) == []
+
+
+def test_revoking_the_key_ends_its_session_at_the_next_request(rt, client, keys, world):
+    log_in(client, keys["care"])
+    assert client.get("/console/").status_code == 200
+    revoke_key(rt.uow(), rt.clock(), name="care")
+    response = client.get("/console/")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/console/login?ended=1"
+    [row] = world.rows(tables.console_sessions)
+    assert row["ended_at"] == world.clock.now()
+
+
+def test_a_session_ends_after_its_lifetime(client, keys, world):
+    log_in(client, keys["operator"])
+    world.clock.advance(timedelta(hours=8))
+    assert client.get("/console/").status_code == 303
+
+
+def test_logout_needs_the_session_csrf_token_and_then_ends_the_session(client, keys):
+    log_in(client, keys["operator"])
+    assert client.post("/console/logout", data={"csrf": "forged"}).status_code == 403
+    assert client.get("/console/").status_code == 200
+    out = client.post("/console/logout", data={"csrf": session_csrf(client)})
+    assert out.status_code == 303 and out.headers["location"] == "/console/login?out=1"
+    assert client.get("/console/").status_code == 303
+
+
+def test_the_language_switch_keeps_to_the_console(client, keys):
+    log_in(client, keys["operator"])
+    assert "手机模拟器" in client.get("/console/").text
+    switched = client.get("/console/lang", params={"to": "en", "next": "/console/phone"})
+    assert switched.headers["location"] == "/console/phone"
+    assert "Phone simulator" in client.get("/console/").text
+    away = client.get("/console/lang", params={"to": "zh", "next": "//evil.example/"})
+    assert away.headers["location"] == "/console/"
+
+
+def test_every_string_is_in_both_languages():
+    assert all(zh.strip() and en.strip() for zh, en in TEXTS.values())
+
+
+def test_the_console_is_not_in_the_api_schema(client):
+    assert not [p for p in client.get("/openapi.json").json()["paths"] if "console" in p]
+
+
+def test_the_simulator_texts_through_intake_naming_the_console_key(client, keys, world):
+    world.subscribe("80100001")
+    log_in(client, keys["care"])
+    csrf = session_csrf(client, f"/console/phone/{ALICE}")
+    sent = client.post(
+        f"/console/phone/{ALICE}/mo",
+        data={"text": "0000", "csrf": csrf},
+        headers={"Accept": "application/json"},
+    )
+    assert sent.status_code == 200 and sent.json() == {"ok": True}
+    mo = world.rows(tables.messages, tables.messages.c.direction == "mo")[-1]
+    assert mo["text"] == "0000" and mo["handled_at"] is not None
+    care_key = world.rows(tables.api_keys, tables.api_keys.c.name == "care")[0]
+    assert mo["smsc_message_id"].startswith(f"console-k{care_key['id']}-")
+    feed = client.get(f"/console/phone/{ALICE}/messages").json()["messages"]
+    assert feed[-1]["mine"] is False and "天气预报" in feed[-1]["text"]
+
+
+def test_a_simulated_mo_without_the_csrf_token_is_not_taken(client, keys, world):
+    log_in(client, keys["care"])
+    before = world.rows(tables.messages)
+    sent = client.post(f"/console/phone/{ALICE}/mo", data={"text": "0000"})
+    assert sent.status_code == 403
+    assert world.rows(tables.messages) == before
+
+
+def test_a_provincial_key_cannot_text_as_another_provinces_subscriber(client, keys, world):
+    log_in(client, keys["care-elsewhere"])
+    csrf = session_csrf(client, "/console/phone")
+    sent = client.post(f"/console/phone/{ALICE}/mo", data={"text": "0000", "csrf": csrf})
+    assert sent.status_code == 400 and "本网没有这个用户" in sent.text
+    assert client.get(f"/console/phone/{ALICE}").status_code == 404
+    assert world.rows(tables.messages) == []
+
+
+def test_a_bad_number_or_an_empty_message_is_a_clear_answer(client, keys, world):
+    log_in(client, keys["care"])
+    bad = client.get("/console/phone", params={"msisdn": "12ab"})
+    assert bad.status_code == 200 and "这不是一个有效的手机号码" in bad.text
+    csrf = session_csrf(client, "/console/phone")
+    empty = client.post(
+        f"/console/phone/{ALICE}/mo",
+        data={"text": "  ", "csrf": csrf},
+        headers={"Accept": "application/json"},
+    )
+    assert empty.status_code == 400 and empty.json()["error"]
+    assert world.rows(tables.messages) == []
+
+
+def test_the_simulator_is_refused_when_a_real_smsc_is_configured(world, db_url, keys):
+    rt = Runtime(
+        Settings(database_url=db_url, smpp_host="127.0.0.1", smpp_system_id="vg"),
+        fixed_clock=world.clock,
+    )
+    with TestClient(create_app(rt), follow_redirects=False) as client:
+        log_in(client, keys["operator"])
+        csrf = session_csrf(client, "/console/phone")
+        sent = client.post(f"/console/phone/{ALICE}/mo", data={"text": "0000", "csrf": csrf})
+    assert sent.status_code == 400 and "内置短信中心" in sent.text
+    assert world.rows(tables.messages) == []
+
+
+def test_the_poll_without_a_session_is_a_401_not_a_page(client):
+    polled = client.get(f"/console/phone/{ALICE}/messages", headers={"Accept": "application/json"})
+    assert polled.status_code == 401 and "error" in polled.json()
