@@ -36,21 +36,21 @@ FORBIDDEN = {
 }
 
 
+def _imported(path: Path) -> list[list[str]]:
+    """Every module name a module imports, split at the dots."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: list[list[str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend(a.name.split(".") for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append(node.module.split("."))
+    return found
+
+
 def _project_imports(path: Path) -> set[str]:
     """The top-level ``vasguard.X`` packages a module imports."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module]
-        for name in names:
-            parts = name.split(".")
-            if parts[0] == "vasguard" and len(parts) > 1:
-                found.add(parts[1])
-    return found
+    return {p[1] for p in _imported(path) if p[0] == "vasguard" and len(p) > 1}
 
 
 def _modules(layer: str) -> list[Path]:
@@ -73,3 +73,26 @@ def test_the_contract_reads_imports_inside_functions_too(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from vasguard.channels.http import app\n")
     assert _project_imports(module) == {"channels"}
+
+
+# channel -> the other channels it must never import. The console's simulated MOs go
+# through services.intake as the loopback SMSC's do, never the gateway's HTTP route or an
+# SMS engine of its own; its pages share nothing with the API but the app they mount on.
+CHANNEL_FORBIDDEN = {"console": {"http", "sms", "smpp", "webhooks"}}
+
+
+def _channel_imports(path: Path) -> set[str]:
+    """The ``vasguard.channels.X`` packages a module imports."""
+    return {p[2] for p in _imported(path) if p[:2] == ["vasguard", "channels"] and len(p) > 2}
+
+
+@pytest.mark.parametrize("channel", sorted(CHANNEL_FORBIDDEN))
+def test_a_channel_imports_no_channel_it_must_not(channel):
+    modules = _modules(f"channels/{channel}")
+    assert modules, f"no modules found for channels/{channel}"
+    broken = {
+        str(path.relative_to(SRC)): sorted(_channel_imports(path) & CHANNEL_FORBIDDEN[channel])
+        for path in modules
+        if _channel_imports(path) & CHANNEL_FORBIDDEN[channel]
+    }
+    assert broken == {}
