@@ -32,6 +32,17 @@ class Service:
         return self.reminder_exempt_reason is None
 
 
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """Who provides services: the operator itself or a partner (SP)."""
+
+    id: int
+    code: str
+    name: str
+    kind: str  # operator | partner
+    access_number: str
+
+
 class UnknownSubscriber(Refused):
     """A well-formed number that is not one of this operator's subscribers."""
 

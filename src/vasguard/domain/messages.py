@@ -18,6 +18,9 @@ class MessageKind(StrEnum):
     """What a stored message is (``messages.kind``): every MO, and each kind of MT."""
 
     MO = "mo"
+    # An MO too: the 是{code} a customer read out to care, kept as their confirmation's
+    # evidence (the bill run and the audit look for a confirming MO); the event names the key.
+    CARE_CONSENT = "care_consent"
     REPLY = "reply"  # a direct answer to an MO
     LISTING = "listing"  # the 0000 reply, from the listing sub-port
     CONFIRMATION_REQUEST = "confirmation_request"  # 二次确认
@@ -26,6 +29,7 @@ class MessageKind(StrEnum):
     PLAN_CHANGED = "plan_changed"
     PLAN_EFFECTIVE = "plan_effective"
     COMPLAINT_RESOLVED = "complaint_resolved"
+    CANCELLED = "cancelled"  # care or the operator cancelled for the customer: told by SMS
 
 
 # NUL is no character a handset sends, and PostgreSQL refuses it in text.

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from vasguard.domain.refusals import Refused
+
 
 class State(StrEnum):
     PENDING = "pending_confirmation"
@@ -77,3 +79,37 @@ class NamedSubscription:
     provider_id: int
     provider_name: str
     charged: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRecord:
+    """A subscription as the API shows it: whose, of what, its state and when it moved."""
+
+    id: int
+    subscriber_id: int
+    msisdn: str
+    province: str
+    service_code: str
+    service_name: str
+    provider_id: int
+    provider_code: str
+    state: State
+    channel: str
+    order_ref: str | None
+    ordered_at: datetime
+    confirm_by: datetime | None
+    confirmed_at: datetime | None
+    ended_at: datetime | None
+    end_cause: str | None
+
+
+class UnknownSubscription(Refused):
+    """No such subscription, or none the caller may see (out of scope reads as unknown)."""
+
+    code = "unknown_subscription"
+
+
+class NotPending(Refused):
+    """Only an order awaiting its confirmation can be confirmed; nothing was changed."""
+
+    code = "not_pending"

@@ -3,15 +3,42 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
+from vasguard.domain.access import Principal
+from vasguard.domain.clock import Clock
 from vasguard.domain.events import Cause, Event
-from vasguard.domain.listing import CurrentListing, PickRefusal, number_items, pick
+from vasguard.domain.listing import (
+    CurrentListing,
+    ListingEntry,
+    PickRefusal,
+    number_items,
+    pick,
+)
 from vasguard.domain.messages import MessageKind
 from vasguard.domain.ordering import allocate_code
 from vasguard.domain.subscription import EndCause
 from vasguard.domain.templates import ListingItem
 from vasguard.services.cancellation import cancel_held
 from vasguard.services.handled_mo import HandledMo
+from vasguard.services.orders import find_subscriber
+from vasguard.services.unit_of_work import UnitOfWork
+
+
+def _numbered(uow: UnitOfWork, subscriber_id: int, at: datetime) -> list[ListingEntry]:
+    """What 0000 lists at ``at``, numbered: the one rule for SMS and API alike."""
+    return number_items(uow.subscriptions.listing_candidates(subscriber_id, at))
+
+
+def listing_now(
+    uow: UnitOfWork, clock: Clock, *, msisdn: str, principal: Principal | None
+) -> list[ListingEntry]:
+    """What a 0000 would list now, without sending it or storing a listing: a stored one
+    would renumber the customer's last 0000, so their reply could cancel the wrong item."""
+    at = clock.now()
+    with uow:
+        subscriber = find_subscriber(uow, msisdn, principal)
+        return _numbered(uow, subscriber.id, at)
 
 
 def send_listing(mo: HandledMo) -> None:
@@ -20,7 +47,7 @@ def send_listing(mo: HandledMo) -> None:
     The listing row is its own record (it keeps the MO that asked for it): a listing
     changes no subscription, so it writes no event.
     """
-    items = number_items(mo.uow.subscriptions.listing_candidates(mo.subscriber.id, mo.at))
+    items = _numbered(mo.uow, mo.subscriber.id, mo.at)
     mo.uow.listings.add(
         subscriber_id=mo.subscriber.id,
         province=mo.subscriber.province,

@@ -141,8 +141,12 @@ def confirm_order(
     *,
     mo_id: int,
     at: datetime,
+    cause: Cause | None = None,
 ) -> None:
-    """Make a matched pending order active, with the confirming MO as its evidence."""
+    """Make a matched pending order active, with the confirming MO as its evidence.
+
+    ``cause``: who the event names, when not that MO (care, confirming on the customer's
+    behalf with the code they read out)."""
     uow.subscriptions.move(
         order.subscription_id,
         State.PENDING,
@@ -150,7 +154,7 @@ def confirm_order(
         confirmed_at=at,
         confirmation_mo_id=mo_id,
     )
-    _answered(uow, subscriber, order, "confirmed", mo_id=mo_id, at=at)
+    _answered(uow, subscriber, order, "confirmed", mo_id=mo_id, at=at, cause=cause)
 
 
 def decline_order(
@@ -180,8 +184,9 @@ def _answered(
     *,
     mo_id: int,
     at: datetime,
+    cause: Cause | None = None,
 ) -> None:
-    """The event of a 是/否: the answering MO is its cause."""
+    """The event of a 是/否: the answering MO is its cause, unless another is given."""
     uow.events.add(
         Event(
             subscriber.id,
@@ -189,9 +194,9 @@ def _answered(
             "subscription",
             order.subscription_id,
             kind,
-            Cause.mo(mo_id),
+            cause or Cause.mo(mo_id),
             at,
-            {"service": order.service_code},
+            {"service": order.service_code, "mo": mo_id},
         )
     )
 

@@ -16,6 +16,7 @@ from typing import Protocol, Self
 
 from vasguard.store.audit import AuditRepository
 from vasguard.store.bill_runs import BillRunRepository
+from vasguard.store.browse import BrowseRepository
 from vasguard.store.catalogue import CatalogueRepository
 from vasguard.store.complaints import ComplaintRepository
 from vasguard.store.console_sessions import ConsoleSessionRepository
@@ -28,6 +29,7 @@ from vasguard.store.reminders import ReminderRepository
 from vasguard.store.resolutions import ResolutionRepository
 from vasguard.store.subscribers import SubscriberRepository
 from vasguard.store.subscriptions import SubscriptionRepository
+from vasguard.store.timeline import TimelineRepository
 
 
 class UnitOfWork(Protocol):
@@ -45,6 +47,8 @@ class UnitOfWork(Protocol):
     complaints: ComplaintRepository
     bill_runs: BillRunRepository
     audit: AuditRepository
+    browse: BrowseRepository  # the API's lists, a page at a time
+    timeline: TimelineRepository
 
     def __enter__(self) -> Self: ...
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Connection, RowMapping, and_, exists, or_, select, update
 
 from vasguard.domain.catalogue import BillingMode, Service
 from vasguard.store.tables import plan_services, providers, provinces, services, subscriber_plans
@@ -73,6 +73,14 @@ class CatalogueRepository:
     def service_by_code(self, code: str) -> Service | None:
         row = self._conn.execute(service_select.where(services.c.code == code)).first()
         return service_from_row(row._mapping) if row else None
+
+    def set_exemption(self, service_id: int, reason: str | None) -> None:
+        """Exempt the service from the charge reminder, saying why, or (``None``) end it."""
+        self._conn.execute(
+            update(services)
+            .where(services.c.id == service_id)
+            .values(reminder_exempt_reason=reason)
+        )
 
     def provider_id_by_code(self, code: str) -> int | None:
         found: int | None = self._conn.scalar(

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from vasguard.domain.catalogue import Subscriber
 from vasguard.domain.messages import (
+    MessageKind,
     MessageView,
     NewMo,
     NewMt,
@@ -108,6 +109,13 @@ class MessageRepository:
     def receive(self, mo: NewMo, *, handled_at: datetime | None) -> Received | None:
         """Store an MO unless one with the same SMSC id is already stored; then ``None``."""
         return self._store_mo(mo, "mo", handled_at)
+
+    def record_consent(self, mo: NewMo) -> int:
+        """Store the 是{code} a customer read out to care as an MO of kind ``care_consent``,
+        handled at once: the evidence of a confirmation made on their behalf."""
+        received = self._store_mo(mo, MessageKind.CARE_CONSENT, mo.created_at)
+        assert received is not None, "without an SMSC id it is never a repeat"
+        return received.mo_id
 
     def keep_incomplete(self, mo: NewMo) -> None:
         """Store what arrived of a concatenated MO that never completed, as an MO nothing

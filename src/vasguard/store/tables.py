@@ -111,6 +111,9 @@ subscribers = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     CheckConstraint("language IN ('zh', 'en')", name="language"),
     CheckConstraint("status IN ('active', 'suspended', 'closed')", name="status"),
+    # The API's lists: a filter value then the id, so a page is one index range.
+    Index("ix_subscribers_province_id", "province", "id"),
+    Index("ix_subscribers_status_id", "status", "id"),
 )
 
 subscriber_plans = Table(
@@ -160,6 +163,7 @@ subscriptions = Table(
     ),
     Index("ix_subscriptions_subscriber", "subscriber_id", "state"),
     Index("ix_subscriptions_service", "service_id", "state"),
+    Index("ix_subscriptions_service_id", "service_id", "id"),
 )
 
 messages = Table(
@@ -381,6 +385,7 @@ refunds = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("cause_ref", String(64), nullable=False),
     CheckConstraint("amount_fen > 0", name="amount"),
+    Index("ix_refunds_subscriber", "subscriber_id", "created_at"),
 )
 
 

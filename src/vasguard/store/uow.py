@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine
 from vasguard.store.appends import Appends
 from vasguard.store.audit import AuditRepository
 from vasguard.store.bill_runs import BillRunRepository
+from vasguard.store.browse import BrowseRepository
 from vasguard.store.catalogue import CatalogueRepository
 from vasguard.store.complaints import ComplaintRepository
 from vasguard.store.console_sessions import ConsoleSessionRepository
@@ -26,6 +27,7 @@ from vasguard.store.reminders import ReminderRepository
 from vasguard.store.resolutions import ResolutionRepository
 from vasguard.store.subscribers import SubscriberRepository
 from vasguard.store.subscriptions import SubscriptionRepository
+from vasguard.store.timeline import TimelineRepository
 
 
 class SqlUnitOfWork:
@@ -66,6 +68,8 @@ class SqlUnitOfWork:
         self.complaints = ComplaintRepository(self.conn)
         self.bill_runs = BillRunRepository(self.conn)
         self.audit = AuditRepository(self.conn)
+        self.browse = BrowseRepository(self.conn)
+        self.timeline = TimelineRepository(self.conn)
         return self
 
     def commit(self) -> None:

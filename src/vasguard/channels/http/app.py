@@ -20,7 +20,10 @@ from vasguard.bootstrap import Runtime
 from vasguard.channels.console.app import mount as mount_console
 from vasguard.channels.http import problems
 from vasguard.channels.http.auth import requires
+from vasguard.channels.http.catalogue import router as catalogue_router
 from vasguard.channels.http.fields import DbId, Fen, Line, Prose
+from vasguard.channels.http.subscribers import router as subscribers_router
+from vasguard.channels.http.subscriptions import router as subscriptions_router
 from vasguard.channels.metrics import REGISTRY
 from vasguard.channels.sms.engine import SmsEngine
 from vasguard.domain.access import Action, Principal, Role
@@ -29,7 +32,7 @@ from vasguard.domain.receipts import DeliveryReport, as_receipt
 from vasguard.domain.subscription import Channel
 from vasguard.services.intake import IncomingMo, receive_mo, receive_mos
 from vasguard.services.messaging import conversation
-from vasguard.services.orders import find_service, find_subscriber, place_order
+from vasguard.services.orders import place_order
 from vasguard.services.outbox import record_receipts
 from vasguard.services.plans import order_plan
 from vasguard.services.resolutions import refund_charge, resolve_complaint
@@ -37,24 +40,6 @@ from vasguard.services.resolutions import refund_charge, resolve_complaint
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class ServiceOut(BaseModel):
-    code: str
-    name: str
-    provider: str
-    category: str
-    billing_mode: str
-    price_fen: int
-    reminder_exempt_reason: str | None
-    group_service: bool
-
-
-class SubscriberOut(BaseModel):
-    msisdn: str
-    province: str
-    language: str
-    status: str
 
 
 class OrderIn(Strict):
@@ -216,38 +201,6 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
         """Prometheus text format: what the engine, the sender and the scheduler counted."""
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
-    @api.get("/services/{code}", response_model=ServiceOut)
-    def get_service(
-        code: Annotated[Line, Path(max_length=21)],
-        _: Annotated[Principal, Depends(requires(Action.READ_CATALOGUE))],
-    ) -> ServiceOut:
-        with rt.uow() as uow:
-            service = find_service(uow, code)
-        return ServiceOut(
-            code=service.code,
-            name=service.name,
-            provider=service.provider_name,
-            category=service.category,
-            billing_mode=service.billing_mode.value,
-            price_fen=service.price_fen,
-            reminder_exempt_reason=service.reminder_exempt_reason,
-            group_service=service.group_service,
-        )
-
-    @api.get("/subscribers/{msisdn}", response_model=SubscriberOut)
-    def get_subscriber(
-        msisdn: Annotated[Line, Path(max_length=32)],
-        principal: Annotated[Principal, Depends(requires(Action.READ_SUBSCRIBER))],
-    ) -> SubscriberOut:
-        with rt.uow() as uow:
-            subscriber = find_subscriber(uow, msisdn, principal)
-        return SubscriberOut(
-            msisdn=subscriber.msisdn,
-            province=subscriber.province,
-            language=subscriber.language,
-            status=subscriber.status,
-        )
-
     @api.post("/orders", response_model=OrderOut, status_code=201)
     def post_order(
         body: OrderIn, principal: Annotated[Principal, Depends(requires(Action.ORDER))]
@@ -396,6 +349,9 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
         return ReceiptsOut(final=len(final), matched=record_receipts(rt.uow(), final))
 
     app.include_router(api)
+    app.include_router(catalogue_router)
+    app.include_router(subscribers_router)
+    app.include_router(subscriptions_router)
     mount_console(app, rt)  # the web console's pages, outside the API's schema
     return app
 

@@ -27,6 +27,7 @@ _STATUS = {
     "unknown_plan": 404,
     "unknown_ticket": 404,
     "unknown_charge": 404,
+    "unknown_subscription": 404,
     "not_your_service": 403,
     "invalid_input": 422,
     "invalid_msisdn": 422,

@@ -1,0 +1,210 @@
+"""Subscribers under ``/api/v1``: lists, one number's timeline, its 0000 listing and its
+subscriptions, within the key's province.
+
+The timeline's cursor is its own: entries of five kinds are ordered by ``(at, kind, id)``,
+so the cursor carries all three (see ``domain/timeline.py``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, Field
+
+from vasguard.bootstrap import Runtime
+from vasguard.channels.http.auth import requires, runtime_of
+from vasguard.channels.http.fields import Line
+from vasguard.channels.http.pages import Cursor, Limit, Page, decode_cursor, page_of
+from vasguard.channels.http.subscriptions import SubscriptionOut
+from vasguard.domain.access import Action, Principal
+from vasguard.domain.catalogue import Subscriber
+from vasguard.domain.refusals import InvalidInput
+from vasguard.domain.timeline import Entry, EntryKind, TimelineKey
+from vasguard.services import subscribers
+from vasguard.services.listings import listing_now
+from vasguard.services.orders import find_subscriber
+from vasguard.services.subscriptions import subscriptions_of
+
+router = APIRouter(prefix="/api/v1", tags=["subscribers"])
+
+Msisdn = Annotated[Line, Path(max_length=32, description="the number, national or E.164")]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+class SubscriberOut(BaseModel):
+    msisdn: str
+    province: str
+    language: str
+    status: str
+
+    @classmethod
+    def of(cls, subscriber: Subscriber) -> SubscriberOut:
+        return cls(
+            msisdn=subscriber.msisdn,
+            province=subscriber.province,
+            language=subscriber.language,
+            status=subscriber.status,
+        )
+
+
+class SubscriberListed(SubscriberOut):
+    id: int = Field(description="the cursor's key")
+
+
+class TimelineEntryOut(BaseModel):
+    kind: EntryKind
+    id: int = Field(description="the id of the message, event, charge, refund or complaint")
+    at: datetime
+    detail: Mapping[str, Any] = Field(
+        description="the entry's fields: a message's direction, text and delivery state; an "
+        "event's entity, kind and cause; a charge's period and amount; a refund's charge and "
+        "amount; a complaint's ticket and status"
+    )
+
+
+class ListingItemOut(BaseModel):
+    number: int = Field(description="the item's number as a 0000 now would list it")
+    subscription_id: int
+    service: str
+    service_name: str
+    provider: str
+    price_fen: int
+    group_service: bool
+    ordered_at: datetime
+
+
+def encode_timeline_cursor(key: TimelineKey) -> str:
+    micros = (key.at - _EPOCH) // _MICROSECOND
+    text = f"{micros}.{key.kind.value}.{key.id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_timeline_cursor(cursor: str | None) -> TimelineKey | None:
+    """The key to continue after (``None``: the newest first); one we did not make: 422."""
+    if cursor is None:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        micros, kind, entry_id = text.split(".")
+        key = TimelineKey(_EPOCH + int(micros) * _MICROSECOND, EntryKind(kind), int(entry_id))
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
+        raise InvalidInput(f"cursor {cursor[:64]!r} is not one this API gave") from None
+    if encode_timeline_cursor(key) != cursor.rstrip("="):
+        raise InvalidInput(f"cursor {cursor[:64]!r} is not one this API gave")
+    return key
+
+
+def _entry(entry: Entry) -> TimelineEntryOut:
+    fields = {
+        name: getattr(entry, name)
+        for name in entry.__dataclass_fields__
+        if name not in ("kind", "id", "at")
+    }
+    return TimelineEntryOut(kind=entry.kind, id=entry.id, at=entry.at, detail=fields)
+
+
+@router.get("/subscribers", response_model=Page[SubscriberListed])
+def get_subscribers(
+    rt: Annotated[Runtime, Depends(runtime_of)],
+    principal: Annotated[Principal, Depends(requires(Action.READ_SUBSCRIBER))],
+    province: Annotated[
+        str | None, Query(pattern=r"^\d{2}$", description="province code (e.g. 11)")
+    ] = None,
+    status: Literal["active", "suspended", "closed"] | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[SubscriberListed]:
+    """Subscribers in id order; a provincial key's list holds its province's only."""
+    found = subscribers.list_subscribers(
+        rt.uow(),
+        principal,
+        province=province,
+        status=status,
+        after=decode_cursor(cursor),
+        limit=limit + 1,
+    )
+    items = [SubscriberListed(id=s.id, **SubscriberOut.of(s).model_dump()) for s in found]
+    return page_of(items, limit, key=lambda s: s.id)
+
+
+@router.get("/subscribers/{msisdn}", response_model=SubscriberOut)
+def get_subscriber(
+    rt: Annotated[Runtime, Depends(runtime_of)],
+    msisdn: Msisdn,
+    principal: Annotated[Principal, Depends(requires(Action.READ_SUBSCRIBER))],
+) -> SubscriberOut:
+    with rt.uow() as uow:
+        return SubscriberOut.of(find_subscriber(uow, msisdn, principal))
+
+
+@router.get("/subscribers/{msisdn}/timeline", response_model=Page[TimelineEntryOut])
+def get_timeline(
+    rt: Annotated[Runtime, Depends(runtime_of)],
+    msisdn: Msisdn,
+    principal: Annotated[Principal, Depends(requires(Action.READ_SUBSCRIBER))],
+    cursor: Annotated[
+        str | None,
+        Query(max_length=96, description="`next_cursor` of the previous page; omit for the first"),
+    ] = None,
+    limit: Limit = 50,
+) -> Page[TimelineEntryOut]:
+    """Everything that happened to the number, newest first: MOs and MTs (with their
+    delivery state), state changes with their cause, charges, refunds and complaints."""
+    entries = subscribers.timeline(
+        rt.uow(),
+        msisdn=msisdn,
+        principal=principal,
+        after=decode_timeline_cursor(cursor),
+        limit=limit + 1,
+    )
+    shown = entries[:limit]
+    more = len(entries) > limit
+    return Page(
+        items=[_entry(e) for e in shown],
+        next_cursor=encode_timeline_cursor(shown[-1].key) if more else None,
+    )
+
+
+@router.get("/subscribers/{msisdn}/listing", response_model=list[ListingItemOut])
+def get_listing(
+    rt: Annotated[Runtime, Depends(runtime_of)],
+    msisdn: Msisdn,
+    principal: Annotated[Principal, Depends(requires(Action.READ_SUBSCRIBER))],
+) -> list[ListingItemOut]:
+    """What a 0000 would list now, by the same rule; nothing is sent and no listing is
+    stored, so the numbers of the customer's own last 0000 keep their meaning."""
+    return [
+        ListingItemOut(
+            number=item.number,
+            subscription_id=item.candidate.subscription_id,
+            service=item.candidate.service_code,
+            service_name=item.candidate.service_name,
+            provider=item.candidate.provider_name,
+            price_fen=item.candidate.price_fen,
+            group_service=item.candidate.group_service,
+            ordered_at=item.candidate.ordered_at,
+        )
+        for item in listing_now(rt.uow(), rt.clock(), msisdn=msisdn, principal=principal)
+    ]
+
+
+@router.get("/subscribers/{msisdn}/subscriptions", response_model=Page[SubscriptionOut])
+def get_subscriptions_of(
+    rt: Annotated[Runtime, Depends(runtime_of)],
+    msisdn: Msisdn,
+    principal: Annotated[Principal, Depends(requires(Action.READ_SUBSCRIBER))],
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[SubscriptionOut]:
+    """Every subscription of the number, in any state, oldest first."""
+    found = subscriptions_of(
+        rt.uow(), msisdn, principal, after=decode_cursor(cursor), limit=limit + 1
+    )
+    return page_of([SubscriptionOut.of(r) for r in found], limit, key=lambda s: s.id)
