@@ -17,6 +17,8 @@ from sqlalchemy import func, select
 from vasguard.bootstrap import Runtime
 from vasguard.channels.http.app import create_app
 from vasguard.config import Settings
+from vasguard.domain.events import Cause, CauseKind
+from vasguard.services.orders import expire_orders
 from vasguard.store import tables
 
 S = tables.subscriptions.c
@@ -351,14 +353,17 @@ def test_a_subscription_reads_with_its_tmf_states(client, world):
         body = client.get(f"/api/v1/subscriptions/{sid}").json()
         return body["state"], body["tmf_order_state"], body["tmf_product_status"]
 
-    assert tmf(pending) == ("pending_confirmation", "pending", "pendingActive")
+    assert tmf(pending) == ("pending_confirmation", "pending", "created")
     assert tmf(alice) == ("active", "completed", "active")
-    assert tmf(declined) == ("cancelled", "cancelled", "cancelled")
+    assert tmf(declined) == ("cancelled", "cancelled", "terminated")
     cancelled = client.post(
         f"/api/v1/subscribers/{ALICE}/cancellations", json={"subscription_ids": [alice]}
     )
     assert cancelled.status_code == 200, cancelled.text
     assert tmf(alice) == ("cancelled", "completed", "terminated")
+    world.clock.advance(timedelta(hours=25))
+    assert expire_orders(world.uow(), world.clock, cause=Cause(CauseKind.JOB, "test")) == 1
+    assert tmf(pending) == ("expired", "failed", "terminated")
 
 
 def code_of(world, sid):

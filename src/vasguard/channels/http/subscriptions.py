@@ -28,7 +28,7 @@ Rt = Annotated[Runtime, Depends(runtime_of)]
 SubscriptionId = Annotated[DbId, Path(description="the subscription's id")]
 
 TmfOrderState = Literal["pending", "completed", "cancelled", "failed"]
-TmfProductStatus = Literal["pendingActive", "active", "terminated", "cancelled", "aborted"]
+TmfProductStatus = Literal["created", "active", "terminated"]
 
 
 def tmf_order_state(record: SubscriptionRecord) -> TmfOrderState:
@@ -43,15 +43,11 @@ def tmf_order_state(record: SubscriptionRecord) -> TmfOrderState:
 
 
 def tmf_product_status(record: SubscriptionRecord) -> TmfProductStatus:
-    """The subscription as a TMF637 product: pendingActive until confirmed, active, then
-    terminated; never active: cancelled (declined, withdrawn) or aborted (expired)."""
+    """The subscription as a TMF637 product: created while the order awaits its 是,
+    active once confirmed, terminated once ended in any way (the order state tells how)."""
     if record.state is State.PENDING:
-        return "pendingActive"
-    if record.state is State.ACTIVE:
-        return "active"
-    if record.confirmed_at is not None:
-        return "terminated"
-    return "aborted" if record.state is State.EXPIRED else "cancelled"
+        return "created"
+    return "active" if record.state is State.ACTIVE else "terminated"
 
 
 class SubscriptionOut(BaseModel):
