@@ -21,6 +21,7 @@ from vasguard.store.catalogue import CatalogueRepository
 from vasguard.store.complaints import ComplaintRepository
 from vasguard.store.console_sessions import ConsoleSessionRepository
 from vasguard.store.events import EventRepository
+from vasguard.store.idempotency import IdempotencyRepository
 from vasguard.store.keys import ApiKeyRepository
 from vasguard.store.listings import ListingRepository
 from vasguard.store.messages import MessageRepository
@@ -39,6 +40,7 @@ class UnitOfWork(Protocol):
     messages: MessageRepository
     events: EventRepository
     keys: ApiKeyRepository
+    idempotency: IdempotencyRepository
     console_sessions: ConsoleSessionRepository
     plans: PlanRepository
     reminders: ReminderRepository

@@ -19,6 +19,7 @@ from vasguard.store.complaints import ComplaintRepository
 from vasguard.store.console_sessions import ConsoleSessionRepository
 from vasguard.store.engine import one_writer
 from vasguard.store.events import EventRepository
+from vasguard.store.idempotency import IdempotencyRepository
 from vasguard.store.keys import ApiKeyRepository
 from vasguard.store.listings import ListingRepository
 from vasguard.store.messages import MessageRepository
@@ -60,6 +61,7 @@ class SqlUnitOfWork:
         self.messages = MessageRepository(self.conn, self.appends)
         self.events = EventRepository(self.appends)
         self.keys = ApiKeyRepository(self.conn)
+        self.idempotency = IdempotencyRepository(self.conn)
         self.console_sessions = ConsoleSessionRepository(self.conn)
         self.plans = PlanRepository(self.conn)
         self.reminders = ReminderRepository(self.conn)

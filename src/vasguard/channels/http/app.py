@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vasguard.bootstrap import Runtime
 from vasguard.channels.console.app import mount as mount_console
-from vasguard.channels.http import problems
+from vasguard.channels.http import idempotency, limits, problems
 from vasguard.channels.http.auth import requires
 from vasguard.channels.http.catalogue import router as catalogue_router
 from vasguard.channels.http.fields import DbId, Fen, Line, Prose
@@ -180,6 +180,14 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
     )
     app.state.runtime = rt
     problems.install(app)
+    idempotency.install(app)
+    limits.install(
+        app,
+        rt.clock(),
+        max_body_bytes=rt.settings.http_max_body_bytes,
+        rate=rt.settings.http_rate_per_second,
+        partner_rate=rt.settings.http_partner_rate_per_second,
+    )
     api = APIRouter(prefix="/api/v1")
 
     @app.get("/health")
@@ -201,7 +209,9 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
         """Prometheus text format: what the engine, the sender and the scheduler counted."""
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
-    @api.post("/orders", response_model=OrderOut, status_code=201)
+    @api.post(
+        "/orders", response_model=OrderOut, status_code=201, dependencies=[idempotency.IDEMPOTENT]
+    )
     def post_order(
         body: OrderIn, principal: Annotated[Principal, Depends(requires(Action.ORDER))]
     ) -> OrderOut:
@@ -224,7 +234,12 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
             confirm_by=placed.confirm_by,
         )
 
-    @api.post("/plans/orders", response_model=PlanOrderOut, status_code=201)
+    @api.post(
+        "/plans/orders",
+        response_model=PlanOrderOut,
+        status_code=201,
+        dependencies=[idempotency.IDEMPOTENT],
+    )
     def post_plan_order(
         body: PlanOrderIn, principal: Annotated[Principal, Depends(requires(Action.ORDER_PLAN))]
     ) -> PlanOrderOut:
@@ -248,7 +263,11 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
             notice_send_after=ordered.notice_send_after,
         )
 
-    @api.post("/complaints/{ticket}/resolution", response_model=ResolutionOut)
+    @api.post(
+        "/complaints/{ticket}/resolution",
+        response_model=ResolutionOut,
+        dependencies=[idempotency.IDEMPOTENT],
+    )
     def post_resolution(
         ticket: Annotated[Line, Path(max_length=20)],
         body: ResolutionIn,
@@ -272,7 +291,9 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
             refunds=[RefundOut.model_validate(r, from_attributes=True) for r in resolution.refunds],
         )
 
-    @api.post("/refunds", response_model=RefundOut, status_code=201)
+    @api.post(
+        "/refunds", response_model=RefundOut, status_code=201, dependencies=[idempotency.IDEMPOTENT]
+    )
     def post_refund(
         body: RefundIn, principal: Annotated[Principal, Depends(requires(Action.REFUND))]
     ) -> RefundOut:

@@ -50,14 +50,19 @@ def principal_of(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The principal of the request's bearer key; kept on the request for the rate limit
-    and the logs."""
+    """The principal of the request's bearer key; kept on the request for the logs.
+
+    Every authenticated request spends a token of its key's rate limit here, once per
+    request (FastAPI solves this dependency once however many others need it), before
+    the route does anything: over the limit is a 429 (``limits.RateLimit``).
+    """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated
     principal = authenticate(runtime_of(request).uow(), credentials.credentials)
     if principal is None:
         raise NotAuthenticated
     request.state.principal = principal
+    request.app.state.rate_limit.take(principal)
     return principal
 
 

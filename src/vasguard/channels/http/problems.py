@@ -34,6 +34,7 @@ _STATUS = {
     "wrong_destination": 422,
     "amount_not_positive": 422,
     "amount_too_large": 422,
+    "idempotency_key_reused": 422,
     "schema_mismatch": 503,
 }
 
@@ -71,18 +72,41 @@ def mo_problem(failed: Exception) -> dict[str, Any]:
     )
 
 
+MAX_ERRORS_SHOWN = 20
+
+
+def _shown(text: object, limit: int) -> str:
+    """``text`` as a problem may quote it: at most ``limit`` characters, and encodable
+    (a lone surrogate from a JSON ``\\ud800`` would fail the response itself)."""
+    shown = str(text)
+    if len(shown) > limit:
+        shown = shown[: limit - 1] + "…"
+    return shown.encode("utf-8", "replace").decode("utf-8")
+
+
+def _errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    """Where and what, never the value: a 10 MB field is not echoed back, and at most
+    ``MAX_ERRORS_SHOWN`` errors are listed (a key in the body can be any size too)."""
+    return [
+        {
+            "location": _shown(".".join(_shown(p, 64) for p in e["loc"]), 200),
+            "message": _shown(e["msg"], 200),
+        }
+        for e in exc.errors()[:MAX_ERRORS_SHOWN]
+    ]
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_payload(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"location": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
-            for e in exc.errors()
-        ]
+        errors = _errors(exc)
+        more = len(exc.errors()) - len(errors)
         return problem(
             422,
             "invalid-payload",
             "The request is not valid",
-            "fix the fields listed in 'errors' and send it again",
+            "fix the fields listed in 'errors' and send it again"
+            + (f" ({more} more errors not listed)" if more else ""),
             errors=errors,
         )
 
