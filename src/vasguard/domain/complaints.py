@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from vasguard.domain.refusals import Refused
+
 
 class ComplaintStatus(StrEnum):
     OPEN = "open"
@@ -39,3 +41,46 @@ def ticket_for(opened_at: datetime, complaint_id: int, zone: str) -> str:
     (a complaint at 07:00 on the 1st in Shanghai is dated the 1st, not the day before).
     """
     return f"TS{opened_at.astimezone(ZoneInfo(zone)):%y%m%d}{complaint_id:07d}"
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintRecord:
+    """A complaint as care and partners read it (TMF621 ``troubleTicket``, see docs/api.md).
+
+    ``channel`` is how it came in: ``sms`` (the customer's TS) or ``care`` (opened by an
+    API key on the customer's behalf; the event names the key).
+    """
+
+    id: int
+    ticket: str
+    msisdn: str
+    province: str
+    subscription_id: int | None
+    service: str | None
+    provider_id: int | None
+    provider: str | None
+    text: str | None  # None: not shown to this caller (a partner)
+    status: ComplaintStatus
+    channel: str
+    opened_at: datetime
+    resolved_at: datetime | None
+    resolution: str | None
+
+
+class UnknownTicket(Refused):
+    """No complaint with that ticket, or one the caller may not see."""
+
+    code = "unknown_ticket"
+
+
+class UnknownSubscription(Refused):
+    """No subscription with that id among the customer's."""
+
+    code = "unknown_subscription"
+
+
+class SubscriptionNeeded(Refused):
+    """A complaint names no subscription and the customer has no reminded one it could be
+    about: the same answer TS without a service code gets (say which)."""
+
+    code = "subscription_needed"

@@ -70,6 +70,8 @@ def run_bill(
     chunk: int = DEFAULT_CHUNK,
     simulate: bool = False,
     progress: Progress | None = None,
+    cause: Cause | None = None,
+    started: Callable[[BillRun], None] | None = None,
 ) -> BillRunSummary:
     """Bill ``period`` as of ``clock.now()``; ``wall_clock`` says what time it really is.
 
@@ -78,6 +80,10 @@ def run_bill(
     begun by the wall clock, or an instant later than it (``NotBillableYet``, unless
     ``simulate``: tests, demos and benchmarks replaying a month); another run holding the
     period (``PeriodBeingBilled``).
+
+    ``started`` is told of the run once its record is committed (the API answers with it
+    while the run goes on); ``cause`` is who started it, recorded in the run's events
+    (default: the run itself, as the scheduler and the CLI start it).
     """
     if chunk < 1:
         raise InvalidInput("the chunk size must be at least 1")
@@ -89,8 +95,10 @@ def run_bill(
         runs = uow.bill_runs
         run = runs.open_run(billed, run_at, policy, wall_clock.now())
         if not run.resumed:
-            uow.events.add(_event(run, "bill_run_started", wall_clock.now(), billed))
+            uow.events.add(_event(run, "bill_run_started", wall_clock.now(), billed, cause))
         uow.commit()
+        if started is not None:
+            started(run)
         tally = run.tally
         last = runs.last_subscriber_id()
         cursor = run.cursor
@@ -106,7 +114,7 @@ def run_bill(
                 progress(cursor, last)
         exempt = runs.exempt_charged(run.id)
         runs.finish(run, wall_clock.now(), tally, exempt)
-        uow.events.add(_event(run, "bill_run_finished", wall_clock.now(), billed))
+        uow.events.add(_event(run, "bill_run_finished", wall_clock.now(), billed, cause))
         uow.commit()
     return BillRunSummary(
         run.id,
@@ -120,14 +128,16 @@ def run_bill(
     )
 
 
-def _event(run: BillRun, kind: str, at: datetime, period: Period) -> Event:
+def _event(
+    run: BillRun, kind: str, at: datetime, period: Period, cause: Cause | None = None
+) -> Event:
     return Event(
         None,
         None,
         "bill_run",
         run.id,
         kind,
-        Cause(CauseKind.JOB, f"bill_run:{run.id}"),
+        cause or Cause(CauseKind.JOB, f"bill_run:{run.id}"),
         at,
         {"period": str(period), "run_at": run.run_at.isoformat()},
     )

@@ -23,10 +23,12 @@ from vasguard.store.console_sessions import ConsoleSessionRepository
 from vasguard.store.events import EventRepository
 from vasguard.store.idempotency import IdempotencyRepository
 from vasguard.store.keys import ApiKeyRepository
+from vasguard.store.ledger import LedgerRepository
 from vasguard.store.listings import ListingRepository
 from vasguard.store.messages import MessageRepository
 from vasguard.store.plans import PlanRepository
 from vasguard.store.reminders import ReminderRepository
+from vasguard.store.reports import ReportRepository
 from vasguard.store.resolutions import ResolutionRepository
 from vasguard.store.subscribers import SubscriberRepository
 from vasguard.store.subscriptions import SubscriptionRepository
@@ -49,6 +51,8 @@ class UnitOfWork(Protocol):
     complaints: ComplaintRepository
     bill_runs: BillRunRepository
     audit: AuditRepository
+    ledger: LedgerRepository
+    reports: ReportRepository
     browse: BrowseRepository  # the API's lists, a page at a time
     timeline: TimelineRepository
 

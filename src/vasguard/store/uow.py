@@ -21,10 +21,12 @@ from vasguard.store.engine import one_writer
 from vasguard.store.events import EventRepository
 from vasguard.store.idempotency import IdempotencyRepository
 from vasguard.store.keys import ApiKeyRepository
+from vasguard.store.ledger import LedgerRepository
 from vasguard.store.listings import ListingRepository
 from vasguard.store.messages import MessageRepository
 from vasguard.store.plans import PlanRepository
 from vasguard.store.reminders import ReminderRepository
+from vasguard.store.reports import ReportRepository
 from vasguard.store.resolutions import ResolutionRepository
 from vasguard.store.subscribers import SubscriberRepository
 from vasguard.store.subscriptions import SubscriptionRepository
@@ -70,6 +72,8 @@ class SqlUnitOfWork:
         self.complaints = ComplaintRepository(self.conn)
         self.bill_runs = BillRunRepository(self.conn)
         self.audit = AuditRepository(self.conn)
+        self.ledger = LedgerRepository(self.conn)
+        self.reports = ReportRepository(self.conn)
         self.browse = BrowseRepository(self.conn)
         self.timeline = TimelineRepository(self.conn)
         return self

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vasguard.bootstrap import Runtime
 from vasguard.channels.console.app import mount as mount_console
-from vasguard.channels.http import idempotency, limits, problems
+from vasguard.channels.http import billing, care, idempotency, limits, problems, reports
 from vasguard.channels.http.auth import requires
 from vasguard.channels.http.catalogue import router as catalogue_router
 from vasguard.channels.http.fields import DbId, Fen, Line, Prose
@@ -370,6 +370,9 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
         return ReceiptsOut(final=len(final), matched=record_receipts(rt.uow(), final))
 
     app.include_router(api)
+    app.include_router(billing.router)
+    app.include_router(care.router)
+    app.include_router(reports.router)
     app.include_router(catalogue_router)
     app.include_router(subscribers_router)
     app.include_router(subscriptions_router)

@@ -27,6 +27,7 @@ _STATUS = {
     "unknown_plan": 404,
     "unknown_ticket": 404,
     "unknown_charge": 404,
+    "unknown_bill_run": 404,
     "unknown_subscription": 404,
     "not_your_service": 403,
     "invalid_input": 422,
@@ -34,6 +35,7 @@ _STATUS = {
     "wrong_destination": 422,
     "amount_not_positive": 422,
     "amount_too_large": 422,
+    "subscription_needed": 422,
     "idempotency_key_reused": 422,
     "schema_mismatch": 503,
 }

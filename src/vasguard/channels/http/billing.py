@@ -1,0 +1,337 @@
+"""Charges with their evidence chain, refunds and bill runs (TMF678 ``customerBill`` and
+``appliedCustomerBillingRate``; the mapping is in docs/api.md).
+
+A bill run started here runs in a thread of its own, off the request: the request waits
+only until the run's record is committed (or the run is refused: a period not begun, a
+period another run holds), then answers 202 with the run, whose progress
+``GET /bill-runs/{id}`` reads from its record. A process that stops mid-run leaves the
+run ``running`` with its cursor; starting it again (here, the CLI or the scheduler)
+resumes or supersedes it, charging only what is left (``services/billing.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from operator import attrgetter
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from vasguard.bootstrap import Runtime
+from vasguard.channels.http.auth import requires, runtime_of
+from vasguard.channels.http.fields import DbId, Line
+from vasguard.channels.http.pages import Cursor, Limit, Page, decode_cursor, page_of
+from vasguard.domain.access import Action, Principal
+from vasguard.domain.charging import BillRun, Kind
+from vasguard.domain.events import Cause
+from vasguard.domain.ledger import ChargeStatus
+from vasguard.services.billing import run_bill
+from vasguard.services.ledger import (
+    bill_run,
+    bill_runs_page,
+    charge_evidence,
+    charges_page,
+    refunds_page,
+)
+
+_log = logging.getLogger(__name__)
+
+Shown = TypeVar("Shown", bound=BaseModel)
+
+router = APIRouter(prefix="/api/v1", tags=["charges and bill runs"])
+
+Rt = Annotated[Runtime, Depends(runtime_of)]
+PeriodQuery = Annotated[Line | None, Query(max_length=7, description="YYYY-MM")]
+MsisdnQuery = Annotated[Line | None, Query(max_length=32, description="the subscriber")]
+
+
+class ChargeOut(BaseModel):
+    """A charge (TMF678 ``appliedCustomerBillingRate``); ``status`` as TMF678 names a bill's."""
+
+    id: int
+    msisdn: str
+    province: str
+    period: str
+    kind: str
+    amount_fen: int
+    created_at: datetime
+    bill_run_id: int | None
+    subscription_id: int | None
+    subscriber_plan_id: int | None
+    service: str | None = Field(description="service code (a subscription's charge)")
+    plan: str | None = Field(description="plan code (a plan fee)")
+    status: ChargeStatus
+
+
+class MessageLinkOut(BaseModel):
+    id: int
+    direction: str
+    kind: str
+    text: str
+    created_at: datetime
+    status: str
+    sent_at: datetime | None
+    receipt_status: str | None
+    receipt_at: datetime | None
+
+
+class OrderLinkOut(BaseModel):
+    subscription_id: int
+    service: str
+    service_name: str
+    provider: str
+    state: str
+    channel: str
+    order_ref: str | None
+    ordered_at: datetime
+    confirmed_at: datetime | None
+    ended_at: datetime | None
+    end_cause: str | None
+
+
+class PlanOrderLinkOut(BaseModel):
+    subscriber_plan_id: int
+    plan: str
+    plan_name: str
+    channel: str
+    ordered_at: datetime
+    effective_from: datetime
+    effective_to: datetime | None
+
+
+class BillRunLinkOut(BaseModel):
+    id: int
+    period: str
+    run_at: datetime
+    status: str
+
+
+class RefundOut(BaseModel):
+    id: int
+    charge_id: int
+    msisdn: str
+    province: str
+    period: str
+    amount_fen: int
+    created_at: datetime
+    ticket: str | None = Field(description="the complaint it resolved, if any")
+    cause: str
+
+
+class HoldOut(BaseModel):
+    ticket: str
+    opened_at: datetime
+
+
+class EvidenceOut(BaseModel):
+    """Every stored link that allowed the charge, in the order they happened."""
+
+    order: OrderLinkOut | None
+    plan_order: PlanOrderLinkOut | None
+    confirmation_request: MessageLinkOut | None = Field(description="二次确认 MT")
+    confirmation: MessageLinkOut | None = Field(description="the customer's confirming MO")
+    reminder: MessageLinkOut | None = Field(description="扣费提醒 MT, with its receipt")
+    reminder_status_at_charge: str | None
+    bill_run: BillRunLinkOut | None
+    refund: RefundOut | None
+    holds: list[HoldOut] = Field(description="open complaints holding it")
+
+
+class ChargeDetailOut(ChargeOut):
+    evidence: EvidenceOut
+
+
+class ChargedOut(BaseModel):
+    count: int
+    fen: int
+
+
+class ExemptOut(BaseModel):
+    service: str
+    reason: str
+    charges: int
+    fen: int
+
+
+class BillRunOut(BaseModel):
+    """A run as recorded; ``cursor`` is the last subscriber id it has committed."""
+
+    id: int
+    period: str
+    status: str
+    run_at: datetime
+    started_at: datetime
+    finished_at: datetime | None
+    cursor: int
+    charged_count: int
+    charged_fen: int
+    charged: dict[str, ChargedOut] = Field(description="by kind: first, renewal, plan")
+    skipped: dict[str, int] = Field(description="subscriptions not charged, by reason")
+    exempt: list[ExemptOut] = Field(description="reminder-exempt services charged")
+
+
+class BillRunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    period: Annotated[Line, Field(max_length=7, examples=["2026-11"])]
+
+
+class BillRunStartedOut(BaseModel):
+    id: int
+    period: str
+    status: str = "running"
+    run_at: datetime
+    resumed: bool = Field(description="an unfinished run of the same instant, resumed")
+    cursor: int
+
+
+@router.get("/charges", response_model=Page[ChargeOut])
+def get_charges(
+    rt: Rt,
+    principal: Annotated[Principal, Depends(requires(Action.READ_BILLING))],
+    msisdn: MsisdnQuery = None,
+    period: PeriodQuery = None,
+    kind: Kind | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[ChargeOut]:
+    """Charges by id, filtered; a provincial key sees its province's only."""
+    found = charges_page(
+        rt.uow(),
+        rt.deployment,
+        principal,
+        after=decode_cursor(cursor),
+        limit=limit,
+        msisdn=msisdn,
+        period=period,
+        kind=kind,
+    )
+    return _page(ChargeOut, found, limit)
+
+
+@router.get("/charges/{charge_id}", response_model=ChargeDetailOut)
+def get_charge(
+    charge_id: Annotated[DbId, Path()],
+    rt: Rt,
+    principal: Annotated[Principal, Depends(requires(Action.READ_BILLING))],
+) -> ChargeDetailOut:
+    """The charge and its evidence chain: order, confirmation request, confirming MO,
+    reminder and its receipt, the bill run, any refund, and what holds it."""
+    found = charge_evidence(rt.uow(), principal, charge_id)
+    return ChargeDetailOut(
+        **ChargeOut.model_validate(found.charge, from_attributes=True).model_dump(),
+        evidence=EvidenceOut.model_validate(found, from_attributes=True),
+    )
+
+
+@router.get("/refunds", response_model=Page[RefundOut])
+def get_refunds(
+    rt: Rt,
+    principal: Annotated[Principal, Depends(requires(Action.READ_BILLING))],
+    msisdn: MsisdnQuery = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[RefundOut]:
+    found = refunds_page(
+        rt.uow(), principal, after=decode_cursor(cursor), limit=limit, msisdn=msisdn
+    )
+    return _page(RefundOut, found, limit)
+
+
+@router.post("/bill-runs", response_model=BillRunStartedOut, status_code=202)
+def post_bill_run(
+    body: BillRunIn,
+    response: Response,
+    rt: Rt,
+    principal: Annotated[Principal, Depends(requires(Action.BILL_RUN))],
+) -> BillRunStartedOut:
+    """Start the bill run of a period as of now; 202 once its record exists, while it runs.
+
+    Refused (nothing written) for a period not begun, or one another run holds (409).
+    """
+    run = _start(rt, body.period, principal.cause)
+    response.headers["Location"] = f"{router.prefix}/bill-runs/{run.id}"
+    return BillRunStartedOut(
+        id=run.id,
+        period=str(run.period),
+        run_at=run.run_at,
+        resumed=run.resumed,
+        cursor=run.cursor,
+    )
+
+
+@router.get("/bill-runs", response_model=Page[BillRunOut])
+def get_bill_runs(
+    rt: Rt,
+    _: Annotated[Principal, Depends(requires(Action.READ_BILLING))],
+    period: PeriodQuery = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[BillRunOut]:
+    found = bill_runs_page(
+        rt.uow(), rt.deployment, after=decode_cursor(cursor), limit=limit, period=period
+    )
+    return _page(BillRunOut, found, limit)
+
+
+@router.get("/bill-runs/{bill_run_id}", response_model=BillRunOut)
+def get_bill_run(
+    bill_run_id: Annotated[DbId, Path()],
+    rt: Rt,
+    _: Annotated[Principal, Depends(requires(Action.READ_BILLING))],
+) -> BillRunOut:
+    return BillRunOut.model_validate(bill_run(rt.uow(), bill_run_id), from_attributes=True)
+
+
+def _page(model: type[Shown], found: Sequence[object], limit: int) -> Page[Shown]:
+    """Records fetched ``limit + 1`` by id, as a page of ``model``."""
+    shown = [model.model_validate(record, from_attributes=True) for record in found]
+    return page_of(shown, limit, key=attrgetter("id"))
+
+
+class _Launch:
+    """What the run's thread tells the request: its record once committed, or why it did
+    not start. Told once; what goes wrong later is logged, the record stays resumable."""
+
+    def __init__(self) -> None:
+        self.answer: queue.SimpleQueue[BillRun | Exception] = queue.SimpleQueue()
+        self.told = False
+
+    def tell(self, outcome: BillRun | Exception) -> None:
+        self.told = True
+        self.answer.put(outcome)
+
+
+def _start(rt: Runtime, period: str, cause: Cause) -> BillRun:
+    """Run the bill of ``period`` in a thread named ``bill-run-{period}``; the run once
+    started, or the refusal raised here."""
+    clock = rt.clock()
+    launch = _Launch()
+
+    def work() -> None:
+        try:
+            run_bill(
+                rt.uow(),
+                clock,
+                rt.deployment,
+                period,
+                wall_clock=clock,
+                cause=cause,
+                started=launch.tell,
+            )
+        except Exception as failed:  # the request hears of it, or the log does
+            if not launch.told:
+                launch.tell(failed)
+                return
+            _log.exception("bill run of %s stopped; start it again to resume it", period)
+
+    threading.Thread(target=work, name=f"bill-run-{period}", daemon=True).start()
+    outcome = launch.answer.get()
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
