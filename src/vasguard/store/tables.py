@@ -285,6 +285,7 @@ charges = Table(
     UniqueConstraint("subscriber_plan_id", "period"),
     Index("ix_charges_period", "period", "province"),
     Index("ix_charges_subscriber", "subscriber_id", "period"),
+    Index("ix_charges_period_id", "period", "id"),  # the API's list of a period
 )
 
 complaints = Table(
@@ -305,6 +306,9 @@ complaints = Table(
     CheckConstraint("status IN ('open', 'resolved')", name="status"),
     Index("ix_complaints_subscriber", "subscriber_id", "status"),
     Index("ix_complaints_subscription", "subscription_id", "status"),
+    # The API's lists: open complaints, one partner's.
+    Index("ix_complaints_status_id", "status", "id"),
+    Index("ix_complaints_provider_id_id", "provider_id", "id"),
 )
 
 events = Table(
