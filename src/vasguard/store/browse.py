@@ -73,14 +73,21 @@ class BrowseRepository:
         after: int,
         limit: int,
     ) -> list[Service]:
-        """Services whose code starts with ``search`` or whose name contains it."""
+        """Services whose code starts with ``search`` or whose name contains it.
+
+        The name is matched by a scan (no index serves a substring, and the names are
+        Chinese, mostly shorter than a trigram): about 0.1 s over 200,000 services on
+        PostgreSQL; a partner's search, narrowed to its provider, is an index range. LIKE,
+        not ILIKE, which costs four times as much: Latin letters match case-sensitively on
+        PostgreSQL (SQLite's LIKE ignores their case).
+        """
         query = service_select
         if search:
             pattern = _like_escaped(search)
             query = query.where(
                 or_(
                     services.c.code.like(pattern + "%", escape="\\"),
-                    services.c.name.ilike("%" + pattern + "%", escape="\\"),
+                    services.c.name.like("%" + pattern + "%", escape="\\"),
                 )
             )
         if provider_id is not None:
