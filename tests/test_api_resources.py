@@ -400,6 +400,17 @@ def test_care_confirms_with_the_code_the_customer_reads_out(client, world):
     assert again.status_code == 409 and again.json()["type"].endswith("not-pending")
 
 
+def test_a_retried_cancellation_with_its_idempotency_key_gets_the_first_answer(client, world):
+    sid = world.subscribe("80100001", ALICE)
+    headers = as_key(client, "care") | {"Idempotency-Key": "cancel-1"}
+    path = f"/api/v1/subscribers/{ALICE}/cancellations"
+    first = client.post(path, json={"subscription_ids": [sid]}, headers=headers)
+    assert first.status_code == 200 and first.json()["cancelled"][0]["subscription_id"] == sid
+    retry = client.post(path, json={"subscription_ids": [sid]}, headers=headers)
+    assert retry.json() == first.json() and retry.headers["Idempotent-Replayed"] == "true"
+    assert len(world.rows(tables.events, E.kind == "cancelled")) == 1
+
+
 def wrong(code):
     return f"{(int(code) + 1) % 10000:04d}"
 

@@ -15,8 +15,9 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vasguard.bootstrap import Runtime
+from vasguard.channels.http import idempotency
 from vasguard.channels.http.auth import requires, runtime_of
-from vasguard.channels.http.fields import DbId, Line
+from vasguard.channels.http.fields import DbId, Line, Msisdn
 from vasguard.channels.http.pages import Cursor, Limit, Page, decode_cursor, page_of
 from vasguard.domain.access import Action, Principal
 from vasguard.domain.subscription import State, SubscriptionRecord
@@ -146,7 +147,7 @@ def get_subscriptions(
     principal: Annotated[Principal, Depends(requires(Action.READ_SUBSCRIPTIONS))],
     service: Annotated[Line | None, Query(max_length=21, description="service code")] = None,
     state: State | None = None,
-    msisdn: Annotated[Line | None, Query(max_length=32)] = None,
+    msisdn: Annotated[Msisdn | None, Query()] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[SubscriptionOut]:
@@ -174,7 +175,11 @@ def get_subscription(
     return SubscriptionOut.of(subscriptions.find_subscription(rt.uow(), subscription_id, principal))
 
 
-@router.post("/subscriptions/{subscription_id}/confirmation", response_model=ConfirmationOut)
+@router.post(
+    "/subscriptions/{subscription_id}/confirmation",
+    response_model=ConfirmationOut,
+    dependencies=[idempotency.IDEMPOTENT],
+)
 def post_confirmation(
     rt: Rt,
     subscription_id: SubscriptionId,
@@ -199,10 +204,14 @@ def post_confirmation(
     )
 
 
-@router.post("/subscribers/{msisdn}/cancellations", response_model=CancellationsOut)
+@router.post(
+    "/subscribers/{msisdn}/cancellations",
+    response_model=CancellationsOut,
+    dependencies=[idempotency.IDEMPOTENT],
+)
 def post_cancellations(
     rt: Rt,
-    msisdn: Annotated[Line, Path(max_length=32)],
+    msisdn: Annotated[Msisdn, Path()],
     body: CancellationIn,
     principal: Annotated[Principal, Depends(requires(Action.CANCEL))],
 ) -> CancellationsOut:
