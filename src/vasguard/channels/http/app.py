@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,7 +21,8 @@ from vasguard.channels.console.app import mount as mount_console
 from vasguard.channels.http import billing, care, idempotency, limits, problems, reports
 from vasguard.channels.http.auth import requires
 from vasguard.channels.http.catalogue import router as catalogue_router
-from vasguard.channels.http.fields import DbId, Fen, Line, Prose
+from vasguard.channels.http.fields import DbId, Fen, Line, Msisdn, Prose
+from vasguard.channels.http.openapi import declare_problems, problem_responses
 from vasguard.channels.http.subscribers import router as subscribers_router
 from vasguard.channels.http.subscriptions import router as subscriptions_router
 from vasguard.channels.metrics import REGISTRY
@@ -43,7 +44,7 @@ class Strict(BaseModel):
 
 
 class OrderIn(Strict):
-    msisdn: Annotated[Line, Field(max_length=32, examples=["13800138000"])]
+    msisdn: Annotated[Msisdn, Field(examples=["13800138000"])]
     service: Annotated[Line, Field(min_length=1, max_length=21, description="service code")]
     channel: Channel = Channel.PARTNER
     order_ref: Annotated[Line, Field(max_length=64)] | None = Field(
@@ -60,7 +61,7 @@ class OrderOut(BaseModel):
 
 
 class PlanOrderIn(Strict):
-    msisdn: Annotated[Line, Field(max_length=32, examples=["13800138000"])]
+    msisdn: Annotated[Msisdn, Field(examples=["13800138000"])]
     plan: Annotated[Line, Field(min_length=1, max_length=20, description="plan code")]
     channel: Channel = Channel.CARE
 
@@ -113,6 +114,12 @@ class MoIn(Strict):
     id: Annotated[Line, Field(max_length=64)] | None = Field(
         None, description="the SMSC's message id"
     )
+
+
+class OneMoIn(MoIn):
+    """One MO: its sender is a mobile number (a batch answers a bad one MO by MO)."""
+
+    sender: Annotated[Msisdn, Field(alias="from", examples=["13800138000"])]
 
 
 class MessageOut(BaseModel):
@@ -180,6 +187,7 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
     )
     app.state.runtime = rt
     problems.install(app)
+    declare_problems(app)
     idempotency.install(app)
     limits.install(
         app,
@@ -196,7 +204,7 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
         a live process restarted."""
         return {"status": "ok"}
 
-    @app.get("/ready", response_model=None)
+    @app.get("/ready", response_model=None, responses=problem_responses(503))
     def ready() -> dict[str, str] | JSONResponse:
         """Readiness: the database answers and the SMS engine can take MOs and send MTs."""
         reason = _not_ready(rt, engine)
@@ -204,7 +212,7 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
             return problems.problem(503, "not-ready", "Not ready", reason, retry_after_seconds=5)
         return {"status": "ready"}
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     def metrics() -> Response:
         """Prometheus text format: what the engine, the sender and the scheduler counted."""
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
@@ -309,7 +317,7 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
 
     @api.get("/subscribers/{msisdn}/messages", response_model=list[MessageOut])
     def get_messages(
-        msisdn: Annotated[Line, Path(max_length=32)],
+        msisdn: Annotated[Msisdn, Path(examples=["13800138000"])],
         principal: Annotated[Principal, Depends(requires(Action.READ_SUBSCRIBER))],
         last: Annotated[int, Query(ge=1, le=200)] = 20,
     ) -> list[MessageOut]:
@@ -319,7 +327,7 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
         ]
 
     @api.post("/sms/mo", response_model=MoOut)
-    def post_mo(body: MoIn, _: Annotated[Principal, Depends(requires(Action.POST_MO))]) -> MoOut:
+    def post_mo(body: OneMoIn, _: Annotated[Principal, Depends(requires(Action.POST_MO))]) -> MoOut:
         clock = rt.clock()
         result = receive_mo(
             rt.uow(),

@@ -32,7 +32,6 @@ _STATUS = {
     "not_your_service": 403,
     "invalid_input": 422,
     "invalid_msisdn": 422,
-    "wrong_destination": 422,
     "amount_not_positive": 422,
     "amount_too_large": 422,
     "subscription_needed": 422,

@@ -17,8 +17,8 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from vasguard.bootstrap import Runtime
+from vasguard.channels.http import fields
 from vasguard.channels.http.auth import requires, runtime_of
-from vasguard.channels.http.fields import Line
 from vasguard.channels.http.pages import Cursor, Limit, Page, decode_cursor, page_of
 from vasguard.channels.http.subscriptions import SubscriptionOut
 from vasguard.domain.access import Action, Principal
@@ -32,7 +32,7 @@ from vasguard.services.subscriptions import subscriptions_of
 
 router = APIRouter(prefix="/api/v1", tags=["subscribers"])
 
-Msisdn = Annotated[Line, Path(max_length=32, description="the number, national or E.164")]
+Msisdn = Annotated[fields.Msisdn, Path(description="the number, national or E.164")]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
