@@ -40,9 +40,9 @@ def visible_service(uow: UnitOfWork, code: str, principal: Principal | None) -> 
     """The service of ``code`` if ``principal`` may see it; another provider's is unknown."""
     with uow:
         service = find_service(uow, code)
-    if principal is not None and not principal.sees_provider(service.provider_id):
-        raise OrderRefused(Refusal.UNKNOWN_SERVICE, f"there is no service with code {code!r}")
-    return service
+        if principal is not None and not principal.sees_provider(service.provider_id):
+            raise OrderRefused(Refusal.UNKNOWN_SERVICE, f"there is no service with code {code!r}")
+        return service
 
 
 def search_services(
