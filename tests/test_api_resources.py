@@ -79,6 +79,8 @@ def test_services_come_in_pages_without_repeats(client):
     assert pages == 3
     assert [s["id"] for s in items] == sorted({s["id"] for s in items})
     assert len(items) == 8
+    providers, pages = every_page(client, "/api/v1/providers", key="care", limit=2)
+    assert pages == 2 and [p["code"] for p in providers] == ["10086", "801001", "802001"]
 
 
 @pytest.mark.parametrize(
