@@ -21,7 +21,9 @@ from vasguard.store import tables
 
 @pytest.fixture
 def rt(world, db_url):
-    return Runtime(Settings(database_url=db_url), fixed_clock=world.clock)
+    rt = Runtime(Settings(database_url=db_url), fixed_clock=world.clock)
+    yield rt
+    rt.engine.dispose()
 
 
 @pytest.fixture
@@ -189,6 +191,7 @@ def test_the_simulator_is_refused_when_a_real_smsc_is_configured(world, db_url, 
         log_in(client, keys["operator"])
         csrf = session_csrf(client, "/console/phone")
         sent = client.post(f"/console/phone/{ALICE}/mo", data={"text": "0000", "csrf": csrf})
+    rt.engine.dispose()
     assert sent.status_code == 400 and "内置短信中心" in sent.text
     assert world.rows(tables.messages) == []
 

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,14 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from vasguard.bootstrap import Runtime
 from vasguard.channels.http.app import create_app
 from vasguard.channels.sms.loopback_engine import LoopbackEngine
+from vasguard.config import Settings
+from vasguard.domain.access import Role
+from vasguard.domain.clock import FixedClock
+from vasguard.domain.listing import number_items
+from vasguard.generate.run import generate
+from vasguard.services.keys import create_key
+from vasguard.store import tables
+from vasguard.store.uow import SqlUnitOfWork
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -71,7 +80,7 @@ def _free_port() -> int:
 def serve() -> Iterator[Callable[[Runtime], Served]]:
     """Start the platform over a runtime: uvicorn plus the loopback SMS engine, which
     delivers what the requests queue (as in ``vasguard serve`` without an SMSC)."""
-    running: list[tuple[uvicorn.Server, threading.Thread]] = []
+    running: list[tuple[uvicorn.Server, threading.Thread, Runtime]] = []
 
     def start(rt: Runtime) -> Served:
         engine = LoopbackEngine(rt.uow, rt.clock(), rt.transport, interval=0.05, owner="browser")
@@ -89,7 +98,7 @@ def serve() -> Iterator[Callable[[Runtime], Served]]:
 
         thread = threading.Thread(target=asyncio.run, args=(run(),), daemon=True)
         thread.start()
-        running.append((server, thread))
+        running.append((server, thread, rt))
         deadline = time.monotonic() + 30
         while not server.started:
             if not thread.is_alive() or time.monotonic() > deadline:
@@ -98,9 +107,10 @@ def serve() -> Iterator[Callable[[Runtime], Served]]:
         return Served(f"http://127.0.0.1:{port}", rt)
 
     yield start
-    for server, thread in running:
+    for server, thread, rt in running:
         server.should_exit = True
         thread.join(timeout=30)
+        rt.engine.dispose()
 
 
 @pytest.fixture
@@ -124,3 +134,50 @@ def screenshot(request: pytest.FixtureRequest, page: Page) -> Callable[[str], Pa
         return path
 
     return save
+
+
+GENERATED_AT = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+NOW = GENERATED_AT + timedelta(hours=1)
+
+
+@dataclass
+class Generated:
+    """A generated operator, served: a care key, and a Chinese-speaking subscriber with
+    at least two monthly services on their 0000 list (names in listing order)."""
+
+    served: Served
+    care_key: str
+    msisdn: str
+    services: list[str]
+
+
+def _holder_of_services(rt: Runtime) -> tuple[str, list[str]]:
+    with SqlUnitOfWork(rt.engine) as uow:
+        subscribers = uow.conn.execute(
+            tables.subscribers.select()
+            .with_only_columns(tables.subscribers.c.id, tables.subscribers.c.msisdn)
+            .where(tables.subscribers.c.language == "zh", tables.subscribers.c.status == "active")
+            .order_by(tables.subscribers.c.id)
+        ).all()
+        for subscriber_id, msisdn in subscribers:
+            items = number_items(uow.subscriptions.listing_candidates(subscriber_id, NOW))
+            if len(items) >= 2:
+                return msisdn, [i.candidate.service_name for i in items]
+    raise AssertionError("the generator made no subscriber with two monthly services")
+
+
+@pytest.fixture
+def generated(db_url: str, serve: Callable[[Runtime], Served]) -> Generated:
+    rt = Runtime(Settings(database_url=db_url, scheduler=False), fixed_clock=FixedClock(NOW))
+    generate(rt.engine, subscribers=80, seed=11, at=GENERATED_AT)
+    key, _ = create_key(
+        rt.uow(),
+        rt.clock(),
+        role=Role.CARE,
+        name="desk-1",
+        provider_code=None,
+        province=None,
+        created_by="tests",
+    )
+    msisdn, services = _holder_of_services(rt)
+    return Generated(serve(rt), key, msisdn, services)

@@ -13,6 +13,7 @@ class CauseKind(StrEnum):
     API = "api"
     CLI = "cli"
     JOB = "job"
+    CUSTOMER = "customer"  # the customer on their own page (/my), logged in by an SMS code
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ class MessageKind(StrEnum):
     PLAN_CHANGED = "plan_changed"
     PLAN_EFFECTIVE = "plan_effective"
     COMPLAINT_RESOLVED = "complaint_resolved"
+    LOGIN_CODE = "login_code"  # the one-time code of the customer's own page
     CANCELLED = "cancelled"  # care or the operator cancelled for the customer: told by SMS
 
 

@@ -43,6 +43,7 @@ class EndCause(StrEnum):
     LISTING_CANCEL = "listing_cancel"  # item numbers of the latest 0000 listing
     CANCEL_ALL = "cancel_all"  # QX, then 是 + its code
     API = "api"  # care or the operator through the API; the event names the key
+    SELF_SERVICE = "self_service"  # the customer on their own page (/my)
 
 
 def can_move(current: State, target: State) -> bool:

@@ -315,6 +315,15 @@ class Templates:
             "reply 0000 to list.",
         )
 
+    def login_code(self, *, code: str, valid_minutes: int) -> str:
+        """The one-time code of the customer's own page; says not to pass it on, since
+        whoever holds it can cancel the customer's services."""
+        return self._sign(
+            f"您的登录验证码为{code}，{valid_minutes}分钟内有效。请勿告诉他人。本短信免费。",
+            f"Your login code is {code}, valid for {valid_minutes} minutes. "
+            "Do not share it. This SMS is free.",
+        )
+
     def listing_expired(self) -> str:
         """Item numbers with no valid listing behind them (expired, or replaced by a newer one)."""
         return self._sign(

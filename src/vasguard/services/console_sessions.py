@@ -89,8 +89,6 @@ def log_out(uow: UnitOfWork, clock: Clock, token: str) -> None:
             uow.commit()
 
 
-def csrf_matches(session: ConsoleSession, presented: str | None) -> bool:
-    """Whether a form carried this session's CSRF token (constant-time comparison)."""
-    return presented is not None and hmac.compare_digest(
-        session.csrf_token.encode(), presented.encode()
-    )
+def csrf_matches(expected: str, presented: str | None) -> bool:
+    """Whether a form carried its session's CSRF token (constant-time comparison)."""
+    return presented is not None and hmac.compare_digest(expected.encode(), presented.encode())

@@ -20,6 +20,7 @@ from vasguard.store.browse import BrowseRepository
 from vasguard.store.catalogue import CatalogueRepository
 from vasguard.store.complaints import ComplaintRepository
 from vasguard.store.console_sessions import ConsoleSessionRepository
+from vasguard.store.customer_logins import CustomerLoginRepository
 from vasguard.store.events import EventRepository
 from vasguard.store.idempotency import IdempotencyRepository
 from vasguard.store.keys import ApiKeyRepository
@@ -44,6 +45,7 @@ class UnitOfWork(Protocol):
     keys: ApiKeyRepository
     idempotency: IdempotencyRepository
     console_sessions: ConsoleSessionRepository
+    customer_logins: CustomerLoginRepository
     plans: PlanRepository
     reminders: ReminderRepository
     resolutions: ResolutionRepository

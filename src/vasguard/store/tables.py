@@ -478,6 +478,37 @@ console_sessions = Table(
     Column("ended_at", UtcDateTime()),
 )
 
+# The customer's own page: one-time codes sent by SMS (a salted scrypt hash of the code,
+# never the code), and the logins they open (the SHA-256 of the session id, as above).
+login_codes = Table(
+    "login_codes",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("subscriber_id", Id, ForeignKey("subscribers.id"), nullable=False),
+    Column("province", String(2), nullable=False),
+    Column("code_hash", LargeBinary, nullable=False),
+    Column("salt", LargeBinary, nullable=False),
+    Column("message_id", Id, ForeignKey("messages.id"), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("tries", SmallInteger, nullable=False),
+    Column("used_at", UtcDateTime()),
+    Index("ix_login_codes_subscriber", "subscriber_id", "created_at"),
+)
+
+customer_sessions = Table(
+    "customer_sessions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("token_sha256", LargeBinary, nullable=False, unique=True),
+    Column("subscriber_id", Id, ForeignKey("subscribers.id"), nullable=False),
+    Column("province", String(2), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("ended_at", UtcDateTime()),
+)
+
 # --- partial indexes: only the rows a job looks for --------------------------------------
 # A row enters or leaves them only when it starts or stops being wanted, so the online
 # dialogue (an MO stored, a subscription cancelled) rewrites no page of them. A query uses

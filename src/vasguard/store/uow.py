@@ -17,6 +17,7 @@ from vasguard.store.browse import BrowseRepository
 from vasguard.store.catalogue import CatalogueRepository
 from vasguard.store.complaints import ComplaintRepository
 from vasguard.store.console_sessions import ConsoleSessionRepository
+from vasguard.store.customer_logins import CustomerLoginRepository
 from vasguard.store.engine import one_writer
 from vasguard.store.events import EventRepository
 from vasguard.store.idempotency import IdempotencyRepository
@@ -65,6 +66,7 @@ class SqlUnitOfWork:
         self.keys = ApiKeyRepository(self.conn)
         self.idempotency = IdempotencyRepository(self.conn)
         self.console_sessions = ConsoleSessionRepository(self.conn)
+        self.customer_logins = CustomerLoginRepository(self.conn)
         self.plans = PlanRepository(self.conn)
         self.reminders = ReminderRepository(self.conn)
         self.resolutions = ResolutionRepository(self.conn)

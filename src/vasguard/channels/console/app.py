@@ -15,9 +15,8 @@ from fastapi.staticfiles import StaticFiles
 
 from vasguard.bootstrap import Runtime
 from vasguard.channels.console import phone
-from vasguard.channels.console.strings import LANGUAGES, language_of, refusal_text, text
+from vasguard.channels.console.strings import refusal_text, text
 from vasguard.channels.console.web import (
-    LANGUAGE_COOKIE,
     LOGIN_CSRF_COOKIE,
     PREFIX,
     SESSION_COOKIE,
@@ -25,6 +24,7 @@ from vasguard.channels.console.web import (
     current_session,
     install,
     language,
+    language_switch,
     new_login_csrf,
     page,
     redirect,
@@ -96,13 +96,7 @@ def console_app(rt: Runtime) -> FastAPI:
 
     @console.get("/lang")
     def switch_language(request: Request, to: str = "zh", next: str = f"{PREFIX}/") -> Response:
-        """A preference, not an action: a link, so it needs no form. ``next`` must be a
-        path of the console (no redirect off the site)."""
-        back = next if next.startswith(f"{PREFIX}/") and "//" not in next else f"{PREFIX}/"
-        response = redirect(back)
-        chosen = language_of(to) if to in LANGUAGES else language(request)
-        set_cookie(request, response, LANGUAGE_COOKIE, chosen, "/")
-        return response
+        return language_switch(request, to, next, PREFIX)
 
     return console
 

@@ -83,13 +83,66 @@ TEXTS: dict[str, tuple[str, str]] = {
     "empty_message": ("短信内容不能为空。", "The message is empty."),
     "message_too_long": ("短信太长（最多 500 字）。", "The message is too long (500 at most)."),
     "not_found": ("没有这个页面。", "There is no such page."),
+    # --- the customer's own page (/my)
+    "my_title": ("我的增值业务", "My value-added services"),
+    "my_intro": (
+        "输入手机号码，我们会从10086发送一条免费短信验证码。",
+        "Type your mobile number and we will text you a free code from 10086.",
+    ),
+    "my_send_code": ("获取验证码", "Text me a code"),
+    "my_code": ("短信验证码", "Code from the SMS"),
+    "my_code_sent": (
+        "如果这是本网号码，验证码已发送，{minutes}分钟内有效，可试5次。",
+        "If this is one of our numbers, a code is on its way; it is good for {minutes} "
+        "minutes and 5 tries.",
+    ),
+    "my_log_in": ("登录", "Log in"),
+    "my_other_number": ("换一个号码", "Use another number"),
+    "my_held": ("您目前订购的包月增值业务", "Your monthly value-added services"),
+    "my_none": ("您目前没有订购任何包月增值业务。", "You have no monthly value-added services."),
+    "my_service": ("业务", "Service"),
+    "my_provider": ("提供方", "Provider"),
+    "my_price": ("资费", "Price"),
+    "my_per_month": ("/月", "/month"),
+    "my_group": ("集团统付", "paid by your group"),
+    "my_cancel_chosen": ("退订所选业务", "Cancel the chosen services"),
+    "my_cancel_all": ("全部退订", "Cancel them all"),
+    "my_confirm_title": ("确认退订", "Confirm the cancellation"),
+    "my_confirm_text": (
+        "以下业务将被退订，退订后不再收取费用：",
+        "These services will be cancelled, with no further charges:",
+    ),
+    "my_confirm": ("确认退订", "Yes, cancel them"),
+    "my_back": ("返回", "Back"),
+    "my_done": ("已退订：", "Cancelled:"),
+    "my_already": ("此前已退订：", "Already cancelled:"),
+    "my_same_as_0000": (
+        "与发送0000查询的结果相同。",
+        "The same list a 0000 text gets.",
+    ),
+    "code_too_soon": (
+        "验证码刚刚发过，请稍后再试，或使用已收到的验证码。",
+        "A code was sent a moment ago: use it, or ask again a little later.",
+    ),
+    "code_wrong": ("验证码不正确，请重试。", "That code is not right; try again."),
+    "code_none": (
+        "没有可用的验证码（已过期、已使用或错误次数过多），请重新获取。",
+        "No code is waiting (expired, used, or too many wrong tries): ask for a new one.",
+    ),
+    "nothing_chosen": ("请至少选择一项业务。", "Choose at least one service."),
+    "not_listed": (
+        "所选业务已不在列表中（可能已退订），未办理任何业务，请查看最新列表。",
+        "A chosen service is no longer on your list (cancelled meanwhile?); nothing was "
+        "changed: look at the list again.",
+    ),
 }
 
 
-def text(language: Language, key: str) -> str:
-    """The string ``key`` in ``language``."""
+def text(language: Language, key: str, **values: object) -> str:
+    """The string ``key`` in ``language``, with ``values`` filled in."""
     zh, en = TEXTS[key]
-    return zh if language == "zh" else en
+    chosen = zh if language == "zh" else en
+    return chosen.format(**values) if values else chosen
 
 
 def language_of(value: str | None) -> Language:

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from vasguard.bootstrap import Runtime
-from vasguard.channels.console.strings import Language, language_of, text
+from vasguard.channels.console.strings import LANGUAGES, Language, language_of, text
 from vasguard.domain.console import ConsoleSession
 from vasguard.services.console_sessions import csrf_matches, session_of
 
@@ -89,15 +89,19 @@ def current_session(request: Request) -> ConsoleSession:
     return session
 
 
+async def presented_csrf(request: Request) -> str | None:
+    """The CSRF token a request carries: the header of a fetch, else the form's field."""
+    presented = request.headers.get(CSRF_HEADER)
+    if presented is None:
+        field = (await request.form()).get("csrf")
+        presented = field if isinstance(field, str) else None
+    return presented
+
+
 async def checked_session(request: Request) -> ConsoleSession:
     """The live session of a request that changes something: its CSRF token must match."""
     session = current_session(request)
-    presented = request.headers.get(CSRF_HEADER)
-    if presented is None:
-        form = await request.form()
-        field = form.get("csrf")
-        presented = field if isinstance(field, str) else None
-    if not csrf_matches(session, presented):
+    if not csrf_matches(session.csrf_token, await presented_csrf(request)):
         raise FormExpired
     return session
 
@@ -108,14 +112,17 @@ def page(
     *,
     session: ConsoleSession | None = None,
     status_code: int = 200,
+    prefix: str = PREFIX,
     **context: Any,
 ) -> HTMLResponse:
+    """Render ``template`` in the request's language, for the console or (``prefix``
+    ``/my``) the customer's page."""
     lang = language(request)
     body = templates.get_template(template).render(
         t=lambda key: text(lang, key),
         lang=lang,
         other_lang="en" if lang == "zh" else "zh",
-        prefix=PREFIX,
+        prefix=prefix,
         here=quote(request.url.path + (f"?{request.url.query}" if request.url.query else "")),
         session=session,
         nav=NAV,
@@ -139,12 +146,36 @@ def set_cookie(request: Request, response: Response, name: str, value: str, path
     )
 
 
+def language_switch(request: Request, to: str, next: str, prefix: str) -> Response:
+    """A preference, not an action: a link, so it needs no form. ``next`` must be a path
+    under ``prefix`` (no redirect off the site)."""
+    back = next if next.startswith(f"{prefix}/") and "//" not in next else f"{prefix}/"
+    response = redirect(back)
+    chosen = language_of(to) if to in LANGUAGES else language(request)
+    set_cookie(request, response, LANGUAGE_COOKIE, chosen, "/")
+    return response
+
+
 def new_login_csrf() -> str:
     return secrets.token_urlsafe(32)
 
 
+def install_headers(app: FastAPI) -> None:
+    """Every page's security headers (no inline script, no framing, no caching)."""
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+
 def install(app: FastAPI) -> None:
-    """The console's answers to a missing session, an expired form, and its headers."""
+    """The console's answers to a missing session and an expired form, and its headers."""
+    install_headers(app)
 
     @app.exception_handler(LoginNeeded)
     async def login_needed(request: Request, _: LoginNeeded) -> Response:
@@ -161,12 +192,3 @@ def install(app: FastAPI) -> None:
         if wants_json(request):
             return JSONResponse({"error": message}, 403)
         return page(request, "message.html", message=message, status_code=403)
-
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vasguard.bootstrap import Runtime
 from vasguard.channels.console.app import mount as mount_console
+from vasguard.channels.console.my import mount as mount_my
 from vasguard.channels.http import billing, care, idempotency, limits, problems, reports
 from vasguard.channels.http.auth import requires
 from vasguard.channels.http.catalogue import router as catalogue_router
@@ -385,6 +386,7 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
     app.include_router(subscribers_router)
     app.include_router(subscriptions_router)
     mount_console(app, rt)  # the web console's pages, outside the API's schema
+    mount_my(app, rt)  # the customer's own page
     return app
 
 
