@@ -207,6 +207,16 @@ def test_a_bill_run_is_started_by_the_operator_and_reports_its_summary(world, cl
     assert client.get("/api/v1/bill-runs/999").status_code == 404
 
 
+def test_a_retried_start_with_its_idempotency_key_is_answered_with_the_first_run(world, client):
+    headers = {"Idempotency-Key": "close-2026-11"}
+    first = client.post("/api/v1/bill-runs", json={"period": "2026-11"}, headers=headers)
+    wait_for_bill_runs()
+    again = client.post("/api/v1/bill-runs", json={"period": "2026-11"}, headers=headers)
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    assert len(world.rows(tables.bill_runs)) == 1
+
+
 def test_a_bill_run_of_a_period_not_begun_or_being_billed_is_refused(world, client, engine):
     not_begun = client.post("/api/v1/bill-runs", json={"period": "2026-12"})
     assert not_begun.status_code == 409 and not_begun.json()["type"].endswith("not-billable-yet")
@@ -299,6 +309,18 @@ def test_care_opens_a_complaint_that_holds_charges_like_a_customers(world, clien
     run = client.get(f"/api/v1/bill-runs/{bill(client)}").json()
     assert run["skipped"]["held_by_complaint"] == 1
     assert world.rows(tables.charges, tables.charges.c.subscriber_id == 2) == []
+
+
+def test_a_retried_complaint_with_its_idempotency_key_is_opened_once(world, client):
+    world.subscribe(WEATHER, BOB)
+    remind(world)
+    headers = {**as_key(client, "care"), "Idempotency-Key": "call-1"}
+    payload = {"msisdn": BOB, "text": "客户来电"}
+    first = client.post("/api/v1/complaints", json=payload, headers=headers)
+    again = client.post("/api/v1/complaints", json=payload, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    assert len(world.rows(tables.complaints)) == 1
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from vasguard.bootstrap import Runtime
+from vasguard.channels.http import idempotency
 from vasguard.channels.http.auth import requires, runtime_of
 from vasguard.channels.http.fields import DbId, Line
 from vasguard.channels.http.pages import Cursor, Limit, Page, decode_cursor, page_of
@@ -243,7 +244,12 @@ def get_refunds(
     return _page(RefundOut, found, limit)
 
 
-@router.post("/bill-runs", response_model=BillRunStartedOut, status_code=202)
+@router.post(
+    "/bill-runs",
+    response_model=BillRunStartedOut,
+    status_code=202,
+    dependencies=[idempotency.IDEMPOTENT],
+)
 def post_bill_run(
     body: BillRunIn,
     response: Response,

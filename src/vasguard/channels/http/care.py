@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from vasguard.bootstrap import Runtime
+from vasguard.channels.http import idempotency
 from vasguard.channels.http.auth import requires, runtime_of
 from vasguard.channels.http.fields import DbId, Line, Prose
 from vasguard.channels.http.pages import Cursor, Limit, Page, decode_cursor, page_of
@@ -78,7 +79,12 @@ def get_complaint(
     return ComplaintOut.model_validate(complaint(rt.uow(), principal, ticket), from_attributes=True)
 
 
-@router.post("/complaints", response_model=ComplaintOut, status_code=201)
+@router.post(
+    "/complaints",
+    response_model=ComplaintOut,
+    status_code=201,
+    dependencies=[idempotency.IDEMPOTENT],
+)
 def post_complaint(
     body: ComplaintIn,
     response: Response,
