@@ -13,6 +13,7 @@ import pytest
 from access_keys import KeyedClient, bearer, issue_keys
 from conftest import ALICE, BOB, CAROL, HOME
 from sqlalchemy import func, select
+from test_billing import NEWS, Desk
 
 from vasguard.bootstrap import Runtime
 from vasguard.channels.http.app import create_app
@@ -411,6 +412,25 @@ def test_a_retried_cancellation_with_its_idempotency_key_gets_the_first_answer(c
     retry = client.post(path, json={"subscription_ids": [sid]}, headers=headers)
     assert retry.json() == first.json() and retry.headers["Idempotent-Replayed"] == "true"
     assert len(world.rows(tables.events, E.kind == "cancelled")) == 1
+
+
+def test_a_care_confirmation_is_evidence_the_bill_run_charges_on_and_the_audit_accepts(
+    client, world
+):
+    desk = Desk(world)
+    sid, code = desk.order(BOB, NEWS)
+    confirmed = client.post(
+        f"/api/v1/subscriptions/{sid}/confirmation",
+        json={"code": code},
+        headers=as_key(client, "care"),
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    desk.remind()
+    desk.bill("2026-11", "2026-11-25T10:00:00")
+    assert desk.charged(sid) == {"2026-11": 300}
+    [charge] = desk.charges(tables.charges.c.subscription_id == sid)
+    assert charge["confirmation_mo_id"] == confirmed.json()["consent_message_id"]
+    assert desk.audit("2026-11").passed
 
 
 def wrong(code):
