@@ -211,3 +211,29 @@ def test_the_grants_follow_the_roles_of_the_issue():
     assert {Action.ORDER, Action.READ_SUBSCRIPTIONS, Action.PARTNER_FEED} <= partner
     gateway_or_partner_only = {Action.POST_MO, Action.POST_RECEIPT, Action.PARTNER_FEED}
     assert {a for a in Action if not may(Role.OPERATOR, a)} == gateway_or_partner_only
+
+
+def test_a_key_check_does_not_wait_for_a_writer(rt, keys, world):
+    """A bill run on SQLite holds the one writer for minutes: requests must still be let in."""
+    import threading
+
+    from vasguard.services.keys import authenticate
+
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with rt.uow() as uow:
+            uow.keys.revoke(-1, world.clock.now())  # a write: SQLite's lock is taken now
+            holding.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert holding.wait(30)
+        principal = authenticate(rt.reader(), keys["care"])
+        assert principal is not None and principal.name == "care"
+        assert not release.is_set() and thread.is_alive()  # checked while the writer held on
+    finally:
+        release.set()
+        thread.join(30)

@@ -111,6 +111,11 @@ class Runtime:
     def uow(self) -> UnitOfWork:
         return SqlUnitOfWork(self.engine)
 
+    def reader(self) -> UnitOfWork:
+        """A unit of work for reads only: on SQLite it does not queue behind the one
+        writer (a bill run holds it for minutes), so key checks and lookups go on."""
+        return SqlUnitOfWork(self.engine, reads_only=True)
+
     @cached_property
     def transport(self) -> LoopbackSmsc:
         """The embedded SMSC: the default when no SMSC is configured."""

@@ -6,6 +6,7 @@ own business, not the use cases'.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine
@@ -45,15 +46,17 @@ class SqlUnitOfWork:
     conn: Connection
     appends: Appends
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, reads_only: bool = False) -> None:
         self.engine = engine
+        self.reads_only = reads_only
 
     def __enter__(self) -> SqlUnitOfWork:
-        # The transaction begins with the first statement, as a writer (see store.engine).
-        self._writer = one_writer(self.engine)
+        # The transaction begins with the first statement, as a writer (see store.engine),
+        # unless it only reads: then it neither waits for SQLite's one writer nor blocks it.
+        self._writer = nullcontext() if self.reads_only else one_writer(self.engine)
         self._writer.__enter__()
         try:
-            self.conn = self.engine.connect().execution_options(writer=True)
+            self.conn = self.engine.connect().execution_options(writer=not self.reads_only)
         except BaseException:
             self._writer.__exit__(None, None, None)
             raise
@@ -74,10 +77,10 @@ class SqlUnitOfWork:
         self.complaints = ComplaintRepository(self.conn)
         self.bill_runs = BillRunRepository(self.conn)
         self.audit = AuditRepository(self.conn)
-        self.ledger = LedgerRepository(self.conn)
-        self.reports = ReportRepository(self.conn)
         self.browse = BrowseRepository(self.conn)
         self.timeline = TimelineRepository(self.conn)
+        self.ledger = LedgerRepository(self.conn)
+        self.reports = ReportRepository(self.conn)
         return self
 
     def commit(self) -> None:

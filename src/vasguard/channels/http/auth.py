@@ -58,7 +58,7 @@ def principal_of(
     """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated
-    principal = authenticate(runtime_of(request).uow(), credentials.credentials)
+    principal = authenticate(runtime_of(request).reader(), credentials.credentials)
     if principal is None:
         raise NotAuthenticated
     request.state.principal = principal
