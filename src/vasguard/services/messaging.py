@@ -8,6 +8,7 @@ from vasguard.domain.access import Principal, sees_province
 from vasguard.domain.catalogue import Subscriber, UnknownSubscriber
 from vasguard.domain.messages import MessageKind, MessageView, NewMt
 from vasguard.domain.msisdn import normalise
+from vasguard.domain.sending import send_after
 from vasguard.services.deployment import Deployment
 from vasguard.services.unit_of_work import UnitOfWork
 
@@ -35,6 +36,15 @@ def queue_mt(
             subscription_id=subscription_id,
         )
     )
+
+
+def notice_due(
+    uow: UnitOfWork, deployment: Deployment, subscriber: Subscriber, at: datetime
+) -> datetime:
+    """When a notice queued at ``at`` may go: a message that answers no MO of the
+    subscriber's waits for the sending window of their province's zone."""
+    zone = uow.reminders.zones().get(subscriber.province, deployment.timezone)
+    return send_after(at, zone, deployment.sending_window)
 
 
 def conversation(

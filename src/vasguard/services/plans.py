@@ -23,10 +23,9 @@ from vasguard.domain.plans import (
     check_plan_order,
     first_of_next_month,
 )
-from vasguard.domain.sending import send_after
 from vasguard.domain.subscription import Channel
 from vasguard.services.deployment import Deployment, templates_for
-from vasguard.services.messaging import queue_mt
+from vasguard.services.messaging import notice_due, queue_mt
 from vasguard.services.orders import find_subscriber
 from vasguard.services.unit_of_work import UnitOfWork
 
@@ -107,8 +106,7 @@ def order_plan(
             effective_date=effective_date,
             changed=changed,
         )
-        zone = uow.reminders.zones().get(subscriber.province, deployment.timezone)
-        due = send_after(at, zone, deployment.sending_window)
+        due = notice_due(uow, deployment, subscriber, at)
         message_id = queue_mt(
             uow,
             deployment,

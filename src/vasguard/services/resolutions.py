@@ -30,9 +30,8 @@ from vasguard.domain.refunds import (
     covered_by,
     refund_amount,
 )
-from vasguard.domain.sending import send_after
 from vasguard.services.deployment import Deployment, templates_for
-from vasguard.services.messaging import queue_mt
+from vasguard.services.messaging import notice_due, queue_mt
 from vasguard.services.unit_of_work import UnitOfWork
 
 
@@ -137,7 +136,6 @@ def _tell_the_customer(
     text = templates_for(deployment, subscriber).complaint_resolved(
         ticket=complaint.ticket, refunded_fen=refunded_fen
     )
-    zone = uow.reminders.zones().get(subscriber.province, deployment.timezone)
     return queue_mt(
         uow,
         deployment,
@@ -146,7 +144,7 @@ def _tell_the_customer(
         text=text,
         at=at,
         subscription_id=complaint.subscription_id,
-        send_after=send_after(at, zone, deployment.sending_window),
+        send_after=notice_due(uow, deployment, subscriber, at),
     )
 
 

@@ -20,7 +20,6 @@ from vasguard.domain.clock import Clock
 from vasguard.domain.messages import MessageKind, NewMo
 from vasguard.domain.msisdn import normalise
 from vasguard.domain.ordering import OrderRefused, Refusal, match_reply
-from vasguard.domain.sending import send_after
 from vasguard.domain.subscription import (
     EndCause,
     NamedSubscription,
@@ -32,7 +31,7 @@ from vasguard.domain.subscription import (
 from vasguard.services.cancellation import Ended, Ending, cancellations, end_subscriptions
 from vasguard.services.deployment import Deployment, templates_for
 from vasguard.services.handled_mo import HandledMo
-from vasguard.services.messaging import queue_mt
+from vasguard.services.messaging import notice_due, queue_mt
 from vasguard.services.orders import confirm_order, find_subscriber
 from vasguard.services.unit_of_work import UnitOfWork
 
@@ -232,7 +231,6 @@ def _tell_the_customer(
 ) -> int:
     """The SMS an SMS cancellation would have replied, as a notice: the customer asked
     for nothing by SMS, so it waits for the sending window."""
-    zone = uow.reminders.zones().get(subscriber.province, deployment.timezone)
     return queue_mt(
         uow,
         deployment,
@@ -240,5 +238,5 @@ def _tell_the_customer(
         kind=MessageKind.CANCELLED,
         text=templates_for(deployment, subscriber).cancelled(cancellations(ended)),
         at=at,
-        send_after=send_after(at, zone, deployment.sending_window),
+        send_after=notice_due(uow, deployment, subscriber, at),
     )
