@@ -327,7 +327,7 @@ def test_a_retried_complaint_with_its_idempotency_key_is_opened_once(world, clie
     ("key", "payload", "status", "kind"),
     [
         ("care", {"msisdn": BOB, "subscription_id": 99, "text": "x"}, 404, "unknown-subscription"),
-        ("care", {"msisdn": CAROL, "text": "x"}, 422, "subscription-needed"),
+        ("care", {"msisdn": CAROL, "text": "x"}, 409, "subscription-needed"),
         ("care-elsewhere", {"msisdn": BOB, "text": "x"}, 404, "unknown-subscriber"),
         ("care", {"msisdn": BOB, "text": ""}, 422, "invalid-payload"),
         ("care", {"msisdn": BOB, "text": "a\x00b"}, 422, "invalid-payload"),

@@ -22,7 +22,7 @@ from vasguard.channels.console.my import mount as mount_my
 from vasguard.channels.http import billing, care, idempotency, limits, problems, reports
 from vasguard.channels.http.auth import requires
 from vasguard.channels.http.catalogue import router as catalogue_router
-from vasguard.channels.http.fields import DbId, Fen, Line, Msisdn, Prose
+from vasguard.channels.http.fields import DbId, Fen, Line, Msisdn, Prose, known_query_only
 from vasguard.channels.http.openapi import declare_problems, problem_responses
 from vasguard.channels.http.subscribers import router as subscribers_router
 from vasguard.channels.http.subscriptions import router as subscriptions_router
@@ -185,6 +185,7 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
         title="vasguard",
         version="0.1.0",
         description="Consent, charge reminders and 0000 for value-added services.",
+        dependencies=[Depends(known_query_only)],
     )
     app.state.runtime = rt
     problems.install(app)

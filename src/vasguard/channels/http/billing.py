@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from vasguard.bootstrap import Runtime
 from vasguard.channels.http import idempotency
 from vasguard.channels.http.auth import requires, runtime_of
-from vasguard.channels.http.fields import DbId, Line
+from vasguard.channels.http.fields import PERIOD_PATTERN, DbId, Line, Msisdn
 from vasguard.channels.http.pages import Cursor, Limit, Page, decode_cursor, page_of
 from vasguard.domain.access import Action, Principal
 from vasguard.domain.charging import BillRun, Kind
@@ -47,8 +47,11 @@ Shown = TypeVar("Shown", bound=BaseModel)
 router = APIRouter(prefix="/api/v1", tags=["charges and bill runs"])
 
 Rt = Annotated[Runtime, Depends(runtime_of)]
-PeriodQuery = Annotated[Line | None, Query(max_length=7, description="YYYY-MM")]
-MsisdnQuery = Annotated[Line | None, Query(max_length=32, description="the subscriber")]
+PeriodQuery = Annotated[
+    Line | None,
+    Query(max_length=7, description="YYYY-MM", json_schema_extra={"pattern": PERIOD_PATTERN}),
+]
+MsisdnQuery = Annotated[Msisdn | None, Query(description="the subscriber")]
 
 
 class ChargeOut(BaseModel):
@@ -179,7 +182,10 @@ class BillRunOut(BaseModel):
 class BillRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    period: Annotated[Line, Field(max_length=7, examples=["2026-11"])]
+    period: Annotated[
+        Line,
+        Field(max_length=7, examples=["2026-11"], json_schema_extra={"pattern": PERIOD_PATTERN}),
+    ]
 
 
 class BillRunStartedOut(BaseModel):

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from vasguard.bootstrap import Runtime
 from vasguard.channels.http import idempotency
 from vasguard.channels.http.auth import requires, runtime_of
-from vasguard.channels.http.fields import DbId, Line, Prose
+from vasguard.channels.http.fields import DbId, Line, Msisdn, Prose
 from vasguard.channels.http.pages import Cursor, Limit, Page, decode_cursor, page_of
 from vasguard.domain.access import Action, Principal
 from vasguard.domain.complaints import ComplaintStatus
@@ -43,7 +43,7 @@ class ComplaintOut(BaseModel):
 class ComplaintIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    msisdn: Annotated[Line, Field(max_length=32, examples=["13800138000"])]
+    msisdn: Annotated[Msisdn, Field(examples=["13800138000"])]
     subscription_id: DbId | None = Field(
         None, description="what it is about; default: the subscription latest reminded"
     )
@@ -55,7 +55,7 @@ def get_complaints(
     rt: Rt,
     principal: Annotated[Principal, Depends(requires(Action.READ_COMPLAINTS))],
     status: ComplaintStatus | None = None,
-    msisdn: Annotated[Line | None, Query(max_length=32)] = None,
+    msisdn: Annotated[Msisdn | None, Query()] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[ComplaintOut]:

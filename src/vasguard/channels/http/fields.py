@@ -29,6 +29,9 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
+from fastapi import Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
@@ -55,6 +58,10 @@ MSISDN_PATTERN = (
 dots or brackets between them. Every text it matches, ``normalise`` accepts (a test holds
 this), so a number the schema lets through is never refused as malformed."""
 
+PERIOD_PATTERN = r"^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])$"
+"""A billing period as ``domain.periods.Period.parse`` reads it, 1970-01 to 2999-12; the
+schema shows it, ``Period.parse`` refuses the rest with its own message."""
+
 Line = Annotated[str, StringConstraints(pattern=LINE_PATTERN)]
 Prose = Annotated[str, StringConstraints(pattern=PROSE_PATTERN)]
 _MSISDN = re.compile(MSISDN_PATTERN)
@@ -77,6 +84,33 @@ Msisdn = Annotated[
     WithJsonSchema({"type": "string", "maxLength": 32, "pattern": MSISDN_PATTERN}),
 ]
 """A mobile number, checked against ``MSISDN_PATTERN`` (the pattern the OpenAPI shows)."""
+
+
+def known_query_only(request: Request) -> None:
+    """An API query parameter the route does not declare is refused with a 422, as an
+    unknown body field is (``extra="forbid"``): a misspelt ``limt`` must not quietly mean
+    the default. An app-wide dependency; pages outside ``/api/`` are left alone."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not request.url.path.startswith("/api/"):
+        return
+    known = _query_names(dependant)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise RequestValidationError(
+            [
+                {"type": "extra_forbidden", "loc": ("query", name), "msg": "not a parameter here"}
+                for name in unknown
+            ]
+        )
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
 
 DbId = Annotated[int, Field(ge=1, le=BIGGEST_ID)]
 Fen = Annotated[int, Field(ge=0, le=BIGGEST_FEN)]

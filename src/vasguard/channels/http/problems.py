@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from vasguard.channels.http.auth import NotAllowed, NotAuthenticated
 from vasguard.domain.refusals import Refused
@@ -34,7 +35,7 @@ _STATUS = {
     "invalid_msisdn": 422,
     "amount_not_positive": 422,
     "amount_too_large": 422,
-    "subscription_needed": 422,
+    "subscription_needed": 409,
     "idempotency_key_reused": 422,
     "schema_mismatch": 503,
 }
@@ -133,7 +134,19 @@ def install(app: FastAPI) -> None:
         return JSONResponse(body, status_code=body["status"], media_type=_PROBLEM_JSON)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         response = problem(exc.status_code, "http-error", str(exc.detail), str(exc.detail))
-        response.headers.update(exc.headers or {})  # a 405's Allow (RFC 9110)
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:  # Allow: every method of the path, not one route's
+            response.headers["Allow"] = ", ".join(_methods_of(request))
         return response
+
+
+def _methods_of(request: Request) -> list[str]:
+    """The methods the app answers at the request's path, over all its routes."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from vasguard.bootstrap import Runtime
 from vasguard.channels.http.auth import requires, runtime_of
-from vasguard.channels.http.fields import Line
+from vasguard.channels.http.fields import PERIOD_PATTERN, Line
 from vasguard.domain.access import Action, Principal
 from vasguard.domain.reports import ReportLine
 from vasguard.services.reports import partner_report, province_report
@@ -18,7 +18,15 @@ router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
 Rt = Annotated[Runtime, Depends(runtime_of)]
 Operator = Annotated[Principal, Depends(requires(Action.REPORTS))]
-PeriodQuery = Annotated[Line, Query(max_length=7, description="YYYY-MM", examples=["2026-11"])]
+PeriodQuery = Annotated[
+    Line,
+    Query(
+        max_length=7,
+        description="YYYY-MM",
+        examples=["2026-11"],
+        json_schema_extra={"pattern": PERIOD_PATTERN},
+    ),
+]
 
 
 class ReportLineOut(BaseModel):

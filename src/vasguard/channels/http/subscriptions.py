@@ -106,7 +106,21 @@ class ConfirmationOut(BaseModel):
 
 
 class CancellationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={  # what one_of checks, for callers and the fuzzer to see
+            "oneOf": [
+                {
+                    "required": ["subscription_ids"],
+                    "properties": {"subscription_ids": {"type": "array"}, "all": {"const": False}},
+                },
+                {
+                    "required": ["all"],
+                    "properties": {"all": {"const": True}, "subscription_ids": {"type": "null"}},
+                },
+            ]
+        },
+    )
 
     subscription_ids: list[DbId] | None = Field(None, min_length=1, max_length=100)
     all: bool = Field(False, description="every open subscription of the number")
