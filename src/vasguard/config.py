@@ -120,6 +120,22 @@ class Settings(BaseSettings):
         3, ge=0, le=23, description="local hour on the 1st the last month is billed"
     )
 
+    # --- the partners' webhooks ---------------------------------------------------------
+    webhooks: bool = Field(True, description="run the webhook dispatcher in `serve`")
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, description="how long a webhook POST may take before it counts as failed"
+    )
+    webhook_backoff_min_seconds: float = Field(
+        5.0, gt=0, description="wait after a webhook's first failure (then doubling)"
+    )
+    webhook_backoff_max_seconds: float = Field(
+        3600.0, gt=0, description="longest wait between a failing webhook's tries"
+    )
+    webhook_batch: int = Field(20, ge=1, le=500, description="events per webhook POST at most")
+    webhook_poll_seconds: float = Field(
+        1.0, gt=0, description="how often the dispatcher looks for events to deliver"
+    )
+
     # --- the process ---------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="lowest level logged"

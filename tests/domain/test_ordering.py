@@ -17,7 +17,16 @@ def service(mode=BillingMode.MONTHLY):
 
 def pending(code, sid=1, ordered=T0):
     return PendingOrder(
-        sid, 7, "80012345", "天气预报", "星云信息", 300, code, ordered + timedelta(hours=24)
+        sid,
+        7,
+        "80012345",
+        "天气预报",
+        "星云信息",
+        300,
+        code,
+        ordered + timedelta(hours=24),
+        3,
+        None,
     )
 
 

@@ -63,6 +63,8 @@ class PendingOrder:
     price_fen: int
     code: str
     confirm_by: datetime
+    provider_id: int
+    order_ref: str | None  # the partner's own id of the order, told back in its feed
 
     def open_at(self, at: datetime) -> bool:
         return at < self.confirm_by
@@ -80,6 +82,20 @@ class NamedSubscription:
     provider_id: int
     provider_name: str
     charged: bool
+    order_ref: str | None = None  # the partner's own id of the order, told back in its feed
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiringOrder:
+    """A pending order whose confirmation window has closed, as the expiry job ends it."""
+
+    subscription_id: int
+    subscriber_id: int
+    province: str
+    provider_id: int
+    service_code: str
+    msisdn: str
+    order_ref: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
-"""``vasguard serve``: one asyncio process running the HTTP API, the SMS engine and the
-scheduler, until SIGTERM or SIGINT.
+"""``vasguard serve``: one asyncio process running the HTTP API, the SMS engine, the
+scheduler and the webhook dispatcher, until SIGTERM or SIGINT.
 
 Uvicorn runs in this loop (``Server.serve``), with its own signal handling turned off:
 this module takes the signals, because a stop is more than the web server's. On the
@@ -7,6 +7,7 @@ first SIGTERM or SIGINT, at once and side by side:
 
 - the SMS engine stops taking MOs (unbinds) and finishes what is in flight;
 - the scheduler starts no job and those running end after the chunk they committed;
+- the webhook dispatcher posts nothing more (a POST cut short is posted again later);
 - uvicorn stops accepting connections and lets requests in flight finish (at most
   ``shutdown_seconds``).
 
@@ -29,6 +30,7 @@ from sqlalchemy.engine import make_url
 from vasguard.bootstrap import Runtime
 from vasguard.channels.http.app import create_app
 from vasguard.channels.sms.engine import SmsEngine
+from vasguard.channels.webhooks.dispatcher import WebhookDispatcher
 from vasguard.process.jobs import platform_jobs
 from vasguard.process.scheduler import Scheduler
 from vasguard.store.locks import holding
@@ -63,6 +65,18 @@ async def serve(rt: Runtime, engine: SmsEngine, *, host: str, port: int) -> int:
         scheduler = Scheduler(
             platform_jobs(rt, clock, zones), clock, lambda name: holding(rt.engine, name)
         )
+    dispatcher = None
+    if s.webhooks:
+        dispatcher = WebhookDispatcher(
+            rt.uow,
+            clock,
+            rt.engine,
+            timeout=s.webhook_timeout_seconds,
+            backoff_min=s.webhook_backoff_min_seconds,
+            backoff_max=s.webhook_backoff_max_seconds,
+            batch=s.webhook_batch,
+            poll=s.webhook_poll_seconds,
+        )
     log.info(
         "vasguard starting",
         extra={
@@ -71,6 +85,7 @@ async def serve(rt: Runtime, engine: SmsEngine, *, host: str, port: int) -> int:
             "sms": "smpp" if s.smpp_host else "loopback",
             "smsc": f"{s.smpp_host}:{s.smpp_port}" if s.smpp_host else None,
             "scheduler": s.scheduler,
+            "webhooks": s.webhooks,
             "clock": clock.now().isoformat(),
         },
     )
@@ -82,10 +97,11 @@ async def serve(rt: Runtime, engine: SmsEngine, *, host: str, port: int) -> int:
         while not (server.started or web.done() or stopping.is_set()):
             await asyncio.sleep(0.01)
         running = server.started and not stopping.is_set()
-        jobs = None
+        jobs = hooks = None
         if running:
             await engine.start()
             jobs = asyncio.create_task(scheduler.run(), name="scheduler") if scheduler else None
+            hooks = asyncio.create_task(dispatcher.run(), name="webhooks") if dispatcher else None
         await asyncio.wait({web, signalled}, return_when=asyncio.FIRST_COMPLETED)
         failed = web.done() and not stopping.is_set()
         log.info("HTTP server ended; stopping" if failed else "vasguard stopping")
@@ -93,8 +109,10 @@ async def serve(rt: Runtime, engine: SmsEngine, *, host: str, port: int) -> int:
         server.should_exit = True
         if scheduler is not None:
             scheduler.stop()
+        if dispatcher is not None:
+            dispatcher.stop()
         if running:
-            await asyncio.gather(engine.stop(), *([jobs] if jobs else []))
+            await asyncio.gather(engine.stop(), *(t for t in (jobs, hooks) if t is not None))
         ok = await web
     log.info("vasguard stopped")
     return 0 if ok and not failed else 1

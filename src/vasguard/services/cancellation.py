@@ -19,6 +19,7 @@ from vasguard.domain.refunds import voided_by_ending
 from vasguard.domain.subscription import EndCause, NamedSubscription, State, can_move
 from vasguard.domain.templates import Cancellation
 from vasguard.services.handled_mo import HandledMo
+from vasguard.services.partner_feed import subscription_ended
 from vasguard.services.resolutions import add_refund
 from vasguard.services.unit_of_work import UnitOfWork
 
@@ -81,6 +82,7 @@ def end_subscriptions(
                 },
             )
         )
+        subscription_ended(uow, ending.subscriber, item, cause=ending.end_cause, at=ending.at)
         done.append(Ended(item, voided))
     return done, already
 

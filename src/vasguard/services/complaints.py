@@ -9,6 +9,7 @@ from vasguard.domain.events import Cause, Event
 from vasguard.domain.subscription import NamedSubscription
 from vasguard.services.deployment import Deployment
 from vasguard.services.handled_mo import HandledMo
+from vasguard.services.partner_feed import BY_SMS, complaint_opened
 from vasguard.services.unit_of_work import UnitOfWork
 
 
@@ -22,7 +23,7 @@ def open_complaint(mo: HandledMo, held: NamedSubscription, text: str) -> str:
         text or mo.text,
         mo_id=mo.id,
         cause=Cause.mo(mo.id),
-        how="sms",
+        how=BY_SMS,
         at=mo.at,
     )
     mo.reply(mo.templates.complaint_registered(service=held.service_name, ticket=ticket))
@@ -73,4 +74,5 @@ def register_complaint(
             },
         )
     )
+    complaint_opened(uow, subscriber, held, ticket=ticket, cause=how, at=at)
     return complaint_id, ticket

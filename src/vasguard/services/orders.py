@@ -19,9 +19,11 @@ from vasguard.domain.ordering import (
     allocate_code,
     check_order,
 )
+from vasguard.domain.partner_feed import PartnerEventKind
 from vasguard.domain.subscription import Channel, EndCause, PendingOrder, State
 from vasguard.services.deployment import Deployment, templates_for
 from vasguard.services.messaging import queue_mt
+from vasguard.services.partner_feed import BY_API, BY_SMS, order_answered, orders_expired
 from vasguard.services.unit_of_work import UnitOfWork
 
 _system_random = secrets.SystemRandom()
@@ -155,6 +157,8 @@ def confirm_order(
         confirmation_mo_id=mo_id,
     )
     _answered(uow, subscriber, order, "confirmed", mo_id=mo_id, at=at, cause=cause)
+    how = BY_SMS if cause is None else BY_API  # care, with the code the customer read out
+    order_answered(uow, subscriber, order, PartnerEventKind.CONFIRMED, cause=how, at=at)
 
 
 def decline_order(
@@ -174,6 +178,9 @@ def decline_order(
         end_message_id=mo_id,
     )
     _answered(uow, subscriber, order, EndCause.DECLINED, mo_id=mo_id, at=at)
+    order_answered(
+        uow, subscriber, order, PartnerEventKind.DECLINED, cause=EndCause.DECLINED, at=at
+    )
 
 
 def _answered(
@@ -207,11 +214,21 @@ def expire_orders(uow: UnitOfWork, clock: Clock, *, cause: Cause, chunk: int = 5
     total = 0
     with uow:
         while batch := uow.subscriptions.due_expiry(at, chunk):
-            uow.subscriptions.expire([row[0] for row in batch], at)
+            expired = uow.subscriptions.expire([o.subscription_id for o in batch], at)
+            ended = [o for o in batch if o.subscription_id in expired]
             uow.events.add_many(
-                Event(subscriber_id, province, "subscription", sid, "expired", cause, at)
-                for sid, subscriber_id, province in batch
+                Event(
+                    o.subscriber_id,
+                    o.province,
+                    "subscription",
+                    o.subscription_id,
+                    "expired",
+                    cause,
+                    at,
+                )
+                for o in ended
             )
+            orders_expired(uow, ended, at=at)
             uow.commit()
-            total += len(batch)
+            total += len(ended)
     return total

@@ -27,6 +27,7 @@ from vasguard.store.keys import ApiKeyRepository
 from vasguard.store.ledger import LedgerRepository
 from vasguard.store.listings import ListingRepository
 from vasguard.store.messages import MessageRepository
+from vasguard.store.partner_feed import PartnerFeedRepository
 from vasguard.store.plans import PlanRepository
 from vasguard.store.reminders import ReminderRepository
 from vasguard.store.reports import ReportRepository
@@ -42,6 +43,7 @@ class UnitOfWork(Protocol):
     subscriptions: SubscriptionRepository
     messages: MessageRepository
     events: EventRepository
+    partner_feed: PartnerFeedRepository
     keys: ApiKeyRepository
     idempotency: IdempotencyRepository
     console_sessions: ConsoleSessionRepository
@@ -53,10 +55,10 @@ class UnitOfWork(Protocol):
     complaints: ComplaintRepository
     bill_runs: BillRunRepository
     audit: AuditRepository
-    ledger: LedgerRepository
-    reports: ReportRepository
     browse: BrowseRepository  # the API's lists, a page at a time
     timeline: TimelineRepository
+    ledger: LedgerRepository
+    reports: ReportRepository
 
     def __enter__(self) -> Self: ...
 

@@ -13,6 +13,7 @@ from vasguard.domain.listing import ListingCandidate
 from vasguard.domain.subscription import (
     OPEN_STATES,
     EndCause,
+    ExpiringOrder,
     NamedSubscription,
     PendingOrder,
     State,
@@ -23,6 +24,7 @@ from vasguard.store.tables import (
     charges,
     providers,
     services,
+    subscribers,
     subscriptions,
 )
 from vasguard.store.types import UtcDateTime
@@ -71,13 +73,14 @@ NAMED_COLUMNS = (
     .where(charges.c.subscription_id == subscriptions.c.id)
     .scalar_subquery()
     .label("charges"),
+    subscriptions.c.order_ref,
 )
 
 
 def named_subscription(row: Sequence[Any]) -> NamedSubscription:
     """A ``NamedSubscription`` from a row that starts with ``NAMED_COLUMNS``."""
     return NamedSubscription(
-        row[0], State(row[1]), row[2], row[3], row[4], row[5], row[6], row[7] > 0
+        row[0], State(row[1]), row[2], row[3], row[4], row[5], row[6], row[7] > 0, row[8]
     )
 
 
@@ -145,6 +148,8 @@ class SubscriptionRepository:
                 services.c.price_fen,
                 subscriptions.c.confirmation_code,
                 subscriptions.c.confirm_by,
+                providers.c.id,
+                subscriptions.c.order_ref,
             )
             .join_from(subscriptions, services)
             .join(providers)
@@ -154,7 +159,7 @@ class SubscriptionRepository:
             )
             .order_by(subscriptions.c.ordered_at, subscriptions.c.id)
         ).all()
-        return [PendingOrder(*row) for row in rows]
+        return [PendingOrder(*tuple(row)) for row in rows]
 
     def open_codes(self, subscriber_id: int, at: datetime) -> set[str]:
         return {
@@ -179,23 +184,36 @@ class SubscriptionRepository:
         if result.rowcount != 1:
             raise StaleState(f"subscription {subscription_id} is no longer {expected}")
 
-    def due_expiry(self, at: datetime, limit: int) -> list[tuple[int, int, str]]:
-        """Pending orders whose confirmation window has closed: (id, subscriber, province)."""
+    def due_expiry(self, at: datetime, limit: int) -> list[ExpiringOrder]:
+        """Pending orders whose confirmation window has closed, in id order."""
         rows = self._conn.execute(
-            select(subscriptions.c.id, subscriptions.c.subscriber_id, subscriptions.c.province)
+            select(
+                subscriptions.c.id,
+                subscriptions.c.subscriber_id,
+                subscriptions.c.province,
+                services.c.provider_id,
+                services.c.code,
+                subscribers.c.msisdn,
+                subscriptions.c.order_ref,
+            )
+            .join_from(subscriptions, services)
+            .join(subscribers, subscribers.c.id == subscriptions.c.subscriber_id)
             .where(PENDING_CONFIRMATION, subscriptions.c.confirm_by <= at)
             .order_by(subscriptions.c.id)
             .limit(limit)
         ).all()
-        return [(r[0], r[1], r[2]) for r in rows]
+        return [ExpiringOrder(*r) for r in rows]
 
-    def expire(self, ids: list[int], at: datetime) -> int:
+    def expire(self, ids: list[int], at: datetime) -> set[int]:
+        """Expire those of ``ids`` still pending; the ids expired (one confirmed meanwhile
+        is not among them)."""
         result = self._conn.execute(
             update(subscriptions)
             .where(subscriptions.c.id.in_(ids), subscriptions.c.state == State.PENDING.value)
             .values(state=State.EXPIRED.value, ended_at=at, end_cause=EndCause.UNCONFIRMED.value)
+            .returning(subscriptions.c.id)
         )
-        return result.rowcount
+        return set(result.scalars())
 
     def listing_candidates(self, subscriber_id: int, at: datetime) -> list[ListingCandidate]:
         """The subscriber's active subscriptions, flagged when their plan already includes them."""

@@ -26,6 +26,7 @@ from vasguard.store.keys import ApiKeyRepository
 from vasguard.store.ledger import LedgerRepository
 from vasguard.store.listings import ListingRepository
 from vasguard.store.messages import MessageRepository
+from vasguard.store.partner_feed import PartnerFeedRepository
 from vasguard.store.plans import PlanRepository
 from vasguard.store.reminders import ReminderRepository
 from vasguard.store.reports import ReportRepository
@@ -66,6 +67,7 @@ class SqlUnitOfWork:
         self.subscriptions = SubscriptionRepository(self.conn)
         self.messages = MessageRepository(self.conn, self.appends)
         self.events = EventRepository(self.appends)
+        self.partner_feed = PartnerFeedRepository(self.conn, self.appends)
         self.keys = ApiKeyRepository(self.conn)
         self.idempotency = IdempotencyRepository(self.conn)
         self.console_sessions = ConsoleSessionRepository(self.conn)

@@ -24,6 +24,7 @@ from vasguard.channels.http.auth import requires
 from vasguard.channels.http.catalogue import router as catalogue_router
 from vasguard.channels.http.fields import DbId, Fen, Line, Msisdn, Prose, known_query_only
 from vasguard.channels.http.openapi import declare_problems, problem_responses
+from vasguard.channels.http.partner import router as partner_router
 from vasguard.channels.http.subscribers import router as subscribers_router
 from vasguard.channels.http.subscriptions import router as subscriptions_router
 from vasguard.channels.metrics import REGISTRY
@@ -380,12 +381,13 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
         return ReceiptsOut(final=len(final), matched=record_receipts(rt.uow(), final))
 
     app.include_router(api)
-    app.include_router(billing.router)
-    app.include_router(care.router)
-    app.include_router(reports.router)
     app.include_router(catalogue_router)
     app.include_router(subscribers_router)
     app.include_router(subscriptions_router)
+    app.include_router(billing.router)
+    app.include_router(care.router)
+    app.include_router(reports.router)
+    app.include_router(partner_router)
     mount_console(app, rt)  # the web console's pages, outside the API's schema
     mount_my(app, rt)  # the customer's own page
     return app

@@ -35,8 +35,8 @@ _STATUS = {
     "invalid_msisdn": 422,
     "amount_not_positive": 422,
     "amount_too_large": 422,
-    "subscription_needed": 409,
     "idempotency_key_reused": 422,
+    "subscription_needed": 409,
     "schema_mismatch": 503,
 }
 

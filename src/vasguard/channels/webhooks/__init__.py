@@ -1,0 +1,1 @@
+"""Webhooks: the partner change feed pushed to the URL each partner registered."""
