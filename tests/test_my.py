@@ -98,6 +98,16 @@ def test_codes_are_rate_limited_per_number(client, world):
     assert ask_code(client).status_code == 200
 
 
+def test_one_address_asks_for_ten_codes_an_hour_whatever_the_numbers(client, world):
+    for n in range(10):
+        assert ask_code(client, f"1399999{n:04d}").status_code == 200
+    refused = ask_code(client, ALICE)
+    assert refused.status_code == 429 and "次数太多" in refused.text
+    assert world.rows(tables.login_codes) == []
+    world.clock.advance(timedelta(hours=1))
+    assert ask_code(client, ALICE).status_code == 200
+
+
 def test_the_hourly_limit_counts_the_last_hour():
     from conftest import T0
 

@@ -3,10 +3,10 @@
 The app runs as ``vasguard serve`` runs it — uvicorn and the loopback SMS engine in one
 event loop, here in a thread of the test process so a test can read the loopback SMSC —
 on a free port of 127.0.0.1. The browser is Debian's ``chromium`` (``.ci/run`` installs
-it; Playwright's own download does not work here), one per test worker, a fresh context
+it; Playwright's own download does not work here), one per test module, a fresh context
 per test. Screenshots go to ``tests/artifacts/`` (ignored by git) and their paths are
 printed. Every module here marks its tests ``xdist_group("browser")``, so they share one
-worker and one Chromium.
+worker.
 """
 
 from __future__ import annotations
@@ -51,8 +51,12 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One Chromium per module, not per session: Playwright's sync API keeps an event loop
+    running on the main thread until it stops, and a later test's ``asyncio.run`` on the
+    same worker would find it running (``package`` scope is the session's here: tests/
+    has no ``__init__.py``)."""
     if not CHROMIUM.exists():
         pytest.fail("no /usr/bin/chromium: `apt-get install -y chromium` (.ci/run does)")
     with sync_playwright() as playwright:

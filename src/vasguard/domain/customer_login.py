@@ -5,8 +5,9 @@ five tries, and only the latest one counts. It is stored as a salted scrypt hash
 digits are a million guesses, so a fast hash would give a code away to anyone reading
 the table within its five minutes, while scrypt makes that take hours. A number gets a
 new code at most once a minute and five times an hour, so the page cannot be used to
-flood a handset. A login lasts half an hour: long enough to cancel, short on a shared
-computer.
+flood a handset; one client address may ask for ten an hour, whichever the numbers, so
+it cannot be used to text every subscriber either. A login lasts half an hour: long
+enough to cancel, short on a shared computer.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ CODE_VALIDITY = timedelta(minutes=5)
 MAX_TRIES = 5
 RESEND_AFTER = timedelta(minutes=1)
 CODES_PER_HOUR = 5
+# Codes one client address may ask for in an hour, whatever the numbers: the page must
+# not become a way to text every subscriber once a minute.
+ADDRESS_CODES_PER_HOUR = 10
 SESSION_LIFETIME = timedelta(minutes=30)
 
 
@@ -34,15 +38,21 @@ def hash_code(code: str, salt: bytes) -> bytes:
     return hashlib.scrypt(code.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
 
 
-def wait_before_next_code(issued: Sequence[datetime], at: datetime) -> timedelta | None:
-    """How long a number must wait for another code, given when its codes of the last
-    hour were issued; ``None`` when one may be sent now."""
+def wait_before_next_code(
+    issued: Sequence[datetime],
+    at: datetime,
+    *,
+    per_hour: int = CODES_PER_HOUR,
+    spacing: timedelta = RESEND_AFTER,
+) -> timedelta | None:
+    """How long a number (or an address) must wait for another code, given when its
+    codes of the last hour were asked for; ``None`` when one may be sent now."""
     recent = sorted(t for t in issued if t > at - timedelta(hours=1))
     waits = []
-    if recent and at - recent[-1] < RESEND_AFTER:
-        waits.append(recent[-1] + RESEND_AFTER - at)
-    if len(recent) >= CODES_PER_HOUR:
-        waits.append(recent[-CODES_PER_HOUR] + timedelta(hours=1) - at)
+    if recent and at - recent[-1] < spacing:
+        waits.append(recent[-1] + spacing - at)
+    if len(recent) >= per_hour:
+        waits.append(recent[-per_hour] + timedelta(hours=1) - at)
     return max(waits) if waits else None
 
 

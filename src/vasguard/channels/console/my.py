@@ -8,6 +8,9 @@ before the login, the session's after), pages in Chinese or English.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Form, Request, Response
@@ -26,7 +29,11 @@ from vasguard.channels.console.web import (
     runtime,
     set_cookie,
 )
-from vasguard.domain.customer_login import CustomerSession
+from vasguard.domain.customer_login import (
+    ADDRESS_CODES_PER_HOUR,
+    CustomerSession,
+    wait_before_next_code,
+)
 from vasguard.domain.money import yuan, yuan_en
 from vasguard.domain.refusals import Refused
 from vasguard.services.console_sessions import csrf_matches
@@ -58,6 +65,32 @@ class CustomerFormExpired(Exception):
     """A form without this login's CSRF token: nothing done."""
 
 
+class CodeAsks:
+    """When each client address asked for codes in the last hour, in this process (N
+    processes behind a balancer allow N times as many). Unknown numbers count too: they
+    are what a sweep through the numbering plan would ask for."""
+
+    KEEP = 10_000  # addresses remembered; the one asking least lately is forgotten first
+
+    def __init__(self) -> None:
+        self._asked: OrderedDict[str, list[datetime]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def ask(self, address: str, at: datetime) -> timedelta | None:
+        """Count an ask from ``address`` now, or say how long it must wait (not counted)."""
+        with self._lock:
+            times = [t for t in self._asked.pop(address, []) if t > at - timedelta(hours=1)]
+            wait = wait_before_next_code(
+                times, at, per_hour=ADDRESS_CODES_PER_HOUR, spacing=timedelta(0)
+            )
+            if wait is None:
+                times.append(at)
+            self._asked[address] = times
+            while len(self._asked) > self.KEEP:
+                self._asked.popitem(last=False)
+            return wait
+
+
 def mount(app: FastAPI, rt: Runtime) -> None:
     app.mount(PREFIX, my_app(rt))
 
@@ -86,6 +119,7 @@ def my_app(rt: Runtime) -> FastAPI:
     my = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     my.state.runtime = rt
     install_headers(my)
+    asks = CodeAsks()
 
     @my.exception_handler(CustomerLoginNeeded)
     async def login_needed(request: Request, _: CustomerLoginNeeded) -> Response:
@@ -114,6 +148,10 @@ def my_app(rt: Runtime) -> FastAPI:
     ) -> Response:
         if not _login_csrf_ok(request, csrf):
             return _number_page(request, error=text(language(request), "csrf_failed"), status=403)
+        address = request.client.host if request.client else ""
+        if asks.ask(address, rt.clock().now()) is not None:
+            shown = text(language(request), "address_too_many")
+            return _number_page(request, typed=msisdn, error=shown, status=429)
         try:
             sent = request_code(rt.uow(), rt.clock(), rt.deployment, msisdn)
         except Refused as refused:

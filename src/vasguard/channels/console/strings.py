@@ -124,6 +124,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "验证码刚刚发过，请稍后再试，或使用已收到的验证码。",
         "A code was sent a moment ago: use it, or ask again a little later.",
     ),
+    "address_too_many": (
+        "从这里获取验证码的次数太多，请一小时后再试。",
+        "Too many codes were asked for from here; try again in an hour.",
+    ),
     "code_wrong": ("验证码不正确，请重试。", "That code is not right; try again."),
     "code_none": (
         "没有可用的验证码（已过期、已使用或错误次数过多），请重新获取。",
