@@ -199,3 +199,11 @@ def test_the_simulator_is_refused_when_a_real_smsc_is_configured(world, db_url, 
 def test_the_poll_without_a_session_is_a_401_not_a_page(client):
     polled = client.get(f"/console/phone/{ALICE}/messages", headers={"Accept": "application/json"})
     assert polled.status_code == 401 and "error" in polled.json()
+
+
+def test_the_picker_offers_subscribers_the_key_may_see(client, keys, world):
+    log_in(client, keys["care-home"])
+    assert f"/console/phone/{ALICE}" in client.get("/console/phone").text
+    client.post("/console/logout", data={"csrf": session_csrf(client)})
+    log_in(client, keys["care-elsewhere"])
+    assert f"/console/phone/{ALICE}" not in client.get("/console/phone").text

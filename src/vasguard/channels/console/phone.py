@@ -37,6 +37,7 @@ from vasguard.domain.refusals import Refused
 from vasguard.services.intake import receive_mo
 from vasguard.services.messaging import conversation
 from vasguard.services.orders import find_subscriber
+from vasguard.services.subscribers import list_subscribers
 
 log = logging.getLogger("vasguard.channels.console")
 
@@ -47,6 +48,7 @@ CheckedSession = Annotated[ConsoleSession, Depends(checked_session)]
 Number = Annotated[str, Path(max_length=32)]
 
 SHOWN = 50  # messages in the conversation view
+PICKS = 8  # subscribers offered to pick from, the first of those the key may see
 MAX_MO = 500  # characters a simulated MO may have (a long concatenated SMS)
 
 
@@ -56,9 +58,14 @@ def _loopback(rt: Runtime) -> bool:
 
 @router.get("", response_class=HTMLResponse)
 def picker(request: Request, session: Session, msisdn: str = "") -> Response:
-    """Pick a number: typed, or one opened lately (kept by the browser)."""
+    """Pick a number: typed, one of the first subscribers the key may see, or one opened
+    lately (kept by the browser)."""
     if not msisdn:
-        return _phone_page(request, session)
+        rt = runtime(request)
+        some = list_subscribers(
+            rt.uow(), session.principal, province=None, status="active", after=0, limit=PICKS
+        )
+        return _phone_page(request, session, picks=[s.msisdn for s in some])
     try:
         number = normalise(msisdn[:32])
     except Refused as refused:
@@ -174,6 +181,7 @@ def _phone_page(
     number: str | None = None,
     messages: list[dict[str, Any]] | None = None,
     typed: str = "",
+    picks: list[str] | None = None,
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
@@ -185,6 +193,7 @@ def _phone_page(
         number=number,
         messages=messages or [],
         typed=typed,
+        picks=picks or [],
         error=error,
         loopback=_loopback(rt),
         service_number=rt.deployment.service_number,

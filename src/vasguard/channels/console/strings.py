@@ -63,6 +63,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "phone_number": ("手机号码", "Phone number"),
     "phone_open": ("打开", "Open"),
     "phone_recent": ("最近打开", "Recently opened"),
+    "phone_some": ("或选一个用户", "Or pick a subscriber"),
     "phone_pick": ("输入一个用户的号码。", "Type a subscriber's number."),
     "phone_message": ("短信内容", "Message"),
     "phone_send": ("发送", "Send"),
