@@ -45,7 +45,7 @@ def charges_page(
             after=after,
             limit=limit,
             subscriber_id=subscriber_id,
-            period=str(Period.parse(period, deployment.timezone)) if period else None,
+            period=None if period is None else str(Period.parse(period, deployment.timezone)),
             kind=kind.value if kind is not None else None,
             province=_province(principal),
         )
@@ -86,7 +86,7 @@ def bill_runs_page(
         return uow.ledger.bill_runs(
             after=after,
             limit=limit,
-            period=str(Period.parse(period, deployment.timezone)) if period else None,
+            period=None if period is None else str(Period.parse(period, deployment.timezone)),
         )
 
 

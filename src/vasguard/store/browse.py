@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Select, or_, select
+from sqlalchemy import BigInteger, Connection, Select, or_, select
 
 from vasguard.domain.catalogue import Provider, Service, Subscriber
 from vasguard.domain.plans import Plan
@@ -55,11 +55,19 @@ def _record(row: Any) -> SubscriptionRecord:
     return SubscriptionRecord(*values)
 
 
+def _biggest(id_column: Any) -> int:
+    """The largest id the column holds: a cursor beyond it must not reach the database
+    (PostgreSQL refuses an ``integer`` compared with a bigger number)."""
+    return 2**63 - 1 if isinstance(id_column.type, BigInteger) else 2**31 - 1
+
+
 class BrowseRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     def _page(self, query: Select[Any], id_column: Any, after: int, limit: int) -> Any:
+        """The page after ``after``; one past an ``Integer`` column's range is empty."""
+        after = min(after, _biggest(id_column))
         return self._conn.execute(
             query.where(id_column > after).order_by(id_column).limit(limit)
         ).all()

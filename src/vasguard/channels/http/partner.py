@@ -63,11 +63,18 @@ class FeedOut(BaseModel):
     more: bool = Field(description="whether more events are there already")
 
 
+_PORT = r"([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+WEBHOOK_URL_PATTERN = rf"^https?://[A-Za-z0-9][A-Za-z0-9.-]*(:{_PORT})?([/?#][!-~]*)?$"
+"""URLs ``check_webhook`` takes (http(s), a host, ASCII without spaces or credentials),
+for the schema to show."""
+
+
 class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: Annotated[Line, Field(min_length=1, max_length=URL_MAX_LENGTH)] = Field(
-        examples=["https://partner.example/vasguard/events"]
+        examples=["https://partner.example/vasguard/events"],
+        json_schema_extra={"pattern": WEBHOOK_URL_PATTERN},  # check_webhook refuses the rest
     )
     secret: Annotated[Line, Field(min_length=SECRET_MIN_LENGTH, max_length=SECRET_MAX_LENGTH)] = (
         Field(description="the HMAC-SHA256 key the platform signs with; never shown back")

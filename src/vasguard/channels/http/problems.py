@@ -143,9 +143,16 @@ def install(app: FastAPI) -> None:
 
 
 def _methods_of(request: Request) -> list[str]:
-    """The methods the app answers at the request's path, over all its routes."""
+    """The methods the app answers at the request's path, over all its routes (those of
+    included routers too)."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
+    routes = list(request.app.router.routes)
+    while routes:
+        route = routes.pop()
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            routes.extend(included.routes)
+            continue
         match, _ = route.matches({**request.scope, "method": "GET"})
         if match is not Match.NONE:
             methods.update(getattr(route, "methods", None) or ())
