@@ -226,3 +226,34 @@ def test_the_forms_of_a_number_the_domain_reads_are_in_the_schema(raw: str) -> N
 @given(st.from_regex(WEBHOOK_URL_PATTERN, fullmatch=True), st.text(min_size=16, max_size=16))
 def test_every_webhook_url_the_schema_lets_through_is_kept(url: str, secret: str) -> None:
     assert check_webhook(url, secret) == url
+
+
+def test_a_cursor_past_an_integer_id_column_is_an_empty_page(server: Server) -> None:
+    """Plans have ``Integer`` ids: PostgreSQL refused the comparison (a 500) before."""
+    answer = httpx.get(
+        f"{server.url}/api/v1/plans",
+        params={"cursor": str(2**31 + 1)},
+        headers={"Authorization": f"Bearer {server.keys['operator']}"},
+        timeout=30,
+    )
+    assert answer.status_code == 200 and answer.json() == {"items": [], "next_cursor": None}
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/v1/charges", {"period": ""}),  # was taken as no period
+        ("/api/v1/services", {"limt": "5"}),  # a parameter the route does not take
+    ],
+)
+def test_query_input_the_schema_refuses_is_a_422(
+    server: Server, path: str, params: dict[str, str]
+) -> None:
+    answer = httpx.get(
+        server.url + path,
+        params=params,
+        headers={"Authorization": f"Bearer {server.keys['operator']}"},
+        timeout=30,
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
