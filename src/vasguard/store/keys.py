@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, RowMapping, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, select, update
 
 from vasguard.domain.access import ApiKey, Role
 from vasguard.store.tables import api_keys, providers
@@ -21,6 +21,16 @@ _KEY_COLUMNS = (
     api_keys.c.revoked_at,
 )
 _key_select = select(*_KEY_COLUMNS).join_from(api_keys, providers, isouter=True)
+# Built once: it runs on every request.
+_for_check = select(
+    api_keys.c.id,
+    api_keys.c.name,
+    api_keys.c.role,
+    api_keys.c.provider_id,
+    api_keys.c.province,
+    api_keys.c.secret_sha256,
+    api_keys.c.revoked_at,
+).where(api_keys.c.key_id == bindparam("key_id"))
 
 
 class StoredKey:
@@ -76,17 +86,7 @@ class ApiKeyRepository:
 
     def for_check(self, key_id: str) -> StoredKey | None:
         """The key whose public id is ``key_id``, revoked or not, with its stored hash."""
-        row = self._conn.execute(
-            select(
-                api_keys.c.id,
-                api_keys.c.name,
-                api_keys.c.role,
-                api_keys.c.provider_id,
-                api_keys.c.province,
-                api_keys.c.secret_sha256,
-                api_keys.c.revoked_at,
-            ).where(api_keys.c.key_id == key_id)
-        ).first()
+        row = self._conn.execute(_for_check, {"key_id": key_id}).first()
         return None if row is None else StoredKey(row._mapping)
 
     def listed(self) -> list[ApiKey]:

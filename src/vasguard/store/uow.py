@@ -53,11 +53,15 @@ class SqlUnitOfWork:
 
     def __enter__(self) -> SqlUnitOfWork:
         # The transaction begins with the first statement, as a writer (see store.engine),
-        # unless it only reads: then it neither waits for SQLite's one writer nor blocks it.
+        # unless it only reads: then it neither waits for SQLite's one writer nor blocks it,
+        # and on PostgreSQL each read is its own statement (autocommit: no BEGIN and ROLLBACK
+        # round trips; at READ COMMITTED a statement sees what a transaction's would).
         self._writer = nullcontext() if self.reads_only else one_writer(self.engine)
         self._writer.__enter__()
         try:
-            self.conn = self.engine.connect().execution_options(writer=not self.reads_only)
+            self.conn = self.engine.connect().execution_options(
+                writer=not self.reads_only, **_reading_options(self.engine, self.reads_only)
+            )
         except BaseException:
             self._writer.__exit__(None, None, None)
             raise
@@ -103,3 +107,9 @@ class SqlUnitOfWork:
         finally:
             self.conn.close()
             self._writer.__exit__(exc_type, exc, tb)
+
+
+def _reading_options(engine: Engine, reads_only: bool) -> dict[str, str]:
+    if reads_only and engine.dialect.name == "postgresql":
+        return {"isolation_level": "AUTOCOMMIT"}
+    return {}
