@@ -56,6 +56,32 @@ BY_API = "api"  # care or the operator through the API, on the customer's word
 # --- recorded with the change, inside the caller's transaction ----------------------------
 
 
+def _told(
+    subscriber: Subscriber,
+    of: PendingOrder | NamedSubscription,
+    kind: PartnerEventKind,
+    *,
+    cause: str,
+    at: datetime,
+    ticket: str | None = None,
+) -> PartnerEvent:
+    """The event about one of the subscriber's orders or subscriptions, as every recorder
+    but the expiry job (which has no ``Subscriber`` at hand) writes it."""
+    return PartnerEvent(
+        provider_id=of.provider_id,
+        subscriber_id=subscriber.id,
+        province=subscriber.province,
+        subscription_id=of.subscription_id,
+        kind=kind,
+        at=at,
+        service_code=of.service_code,
+        msisdn=subscriber.msisdn,
+        order_ref=of.order_ref,
+        cause=cause,
+        ticket=ticket,
+    )
+
+
 def order_answered(
     uow: UnitOfWork,
     subscriber: Subscriber,
@@ -66,20 +92,7 @@ def order_answered(
     at: datetime,
 ) -> None:
     """A 是 (``CONFIRMED``) or 否 (``DECLINED``) to the partner's order."""
-    uow.partner_feed.add(
-        PartnerEvent(
-            provider_id=order.provider_id,
-            subscriber_id=subscriber.id,
-            province=subscriber.province,
-            subscription_id=order.subscription_id,
-            kind=kind,
-            at=at,
-            service_code=order.service_code,
-            msisdn=subscriber.msisdn,
-            order_ref=order.order_ref,
-            cause=cause,
-        )
-    )
+    uow.partner_feed.add(_told(subscriber, order, kind, cause=cause, at=at))
 
 
 def orders_expired(uow: UnitOfWork, expired: Sequence[ExpiringOrder], *, at: datetime) -> None:
@@ -111,18 +124,7 @@ def subscription_ended(
 ) -> None:
     """A subscription of the partner's service ended; ``cause`` is why (its end cause)."""
     uow.partner_feed.add(
-        PartnerEvent(
-            provider_id=held.provider_id,
-            subscriber_id=subscriber.id,
-            province=subscriber.province,
-            subscription_id=held.subscription_id,
-            kind=PartnerEventKind.CANCELLED,
-            at=at,
-            service_code=held.service_code,
-            msisdn=subscriber.msisdn,
-            order_ref=held.order_ref,
-            cause=str(cause),
-        )
+        _told(subscriber, held, PartnerEventKind.CANCELLED, cause=str(cause), at=at)
     )
 
 
@@ -137,18 +139,8 @@ def complaint_opened(
 ) -> None:
     """A complaint about the partner's service: the ticket, never the customer's text."""
     uow.partner_feed.add(
-        PartnerEvent(
-            provider_id=held.provider_id,
-            subscriber_id=subscriber.id,
-            province=subscriber.province,
-            subscription_id=held.subscription_id,
-            kind=PartnerEventKind.COMPLAINT_OPENED,
-            at=at,
-            service_code=held.service_code,
-            msisdn=subscriber.msisdn,
-            order_ref=held.order_ref,
-            cause=cause,
-            ticket=ticket,
+        _told(
+            subscriber, held, PartnerEventKind.COMPLAINT_OPENED, cause=cause, at=at, ticket=ticket
         )
     )
 
