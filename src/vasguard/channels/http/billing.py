@@ -14,10 +14,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Sequence
 from datetime import datetime
-from operator import attrgetter
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,7 +24,14 @@ from vasguard.bootstrap import Runtime
 from vasguard.channels.http import idempotency
 from vasguard.channels.http.auth import requires, runtime_of
 from vasguard.channels.http.fields import PERIOD_PATTERN, DbId, Line, Msisdn
-from vasguard.channels.http.pages import Cursor, Limit, Page, decode_cursor, page_of
+from vasguard.channels.http.pages import (
+    Cursor,
+    Limit,
+    Page,
+    decode_cursor,
+    from_attributes,
+    page_by_id,
+)
 from vasguard.domain.access import Action, Principal
 from vasguard.domain.charging import BillRun, Kind
 from vasguard.domain.events import Cause
@@ -41,8 +46,6 @@ from vasguard.services.ledger import (
 )
 
 _log = logging.getLogger(__name__)
-
-Shown = TypeVar("Shown", bound=BaseModel)
 
 router = APIRouter(prefix="/api/v1", tags=["charges and bill runs"])
 
@@ -218,7 +221,7 @@ def get_charges(
         period=period,
         kind=kind,
     )
-    return _page(ChargeOut, found, limit)
+    return page_by_id(found, limit, from_attributes(ChargeOut))
 
 
 @router.get("/charges/{charge_id}", response_model=ChargeDetailOut)
@@ -247,7 +250,7 @@ def get_refunds(
     found = refunds_page(
         rt.uow(), principal, after=decode_cursor(cursor), limit=limit, msisdn=msisdn
     )
-    return _page(RefundOut, found, limit)
+    return page_by_id(found, limit, from_attributes(RefundOut))
 
 
 @router.post(
@@ -288,7 +291,7 @@ def get_bill_runs(
     found = bill_runs_page(
         rt.uow(), rt.deployment, after=decode_cursor(cursor), limit=limit, period=period
     )
-    return _page(BillRunOut, found, limit)
+    return page_by_id(found, limit, from_attributes(BillRunOut))
 
 
 @router.get("/bill-runs/{bill_run_id}", response_model=BillRunOut)
@@ -298,12 +301,6 @@ def get_bill_run(
     _: Annotated[Principal, Depends(requires(Action.READ_BILLING))],
 ) -> BillRunOut:
     return BillRunOut.model_validate(bill_run(rt.uow(), bill_run_id), from_attributes=True)
-
-
-def _page(model: type[Shown], found: Sequence[object], limit: int) -> Page[Shown]:
-    """Records fetched ``limit + 1`` by id, as a page of ``model``."""
-    shown = [model.model_validate(record, from_attributes=True) for record in found]
-    return page_of(shown, limit, key=attrgetter("id"))
 
 
 class _Launch:

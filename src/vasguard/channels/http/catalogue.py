@@ -14,7 +14,14 @@ from pydantic import BaseModel, Field
 from vasguard.bootstrap import Runtime
 from vasguard.channels.http.auth import requires, runtime_of
 from vasguard.channels.http.fields import Line, Prose
-from vasguard.channels.http.pages import Cursor, Limit, Page, decode_cursor, page_of
+from vasguard.channels.http.pages import (
+    Cursor,
+    Limit,
+    Page,
+    decode_cursor,
+    from_attributes,
+    page_by_id,
+)
 from vasguard.domain.access import Action, Principal
 from vasguard.domain.catalogue import Service
 from vasguard.services import catalogue
@@ -98,8 +105,9 @@ def list_services(
         after=decode_cursor(cursor),
         limit=limit + 1,
     )
-    items = [ServiceListed(id=s.id, **ServiceOut.of(s).model_dump()) for s in found]
-    return page_of(items, limit, key=lambda s: s.id)
+    return page_by_id(
+        found, limit, lambda s: ServiceListed(id=s.id, **ServiceOut.of(s).model_dump())
+    )
 
 
 @router.get("/services/{code}", response_model=ServiceOut)
@@ -150,8 +158,7 @@ def list_providers(
     found = catalogue.list_providers(
         rt.uow(), principal, after=decode_cursor(cursor), limit=limit + 1
     )
-    items = [ProviderOut.model_validate(p, from_attributes=True) for p in found]
-    return page_of(items, limit, key=lambda p: p.id)
+    return page_by_id(found, limit, from_attributes(ProviderOut))
 
 
 @router.get("/plans", response_model=Page[PlanOut])
@@ -162,14 +169,14 @@ def list_plans(
     limit: Limit = 50,
 ) -> Page[PlanOut]:
     found = catalogue.list_plans(rt.uow(), after=decode_cursor(cursor), limit=limit + 1)
-    items = [
-        PlanOut(
+    return page_by_id(
+        found,
+        limit,
+        lambda p: PlanOut(
             id=p.plan.id,
             code=p.plan.code,
             name=p.plan.name,
             monthly_fee_fen=p.plan.monthly_fee_fen,
             includes=p.includes,
-        )
-        for p in found
-    ]
-    return page_of(items, limit, key=lambda p: p.id)
+        ),
+    )

@@ -10,8 +10,8 @@ first, and rows added meanwhile neither repeat nor vanish.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Annotated, Generic, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Annotated, Generic, Protocol, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
@@ -19,6 +19,16 @@ from pydantic import BaseModel
 from vasguard.domain.refusals import InvalidInput
 
 Item = TypeVar("Item")
+Record = TypeVar("Record")
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+Identified = TypeVar("Identified", bound=_Identified)
 
 MAX_LIMIT = 200
 
@@ -60,3 +70,17 @@ def page_of(items: list[Item], limit: int, key: Callable[[Item], int]) -> Page[I
         shown = items[:limit]
         return Page(items=shown, next_cursor=encode_cursor(key(shown[-1])))
     return Page(items=items, next_cursor=None)
+
+
+def page_by_id(
+    found: Iterable[Record], limit: int, show: Callable[[Record], Identified]
+) -> Page[Identified]:
+    """Records fetched ``limit + 1`` in id order, each shown as ``show`` makes it: the
+    list routes' page, continuing after the id of the last item shown."""
+    return page_of([show(record) for record in found], limit, key=lambda item: item.id)
+
+
+def from_attributes(model: type[Model]) -> Callable[[object], Model]:
+    """``model`` read off a domain record of the same fields, as a ``show`` for
+    ``page_by_id``."""
+    return lambda record: model.model_validate(record, from_attributes=True)

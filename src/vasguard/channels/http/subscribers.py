@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from vasguard.bootstrap import Runtime
 from vasguard.channels.http import fields
 from vasguard.channels.http.auth import requires, runtime_of
-from vasguard.channels.http.pages import Cursor, Limit, Page, decode_cursor, page_of
+from vasguard.channels.http.pages import Cursor, Limit, Page, decode_cursor, page_by_id
 from vasguard.channels.http.subscriptions import SubscriptionOut
 from vasguard.domain.access import Action, Principal
 from vasguard.domain.catalogue import Subscriber
@@ -129,8 +129,9 @@ def get_subscribers(
         after=decode_cursor(cursor),
         limit=limit + 1,
     )
-    items = [SubscriberListed(id=s.id, **SubscriberOut.of(s).model_dump()) for s in found]
-    return page_of(items, limit, key=lambda s: s.id)
+    return page_by_id(
+        found, limit, lambda s: SubscriberListed(id=s.id, **SubscriberOut.of(s).model_dump())
+    )
 
 
 @router.get("/subscribers/{msisdn}", response_model=SubscriberOut)
@@ -209,4 +210,4 @@ def get_subscriptions_of(
     found = subscriptions_of(
         rt.uow(), msisdn, principal, after=decode_cursor(cursor), limit=limit + 1
     )
-    return page_of([SubscriptionOut.of(r) for r in found], limit, key=lambda s: s.id)
+    return page_by_id(found, limit, SubscriptionOut.of)

@@ -18,7 +18,7 @@ from vasguard.bootstrap import Runtime
 from vasguard.channels.http import idempotency
 from vasguard.channels.http.auth import requires, runtime_of
 from vasguard.channels.http.fields import DbId, Line, Msisdn
-from vasguard.channels.http.pages import Cursor, Limit, Page, decode_cursor, page_of
+from vasguard.channels.http.pages import Cursor, Limit, Page, decode_cursor, page_by_id
 from vasguard.domain.access import Action, Principal
 from vasguard.domain.subscription import State, SubscriptionRecord
 from vasguard.services import subscriptions
@@ -176,7 +176,7 @@ def get_subscriptions(
         after=decode_cursor(cursor),
         limit=limit + 1,
     )
-    return page_of([SubscriptionOut.of(r) for r in found], limit, key=lambda s: s.id)
+    return page_by_id(found, limit, SubscriptionOut.of)
 
 
 @router.get("/subscriptions/{subscription_id}", response_model=SubscriptionOut)
