@@ -61,3 +61,8 @@ class KeyedClient(TestClient):
             role = "gateway" if "/api/v1/sms/" in str(url) else "operator"
             headers.update(bearer(self.keys[role]))
         return super().request(method, url, headers=headers, **kwargs)
+
+
+def as_key(client: KeyedClient, name: str) -> dict[str, str]:
+    """The ``Authorization`` header of the key ``name`` the client was given."""
+    return bearer(client.keys[name])

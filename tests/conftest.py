@@ -16,8 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from access_keys import KeyedClient, issue_keys
 from sqlalchemy import Engine, select, text
 
+from vasguard.bootstrap import Runtime
+from vasguard.channels.http.app import create_app
+from vasguard.config import Settings
 from vasguard.domain.clock import FixedClock
 from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.msisdn import load_provinces, load_segments
@@ -305,3 +309,25 @@ def seed_world(engine: Engine) -> None:
 def world(engine: Engine) -> World:
     seed_world(engine)
     return World(engine, FixedClock(T0), Deployment())
+
+
+@pytest.fixture
+def rt(world: World, db_url: str) -> Iterator[Runtime]:
+    """The application's runtime on the test's database, at the world's instant; its
+    connections (a bill run's threads' too) closed after the test, so that a run of
+    many tests stays under PostgreSQL's connection limit."""
+    rt = Runtime(Settings(database_url=db_url), fixed_clock=world.clock)
+    yield rt
+    rt.engine.dispose()
+
+
+@pytest.fixture
+def keys(rt: Runtime) -> dict[str, str]:
+    return issue_keys(rt, HOME)
+
+
+@pytest.fixture
+def client(rt: Runtime, keys: dict[str, str]) -> Iterator[KeyedClient]:
+    """The API as a client that carries the key the route is for (``access_keys``)."""
+    with KeyedClient(create_app(rt), keys) as c:
+        yield c

@@ -11,15 +11,14 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from access_keys import OTHER_PROVIDER, bearer, issue_keys
-from conftest import ALICE, HOME
+from access_keys import OTHER_PROVIDER, bearer
+from conftest import ALICE
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from vasguard.bootstrap import Runtime
 from vasguard.channels.http.app import create_app
-from vasguard.config import Settings
 from vasguard.domain.access import Action, Role, may, parse_key
 from vasguard.services.keys import revoke_key
 from vasguard.store import tables
@@ -27,16 +26,6 @@ from vasguard.store import tables
 OPEN_PATHS = {"/health", "/ready", "/metrics"}
 ROLE_KEYS = {Role.OPERATOR: "operator", Role.CARE: "care", Role.PARTNER: "partner"}
 ROLE_KEYS[Role.GATEWAY] = "gateway"
-
-
-@pytest.fixture
-def rt(world, db_url):
-    return Runtime(Settings(database_url=db_url), fixed_clock=world.clock)
-
-
-@pytest.fixture
-def keys(rt):
-    return issue_keys(rt, HOME)
 
 
 @pytest.fixture
@@ -161,9 +150,7 @@ def test_a_provincial_care_key_sees_only_its_province(client, keys, world):
     assert messages.status_code == 404
 
 
-def test_a_partner_orders_only_its_own_services_and_nothing_changes_otherwise(
-    client, keys, world
-):
+def test_a_partner_orders_only_its_own_services_and_nothing_changes_otherwise(client, keys, world):
     before = world.rows(tables.subscriptions)
     other = client.post(
         "/api/v1/orders",

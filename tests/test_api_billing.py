@@ -8,35 +8,15 @@ import threading
 from datetime import timedelta
 
 import pytest
-from access_keys import KeyedClient, bearer, issue_keys
+from access_keys import as_key
 from conftest import ALICE, BOB, CAROL, HOME, T0
 
-from vasguard.bootstrap import Runtime
-from vasguard.channels.http.app import create_app
 from vasguard.channels.sms.loopback import LoopbackSmsc
-from vasguard.config import Settings
 from vasguard.store import tables
 from vasguard.store.locks import holding
 
 WEATHER = "80100001"  # 星云信息 (801001, the "partner" key's provider), 200 fen
 NEWS = "90000001"  # the operator's own, 300 fen
-
-
-@pytest.fixture
-def rt(world, db_url):
-    rt = Runtime(Settings(database_url=db_url), fixed_clock=world.clock)
-    yield rt
-    rt.engine.dispose()  # its connections, and those of the bill runs' threads
-
-
-@pytest.fixture
-def client(rt):
-    with KeyedClient(create_app(rt), issue_keys(rt, HOME)) as c:
-        yield c
-
-
-def as_key(client, name):
-    return bearer(client.keys[name])
 
 
 def remind(world):

@@ -10,14 +10,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from access_keys import KeyedClient, bearer, issue_keys
+from access_keys import as_key
 from conftest import ALICE, BOB, CAROL, HOME
 from sqlalchemy import func, select
 from test_billing import NEWS, Desk
 
-from vasguard.bootstrap import Runtime
-from vasguard.channels.http.app import create_app
-from vasguard.config import Settings
 from vasguard.domain.events import Cause, CauseKind
 from vasguard.services.orders import expire_orders
 from vasguard.store import tables
@@ -25,21 +22,6 @@ from vasguard.store import tables
 S = tables.subscriptions.c
 E = tables.events.c
 M = tables.messages.c
-
-
-@pytest.fixture
-def rt(world, db_url):
-    return Runtime(Settings(database_url=db_url), fixed_clock=world.clock)
-
-
-@pytest.fixture
-def client(rt):
-    with KeyedClient(create_app(rt), issue_keys(rt, HOME)) as c:
-        yield c
-
-
-def as_key(client, name):
-    return bearer(client.keys[name])
 
 
 def every_page(client, path, key="operator", limit=2):

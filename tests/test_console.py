@@ -7,8 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from access_keys import issue_keys
-from conftest import ALICE, HOME
+from conftest import ALICE
 from fastapi.testclient import TestClient
 
 from vasguard.bootstrap import Runtime
@@ -17,18 +16,6 @@ from vasguard.channels.http.app import create_app
 from vasguard.config import Settings
 from vasguard.services.keys import revoke_key
 from vasguard.store import tables
-
-
-@pytest.fixture
-def rt(world, db_url):
-    rt = Runtime(Settings(database_url=db_url), fixed_clock=world.clock)
-    yield rt
-    rt.engine.dispose()
-
-
-@pytest.fixture
-def keys(rt):
-    return issue_keys(rt, HOME)
 
 
 @pytest.fixture

@@ -1,24 +1,9 @@
 """The REST API against both stores: happy paths and RFC 9457 problem details."""
 
 import pytest
-from access_keys import KeyedClient, issue_keys
-from conftest import ALICE, HOME
+from conftest import ALICE
 
-from vasguard.bootstrap import Runtime
-from vasguard.channels.http.app import create_app
-from vasguard.config import Settings
 from vasguard.store import tables
-
-
-@pytest.fixture
-def rt(world, db_url):
-    return Runtime(Settings(database_url=db_url), fixed_clock=world.clock)
-
-
-@pytest.fixture
-def client(rt):
-    with KeyedClient(create_app(rt), issue_keys(rt, HOME)) as c:
-        yield c
 
 
 def test_health_and_lookups(client):

@@ -10,20 +10,11 @@ import pytest
 from conftest import ALICE, BOB
 from fastapi.testclient import TestClient
 
-from vasguard.bootstrap import Runtime
 from vasguard.channels.http.app import create_app
-from vasguard.config import Settings
 from vasguard.domain.customer_login import wait_before_next_code
 from vasguard.store import tables
 
 CODE_MTS = tables.messages.c.kind == "login_code"
-
-
-@pytest.fixture
-def rt(world, db_url):
-    rt = Runtime(Settings(database_url=db_url), fixed_clock=world.clock)
-    yield rt
-    rt.engine.dispose()
 
 
 @pytest.fixture

@@ -18,14 +18,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from access_keys import KeyedClient, bearer, issue_keys
-from conftest import ALICE, BOB, HOME, T0
+from access_keys import bearer
+from conftest import ALICE, BOB, T0
 from sqlalchemy import select
 
 from vasguard.bootstrap import Runtime
-from vasguard.channels.http.app import create_app
 from vasguard.channels.webhooks.dispatcher import WebhookDispatcher
-from vasguard.config import Settings
 from vasguard.domain.clock import FixedClock
 from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.partner_feed import SIGNATURE_HEADER, sign, verify
@@ -119,24 +117,6 @@ def receivers() -> Iterator[Callable[..., Receiver]]:
 
 SECRET = "whsec_0123456789abcdef"
 OTHER_SECRET = "another-partner-secret"
-
-
-@pytest.fixture
-def rt(world, db_url):
-    rt = Runtime(Settings(database_url=db_url), fixed_clock=world.clock)
-    yield rt
-    rt.engine.dispose()
-
-
-@pytest.fixture
-def keys(rt):
-    return issue_keys(rt, HOME)
-
-
-@pytest.fixture
-def client(rt, keys):
-    with KeyedClient(create_app(rt), keys) as c:
-        yield c
 
 
 def dispatcher(rt: Runtime, clock: FixedClock, **kwargs: Any) -> WebhookDispatcher:
