@@ -73,12 +73,6 @@ class UnknownTicket(Refused):
     code = "unknown_ticket"
 
 
-class UnknownSubscription(Refused):
-    """No subscription with that id among the customer's."""
-
-    code = "unknown_subscription"
-
-
 class SubscriptionNeeded(Refused):
     """A complaint names no subscription and the customer has no reminded one it could be
     about: the same answer TS without a service code gets (say which)."""

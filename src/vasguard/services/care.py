@@ -17,9 +17,9 @@ from vasguard.domain.complaints import (
     ComplaintRecord,
     ComplaintStatus,
     SubscriptionNeeded,
-    UnknownSubscription,
     UnknownTicket,
 )
+from vasguard.domain.subscription import UnknownSubscription
 from vasguard.services.complaints import register_complaint
 from vasguard.services.deployment import Deployment
 from vasguard.services.orders import find_subscriber
