@@ -15,10 +15,13 @@ from datetime import datetime
 
 from vasguard.domain.catalogue import Subscriber
 from vasguard.domain.events import Cause, Event
+from vasguard.domain.messages import MessageKind
 from vasguard.domain.refunds import voided_by_ending
 from vasguard.domain.subscription import EndCause, NamedSubscription, State, can_move
 from vasguard.domain.templates import Cancellation
+from vasguard.services.deployment import Deployment, templates_for
 from vasguard.services.handled_mo import HandledMo
+from vasguard.services.messaging import queue_mt
 from vasguard.services.partner_feed import subscription_ended
 from vasguard.services.resolutions import add_refund
 from vasguard.services.unit_of_work import UnitOfWork
@@ -106,6 +109,29 @@ def cancel_held(mo: HandledMo, held: Sequence[NamedSubscription], *, cause: EndC
 def cancellations(done: Sequence[Ended]) -> list[Cancellation]:
     """What the customer is told of each cancelled service."""
     return [Cancellation(e.subscription.service_name, e.subscription.charged) for e in done]
+
+
+def tell_cancelled(
+    uow: UnitOfWork,
+    deployment: Deployment,
+    subscriber: Subscriber,
+    done: Sequence[Ended],
+    at: datetime,
+    *,
+    send_after: datetime | None = None,
+) -> int:
+    """Queue, for an ending not asked for by SMS (the API, the customer's page), the SMS an
+    SMS cancellation would have replied: the handset hears of every ending the same way.
+    ``send_after``: when it may go (``None``: at once); its id."""
+    return queue_mt(
+        uow,
+        deployment,
+        subscriber,
+        kind=MessageKind.CANCELLED,
+        text=templates_for(deployment, subscriber).cancelled(cancellations(done)),
+        at=at,
+        send_after=send_after,
+    )
 
 
 def _void_unserved(ending: Ending, subscription_id: int) -> list[int]:

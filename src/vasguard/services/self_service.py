@@ -19,12 +19,10 @@ from vasguard.domain.clock import Clock
 from vasguard.domain.customer_login import CustomerSession
 from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.listing import number_items
-from vasguard.domain.messages import MessageKind
 from vasguard.domain.refusals import RefusedBecause
 from vasguard.domain.subscription import EndCause
-from vasguard.services.cancellation import Ending, cancellations, end_subscriptions
-from vasguard.services.deployment import Deployment, templates_for
-from vasguard.services.messaging import queue_mt
+from vasguard.services.cancellation import Ending, end_subscriptions, tell_cancelled
+from vasguard.services.deployment import Deployment
 from vasguard.services.unit_of_work import UnitOfWork
 
 
@@ -124,14 +122,7 @@ def cancel_services(
         if done:
             # The handset gets what an SMS cancellation would have replied, at once: the
             # customer is there asking, and a cancellation they did not make shows up.
-            queue_mt(
-                uow,
-                deployment,
-                subscriber,
-                kind=MessageKind.CANCELLED,
-                text=templates_for(deployment, subscriber).cancelled(cancellations(done)),
-                at=at,
-            )
+            tell_cancelled(uow, deployment, subscriber, done, at)
         uow.commit()
     return SelfCancelled(
         [e.subscription.service_name for e in done], [h.service_name for h in already]

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from vasguard.domain.access import Principal, sees_province
-from vasguard.domain.catalogue import Subscriber
 from vasguard.domain.clock import Clock
-from vasguard.domain.messages import MessageKind, NewMo
+from vasguard.domain.messages import NewMo
 from vasguard.domain.msisdn import normalise
 from vasguard.domain.ordering import OrderRefused, Refusal, match_reply
 from vasguard.domain.subscription import (
@@ -28,10 +27,10 @@ from vasguard.domain.subscription import (
     SubscriptionRecord,
     UnknownSubscription,
 )
-from vasguard.services.cancellation import Ended, Ending, cancellations, end_subscriptions
+from vasguard.services.cancellation import Ended, Ending, end_subscriptions, tell_cancelled
 from vasguard.services.deployment import Deployment, templates_for
 from vasguard.services.handled_mo import HandledMo
-from vasguard.services.messaging import notice_due, queue_mt
+from vasguard.services.messaging import notice_due
 from vasguard.services.orders import confirm_order, find_subscriber
 from vasguard.services.unit_of_work import UnitOfWork
 
@@ -217,26 +216,11 @@ def cancel_for_customer(
             )
         ending = Ending(uow, subscriber, at, principal.cause, EndCause.API, deployment.timezone)
         ended, already = end_subscriptions(ending, held)
-        notice = _tell_the_customer(uow, deployment, subscriber, ended, at) if ended else None
+        notice = None
+        if ended:
+            # The customer asked for nothing by SMS, so the notice waits for the sending
+            # window.
+            due = notice_due(uow, deployment, subscriber, at)
+            notice = tell_cancelled(uow, deployment, subscriber, ended, at, send_after=due)
         uow.commit()
     return Cancelled(ended, already, notice)
-
-
-def _tell_the_customer(
-    uow: UnitOfWork,
-    deployment: Deployment,
-    subscriber: Subscriber,
-    ended: Sequence[Ended],
-    at: datetime,
-) -> int:
-    """The SMS an SMS cancellation would have replied, as a notice: the customer asked
-    for nothing by SMS, so it waits for the sending window."""
-    return queue_mt(
-        uow,
-        deployment,
-        subscriber,
-        kind=MessageKind.CANCELLED,
-        text=templates_for(deployment, subscriber).cancelled(cancellations(ended)),
-        at=at,
-        send_after=notice_due(uow, deployment, subscriber, at),
-    )
