@@ -211,9 +211,10 @@ def sample(url: str, n: int) -> tuple[list[str], str, list[str], int]:
 
 
 def time_authenticate(rt: Runtime, token: str, calls: int) -> tuple[float, float, float]:
-    """µs per ``authenticate`` call (its own reads-only unit of work, as a request has), µs of it that
-    is parsing and the hash compare alone (no database), and µs for a bare ``SELECT 1`` on
-    a pooled connection (checkout, the statement, rollback: the floor of any row read)."""
+    """µs per ``authenticate`` call (its own reads-only unit of work, as a request has),
+    µs of it that is parsing and the hash compare alone (no database), and µs for a bare
+    ``SELECT 1`` on a pooled connection (checkout, the statement, rollback: the floor of
+    any row read)."""
     assert authenticate(rt.reader(), token) is not None
     began = time.perf_counter()
     for _ in range(calls):
