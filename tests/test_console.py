@@ -1,5 +1,5 @@
 """The web console over HTTP (no browser): login with a staff key, sessions, CSRF,
-languages, and the phone simulator's MO path. Both stores."""
+languages, the phone simulator's MO path and the subscriber page. Both stores."""
 
 from __future__ import annotations
 
@@ -7,14 +7,18 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import ALICE
+from conftest import ALICE, BOB
 from fastapi.testclient import TestClient
 
 from vasguard.bootstrap import Runtime
 from vasguard.channels.console.strings import TEXTS
 from vasguard.channels.http.app import create_app
+from vasguard.channels.sms.loopback import LoopbackSmsc
 from vasguard.config import Settings
+from vasguard.services.billing import run_bill
 from vasguard.services.keys import revoke_key
+from vasguard.services.outbox import flush, record_receipt
+from vasguard.services.reminders import run_reminders
 from vasguard.store import tables
 
 
@@ -194,3 +198,88 @@ def test_the_picker_offers_subscribers_the_key_may_see(client, keys, world):
     client.post("/console/logout", data={"csrf": session_csrf(client)})
     log_in(client, keys["care-elsewhere"])
     assert f"/console/phone/{ALICE}" not in client.get("/console/phone").text
+
+
+def charged(world) -> int:
+    """BOB orders the weather service, confirms by SMS and is reminded (the handset
+    delivers); a day later November's bill run charges him. The charge's id."""
+    placed = world.order("80100001", BOB)
+    world.sms(f"是{placed.code}", BOB)
+    smsc = LoopbackSmsc()
+    run_reminders(world.uow(), world.clock, world.deployment)
+    flush(world.uow(), world.clock, smsc)
+    for receipt in smsc.receipts(world.clock.now(), delivered=True):
+        record_receipt(world.uow(), receipt)
+    world.clock.advance(timedelta(hours=25))
+    run_bill(world.uow(), world.clock, world.deployment, "2026-11", wall_clock=world.clock)
+    [charge] = world.rows(
+        tables.charges, tables.charges.c.subscription_id == placed.subscription_id
+    )
+    return int(charge["id"])
+
+
+def test_the_subscriber_page_shows_the_timeline_and_links_each_charge(client, keys, world):
+    charge_id = charged(world)
+    log_in(client, keys["care"])
+    found = client.get("/console/subscribers", params={"msisdn": f"+86 {BOB}"})
+    assert found.status_code == 303 and found.headers["location"] == f"/console/subscribers/{BOB}"
+    page = client.get(f"/console/subscribers/{BOB}")
+    assert page.status_code == 200
+    timeline = page.text.split('id="timeline"')[1]
+    assert "是" in timeline and "天气预报" in timeline
+    assert "上行短信" in timeline and "下行短信" in timeline and "扣费" in timeline
+    assert "delivered" in timeline
+    assert f'href="/console/charges/{charge_id}"' in page.text
+    chain = client.get(f"/console/charges/{charge_id}")
+    assert chain.status_code == 200 and "扣费提醒短信" in chain.text
+
+
+def test_a_provincial_care_key_finds_no_subscriber_or_charge_of_another_province(
+    client, keys, world
+):
+    charge_id = charged(world)
+    log_in(client, keys["care-elsewhere"])
+    page = client.get(f"/console/subscribers/{BOB}")
+    assert page.status_code == 404 and "本网没有这个用户" in page.text
+    assert BOB not in page.text.split("<main>")[1].replace("本网没有这个用户", "")
+    assert client.get(f"/console/charges/{charge_id}").status_code == 404
+
+
+def test_a_refund_without_the_csrf_token_or_a_reason_changes_nothing(client, keys, world):
+    charge_id = charged(world)
+    log_in(client, keys["care"])
+    forged = client.post(f"/console/charges/{charge_id}/refund", data={"reason": "wrong"})
+    assert forged.status_code == 403
+    assert world.rows(tables.refunds) == []
+    csrf = session_csrf(client, f"/console/charges/{charge_id}")
+    blank = client.post(f"/console/charges/{charge_id}/refund", data={"reason": " ", "csrf": csrf})
+    assert blank.status_code == 400 and "请填写原因" in blank.text
+    assert world.rows(tables.refunds) == []
+    done = client.post(
+        f"/console/charges/{charge_id}/refund", data={"reason": "未收到提醒", "csrf": csrf}
+    )
+    assert done.status_code == 303
+    [refund] = world.rows(tables.refunds)
+    assert refund["charge_id"] == charge_id and refund["cause_ref"] == "api:care"
+    assert "link-refund" in client.get(f"/console/charges/{charge_id}").text
+
+
+def test_care_cancels_and_complains_from_the_subscriber_page(client, keys, world):
+    subscription_id = world.subscribe("80100001", BOB)
+    log_in(client, keys["care"])
+    path = f"/console/subscribers/{BOB}"
+    csrf = session_csrf(client, path)
+    complained = client.post(
+        f"{path}/complaint",
+        data={"subscription_id": subscription_id, "reason": "没订过", "csrf": csrf},
+    )
+    assert complained.status_code == 200 and "投诉已登记" in complained.text
+    [complaint] = world.rows(tables.complaints)
+    assert complaint["text"] == "没订过" and complaint["subscription_id"] == subscription_id
+    cancelled = client.post(
+        f"{path}/cancellation",
+        data={"subscription_id": subscription_id, "reason": "用户来电要求", "csrf": csrf},
+    )
+    assert cancelled.status_code == 200 and "已退订" in cancelled.text
+    [row] = world.rows(tables.subscriptions, tables.subscriptions.c.id == subscription_id)
+    assert row["state"] == "cancelled"

@@ -1,4 +1,5 @@
-"""The console's pages: login, logout, the language switch, home and the phone simulator.
+"""The console's pages: login, logout, the language switch, home, the phone simulator and
+the subscriber page.
 
 ``mount`` puts them under ``/console`` of the API's app, as their own sub-application: no
 route of theirs is in the API's OpenAPI schema (the schema, its fuzzing and the route ×
@@ -14,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from vasguard.bootstrap import Runtime
-from vasguard.channels.console import phone
+from vasguard.channels.console import phone, subscribers
 from vasguard.channels.console.strings import refusal_text, text
 from vasguard.channels.console.web import (
     LOGIN_CSRF_COOKIE,
@@ -54,6 +55,7 @@ def console_app(rt: Runtime) -> FastAPI:
         name="static",
     )
     console.include_router(phone.router)
+    console.include_router(subscribers.router)
 
     @console.get("/", response_class=HTMLResponse)
     def home(request: Request, session: Session) -> HTMLResponse:

@@ -40,13 +40,13 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 
-# The menu, in order; a page not built yet has no path (the dashboard, the subscriber
-# evidence page and the partner scorecards follow the API's resources).
+# The menu, in order; a page not built yet has no path (the dashboard and the partner
+# scorecards follow the API's resources).
 NAV: list[tuple[str, str | None]] = [
     ("nav_home", "/"),
     ("nav_phone", "/phone"),
     ("nav_dashboard", None),
-    ("nav_subscribers", None),
+    ("nav_subscribers", "/subscribers"),
     ("nav_partners", None),
 ]
 
