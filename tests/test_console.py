@@ -234,6 +234,13 @@ def test_the_subscriber_page_shows_the_timeline_and_links_each_charge(client, ke
     assert chain.status_code == 200 and "扣费提醒短信" in chain.text
 
 
+def test_the_subscriber_page_shows_the_plan_history(client, keys):
+    log_in(client, keys["care"])
+    plans = client.get(f"/console/subscribers/{ALICE}").text.split('id="plans"')[1]
+    held = plans.split("</ul>")[0]
+    assert "58元套餐" in held and "(P58)" in held and "2026-01-24 10:00:00 → 至今" in held
+
+
 def test_a_provincial_care_key_finds_no_subscriber_or_charge_of_another_province(
     client, keys, world
 ):

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from vasguard.domain.access import Principal
 from vasguard.domain.clock import Clock
 from vasguard.domain.events import Cause, Event
+from vasguard.domain.ledger import PlanOrderLink
 from vasguard.domain.messages import MessageKind
 from vasguard.domain.plans import (
     PlanRefusal,
@@ -137,3 +138,11 @@ def order_plan(
         text,
         due,
     )
+
+
+def plan_history(uow: UnitOfWork, msisdn: str, principal: Principal | None) -> list[PlanOrderLink]:
+    """The plans a number has ordered, newest first, for care to read beside its
+    subscriptions; a number out of the principal's scope is unknown."""
+    with uow:
+        subscriber = find_subscriber(uow, msisdn, principal)
+        return uow.plans.history(subscriber.id)

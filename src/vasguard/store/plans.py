@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 
 from vasguard.domain.catalogue import Subscriber
+from vasguard.domain.ledger import PlanOrderLink
 from vasguard.domain.plans import Plan, SubscriberPlan
 from vasguard.domain.reminders import PlanNoticeCandidate
 from vasguard.store.catalogue import current_plan_filter
@@ -110,6 +111,25 @@ class PlanRepository:
             .order_by(subscriber_plans.c.effective_from.desc(), subscriber_plans.c.id.desc())
         ).first()
         return _held(row) if row else None
+
+    def history(self, subscriber_id: int) -> list[PlanOrderLink]:
+        """Every plan the subscriber ordered, replaced ones too, newest order first."""
+        sp = subscriber_plans.c
+        rows = self._conn.execute(
+            select(
+                sp.id,
+                plans.c.code,
+                plans.c.name,
+                sp.channel,
+                sp.ordered_at,
+                sp.effective_from,
+                sp.effective_to,
+            )
+            .join_from(subscriber_plans, plans, plans.c.id == sp.plan_id)
+            .where(sp.subscriber_id == subscriber_id)
+            .order_by(sp.ordered_at.desc(), sp.id.desc())
+        ).all()
+        return [PlanOrderLink(*r) for r in rows]
 
     def upcoming(self, subscriber_id: int, at: datetime) -> list[SubscriberPlan]:
         """Ordered plans not yet in force (and not replaced), earliest first."""

@@ -1,4 +1,4 @@
-"""The subscriber page: look a number up, read its subscriptions, charges and timeline,
+"""The subscriber page: look a number up, read its plans, subscriptions, charges and timeline,
 open a charge's evidence chain, and act for the customer (cancel, complain, refund).
 
 Everything goes through the services the API's routes call, with the session's
@@ -40,6 +40,7 @@ from vasguard.domain.timeline import Entry, MessageEntry
 from vasguard.services.care import open_for_customer
 from vasguard.services.ledger import charge_evidence, charges_page
 from vasguard.services.orders import find_subscriber
+from vasguard.services.plans import plan_history
 from vasguard.services.resolutions import refund_charge
 from vasguard.services.subscribers import timeline
 from vasguard.services.subscriptions import cancel_for_customer, subscriptions_of
@@ -128,6 +129,7 @@ def _profile(
     principal = session.principal
     with rt.uow() as uow:
         subscriber = find_subscriber(uow, msisdn, principal)
+    plans = plan_history(rt.uow(), msisdn, principal)
     subscriptions = subscriptions_of(rt.uow(), msisdn, principal, after=0, limit=SHOWN)
     charges = charges_page(
         rt.uow(), rt.deployment, principal, after=0, limit=SHOWN, msisdn=subscriber.msisdn
@@ -138,6 +140,15 @@ def _profile(
         "subscriber.html",
         session=session,
         subscriber=subscriber,
+        plans=[
+            {
+                **_fields(p),
+                "ordered": _at(rt, p.ordered_at),
+                "from": _at(rt, p.effective_from),
+                "to": _at(rt, p.effective_to),
+            }
+            for p in plans
+        ],
         subscriptions=[
             {**_fields(s), "ordered": _at(rt, s.ordered_at), "ended": _at(rt, s.ended_at)}
             for s in subscriptions
