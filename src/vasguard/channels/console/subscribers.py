@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import fields
 from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -36,7 +37,7 @@ from vasguard.domain.console import ConsoleSession
 from vasguard.domain.ledger import ChargeEvidence
 from vasguard.domain.msisdn import normalise
 from vasguard.domain.refusals import Refused
-from vasguard.domain.timeline import Entry, MessageEntry
+from vasguard.domain.timeline import Entry, EventEntry, MessageEntry
 from vasguard.services.care import open_for_customer
 from vasguard.services.ledger import charge_evidence, charges_page
 from vasguard.services.orders import find_subscriber
@@ -100,18 +101,25 @@ def lookup(request: Request, session: Session, msisdn: str = "") -> Response:
 
 
 def _entry(rt: Runtime, entry: Entry) -> dict[str, Any]:
-    """One timeline line: its kind, time, a short text and, for an MT, its delivery."""
+    """One timeline line: its kind, time, a short text and, for an MT, its delivery; an
+    event reads as what moved, how, and its cause (who or what did it)."""
     shown: dict[str, Any] = {"kind": entry.kind.value, "id": entry.id, "at": _at(rt, entry.at)}
     if isinstance(entry, MessageEntry):
         shown["kind"] = entry.direction
         shown["text"] = entry.text
         if entry.direction == "mt":
             shown["state"] = entry.receipt_status or entry.status
+    elif isinstance(entry, EventEntry):
+        detail = "".join(f" · {k}={v}" for k, v in entry.detail.items())
+        shown["text"] = (
+            f"{entry.entity} #{entry.entity_id} {entry.event} "
+            f"({entry.cause_kind}:{entry.cause_ref}){detail}"
+        )
     else:
         shown["text"] = ", ".join(
-            f"{name}={getattr(entry, name)}"
-            for name in entry.__dataclass_fields__
-            if name not in ("id", "at") and getattr(entry, name) not in (None, {}, "")
+            f"{f.name}={getattr(entry, f.name)}"
+            for f in fields(entry)
+            if f.name not in ("id", "at") and getattr(entry, f.name) not in (None, "")
         )
     return shown
 
@@ -163,7 +171,7 @@ def _profile(
 
 def _fields(record: Any) -> dict[str, Any]:
     """A record's fields for a template (records are slotted dataclasses)."""
-    return {name: getattr(record, name) for name in record.__dataclass_fields__}
+    return {f.name: getattr(record, f.name) for f in fields(record)}
 
 
 @router.get("/subscribers/{msisdn}", response_class=HTMLResponse)
