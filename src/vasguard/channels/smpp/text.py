@@ -10,9 +10,9 @@ UCS-2, the concatenation UDH); this module only says which ``data_coding`` and
   and the 0xF0 message-class group with the default alphabet. Anything else is binary
   or a national alphabet the platform does not read: ``UnreadableText``, so the caller
   can refuse the MO explicitly instead of acting on mojibake.
-* A NUL character (UCS-2 0x0000, Latin-1 or IA5 0x00; GSM-7's 0x00 is ``@``) becomes
-  U+FFFD: no handset types one, PostgreSQL cannot store one, and refusing the MO would
-  lose it. The MO is kept and answered like any text the dialogue does not understand.
+* A NUL character (UCS-2 0x0000, Latin-1 or IA5 0x00; GSM-7's 0x00 is ``@``) is passed
+  on as it came: the intake stores every channel's MO with it as U+FFFD
+  (``domain.messages.NewMo.clean``), so the MO is kept, not refused.
 """
 
 from __future__ import annotations
@@ -83,9 +83,7 @@ def decode_concatenated(data_coding: int, parts: Sequence[bytes]) -> str:
 def _decode(alphabet: str, parts: Sequence[bytes]) -> str:
     try:
         if alphabet in ("gsm7", "ucs2"):
-            text = segmentation.decode_parts(parts, "gsm7" if alphabet == "gsm7" else "ucs2")
-        else:
-            text = b"".join(parts).decode(alphabet)
+            return segmentation.decode_parts(parts, "gsm7" if alphabet == "gsm7" else "ucs2")
+        return b"".join(parts).decode(alphabet)
     except ValueError as exc:  # an odd UCS-2 length or a lone surrogate is a UnicodeDecodeError
         raise UnreadableText(f"{alphabet} user data cannot be read: {exc}") from exc
-    return text.replace("\x00", "\ufffd")
