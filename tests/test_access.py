@@ -8,6 +8,7 @@ refused exactly as ``domain.access.may`` says.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -20,12 +21,16 @@ from sqlalchemy import select
 from vasguard.bootstrap import Runtime
 from vasguard.channels.http.app import create_app
 from vasguard.domain.access import Action, Role, may, parse_key
-from vasguard.services.keys import revoke_key
+from vasguard.services.keys import authenticate, revoke_key
 from vasguard.store import tables
 
 OPEN_PATHS = {"/health", "/ready", "/metrics"}
-ROLE_KEYS = {Role.OPERATOR: "operator", Role.CARE: "care", Role.PARTNER: "partner"}
-ROLE_KEYS[Role.GATEWAY] = "gateway"
+ROLE_KEYS = {
+    Role.OPERATOR: "operator",
+    Role.CARE: "care",
+    Role.PARTNER: "partner",
+    Role.GATEWAY: "gateway",
+}
 
 
 @pytest.fixture
@@ -202,10 +207,6 @@ def test_the_grants_follow_the_roles_of_the_issue():
 
 def test_a_key_check_does_not_wait_for_a_writer(rt, keys, world):
     """A bill run on SQLite holds the one writer for minutes: requests must still be let in."""
-    import threading
-
-    from vasguard.services.keys import authenticate
-
     holding, release = threading.Event(), threading.Event()
 
     def writer() -> None:
