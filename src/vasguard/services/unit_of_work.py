@@ -22,6 +22,7 @@ from vasguard.store.complaints import ComplaintRepository
 from vasguard.store.console_sessions import ConsoleSessionRepository
 from vasguard.store.customer_logins import CustomerLoginRepository
 from vasguard.store.events import EventRepository
+from vasguard.store.figures import FigureRepository
 from vasguard.store.idempotency import IdempotencyRepository
 from vasguard.store.keys import ApiKeyRepository
 from vasguard.store.ledger import LedgerRepository
@@ -59,6 +60,7 @@ class UnitOfWork(Protocol):
     timeline: TimelineRepository
     ledger: LedgerRepository
     reports: ReportRepository
+    figures: FigureRepository  # the dashboard's daily figures
 
     def __enter__(self) -> Self: ...
 

@@ -393,6 +393,25 @@ refunds = Table(
 )
 
 
+# --- the dashboard's daily figures (domain/figures.py), recounted by the figures job ------
+# One row per local day, province, provider and figure. Besides the rows of one province
+# and one provider, each refresh writes their sums: ``province`` ALL_PROVINCES ("00") is
+# every province, ``provider_id`` ALL_PROVIDERS (-1) every provider (and none: 0), and both
+# together, so an unfiltered dashboard reads a few rows a day, not one per partner and province.
+
+daily_figures = Table(
+    "daily_figures",
+    metadata,
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD, local
+    Column("province", String(2), primary_key=True),
+    Column("provider_id", Integer, primary_key=True),
+    Column("figure", String(20), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("refreshed_at", UtcDateTime(), nullable=False),
+    Index("ix_daily_figures_province_provider_day", "province", "provider_id", "day"),
+)
+
 # --- access: API keys, idempotency, the partner change feed and its webhooks ------------
 
 # A key is shown once; only the SHA-256 of its secret is kept. ``key_id`` is the public

@@ -21,6 +21,7 @@ from vasguard.store.console_sessions import ConsoleSessionRepository
 from vasguard.store.customer_logins import CustomerLoginRepository
 from vasguard.store.engine import one_writer
 from vasguard.store.events import EventRepository
+from vasguard.store.figures import FigureRepository
 from vasguard.store.idempotency import IdempotencyRepository
 from vasguard.store.keys import ApiKeyRepository
 from vasguard.store.ledger import LedgerRepository
@@ -87,6 +88,7 @@ class SqlUnitOfWork:
         self.timeline = TimelineRepository(self.conn)
         self.ledger = LedgerRepository(self.conn)
         self.reports = ReportRepository(self.conn)
+        self.figures = FigureRepository(self.conn)
         return self
 
     def commit(self) -> None:

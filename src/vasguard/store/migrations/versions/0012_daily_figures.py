@@ -1,0 +1,44 @@
+"""The dashboard's daily figures, recounted by the figures job.
+
+Revision ID: 0012
+Revises: 0011
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+import vasguard.store.types
+
+revision = "0012"
+down_revision = "0011"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "daily_figures",
+        sa.Column("day", sa.String(length=10), nullable=False),
+        sa.Column("province", sa.String(length=2), nullable=False),
+        sa.Column("provider_id", sa.Integer(), nullable=False),
+        sa.Column("figure", sa.String(length=20), nullable=False),
+        sa.Column("count", sa.BigInteger(), nullable=False),
+        sa.Column("amount_fen", sa.BigInteger(), nullable=False),
+        sa.Column("refreshed_at", vasguard.store.types.UtcDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "day", "province", "provider_id", "figure", name=op.f("pk_daily_figures")
+        ),
+    )
+    op.create_index(
+        "ix_daily_figures_province_provider_day",
+        "daily_figures",
+        ["province", "provider_id", "day"],
+        unique=False,
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_daily_figures_province_provider_day", table_name="daily_figures")
+    op.drop_table("daily_figures")
