@@ -42,6 +42,21 @@ def test_expire_job_takes_at(run, world):
     assert "1 orders expired" in run("jobs", "expire", "--at", "2026-11-25T10:00:00").stdout
 
 
+def test_figures_job_recounts_the_days_it_is_given(run, world):
+    run("order", "--msisdn", ALICE, "--service", "80100001", "--at", "2026-11-24T10:00:00")
+    done = run("jobs", "figures", "--at", "2026-11-25T10:00:00", "--days", "2", "--json")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout) == {
+        "first_day": "2026-11-24",
+        "last_day": "2026-11-25",
+        "rows": 1,
+    }
+    orders = world.rows(tables.daily_figures, tables.daily_figures.c.figure == "orders")
+    assert {(r["day"], r["count"]) for r in orders} == {("2026-11-24", 1)}
+    refused = run("jobs", "figures", "--days", "0")
+    assert refused.exit_code == 2 and "Traceback" not in refused.output
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -92,6 +107,7 @@ AT_COMMANDS = [
     ["jobs", "expire"],
     ["jobs", "bill", "--period", "2026-11"],
     ["jobs", "reminders"],
+    ["jobs", "figures"],
     ["plan", "order", "--msisdn", ALICE, "--plan", "P58"],
     ["complaint", "resolve", "--ticket", "TS2611240000001"],
     ["refund", "--charge", "1"],

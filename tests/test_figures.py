@@ -6,9 +6,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from access_keys import KeyedClient, issue_keys
 from conftest import ALICE, BOB, CAROL, HOME
 
+from vasguard.bootstrap import Runtime
+from vasguard.channels.http.app import create_app
 from vasguard.channels.sms.loopback import LoopbackSmsc
+from vasguard.config import Settings
 from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.figures import Days, Figure
 from vasguard.domain.refusals import InvalidInput
@@ -182,3 +186,38 @@ def test_the_scorecards_match_the_hand_count_and_flag_by_the_thresholds(operator
     assert scorecards(operator.uow(), operator.deployment, "2026-10") == []
     with pytest.raises(InvalidInput):
         scorecards(operator.uow(), operator.deployment, "2026-13")
+
+
+def test_the_partner_report_carries_each_partners_scorecard_and_flags(operator, db_url):
+    rt = Runtime(Settings(database_url=db_url, scorecard_min_orders=4), fixed_clock=operator.clock)
+    try:
+        with KeyedClient(create_app(rt), issue_keys(rt, HOME)) as client:
+            answer = client.get("/api/v1/reports/partners", params={"period": "2026-11"})
+            assert answer.status_code == 200, answer.text
+            lines = {line["code"]: line for line in answer.json()["lines"]}
+            assert sorted(lines) == ["801001", "802001"]
+            weather = lines["801001"]
+            assert weather["flagged"] is True
+            assert weather["scorecard"] == {
+                "orders": 4,
+                "confirmation_rate": 0.5,
+                "reminder_cancels": 1,
+                "reminder_cancel_rate": 0.5,
+                "listing_cancels": 0,
+                "listing_cancel_rate": 0.0,
+                "held": 1,
+                "complaints": 1,
+                "complaints_per_1000": 1000.0,
+                "refunds": 1,
+                "refunded_fen": 120,
+                "flags": ["low_confirmation", "reminder_cancels", "complaints"],
+            }
+            assert weather["orders"] == 4  # the live report's own count agrees
+            farm = lines["802001"]
+            assert (farm["flagged"], farm["scorecard"]["flags"]) == (False, [])  # 1 order < 4
+            only = client.get(
+                "/api/v1/reports/partners", params={"period": "2026-11", "flagged": "true"}
+            ).json()
+            assert [line["code"] for line in only["lines"]] == ["801001"]
+    finally:
+        rt.engine.dispose()

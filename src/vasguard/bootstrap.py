@@ -20,6 +20,7 @@ from vasguard.channels.sms.loopback import LoopbackSmsc
 from vasguard.config import Settings
 from vasguard.domain.clock import Clock, FixedClock, SystemClock
 from vasguard.domain.commands import DEFAULT_KEYWORDS, ENGLISH_REGIME
+from vasguard.domain.scorecards import Thresholds
 from vasguard.domain.templates import Branding
 from vasguard.services.deployment import Deployment
 from vasguard.services.outbox import flush, record_receipt
@@ -82,6 +83,13 @@ class Runtime:
             reminder_lead_time=timedelta(hours=s.reminder_lead_hours),
             require_delivery_receipt=s.require_delivery_receipt,
             first_month=s.first_month,
+            scorecard_thresholds=Thresholds(
+                min_orders=s.scorecard_min_orders,
+                min_confirmation_rate=s.scorecard_min_confirmation_rate,
+                max_reminder_cancel_rate=s.scorecard_max_reminder_cancel_rate,
+                max_listing_cancel_rate=s.scorecard_max_listing_cancel_rate,
+                max_complaints_per_1000=s.scorecard_max_complaints_per_1000,
+            ),
         )
 
     def clock(self, at: datetime | None = None) -> Clock:

@@ -119,6 +119,29 @@ class Settings(BaseSettings):
     bill_run_hour: int = Field(
         3, ge=0, le=23, description="local hour on the 1st the last month is billed"
     )
+    figures_interval_minutes: float = Field(
+        10.0, gt=0, description="figures job period (the dashboard's and scorecards' counts)"
+    )
+    figures_days: int = Field(
+        2, ge=1, le=400, description="local days the figures job recounts, today's included"
+    )
+
+    # --- partner scorecards: a partner crossing any of these is flagged ------------------
+    scorecard_min_orders: int = Field(
+        20, ge=1, description="orders in a month below which a partner is not judged"
+    )
+    scorecard_min_confirmation_rate: float = Field(
+        0.6, ge=0, le=1, description="flag below this share of orders confirmed"
+    )
+    scorecard_max_reminder_cancel_rate: float = Field(
+        0.2, ge=0, description="flag above this share of confirmations cancelled once reminded"
+    )
+    scorecard_max_listing_cancel_rate: float = Field(
+        0.05, ge=0, description="flag above this share of held subscriptions cancelled by 0000"
+    )
+    scorecard_max_complaints_per_1000: float = Field(
+        5.0, ge=0, description="flag above this many complaints per 1,000 held subscriptions"
+    )
 
     # --- the partners' webhooks ---------------------------------------------------------
     webhooks: bool = Field(True, description="run the webhook dispatcher in `serve`")

@@ -131,3 +131,28 @@ def jobs_reminders(at: AtOption = None, as_json: JsonOption = False) -> None:
         out.print(exempt)
 
     emit(as_json, {**asdict(result), "sent": sent}, human)
+
+
+@app.command("figures")
+def jobs_figures(
+    at: AtOption = None,
+    days: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=400, help="local days to recount, today's included (default: the setting)"
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Recount the dashboard's and the scorecards' daily figures of the last days."""
+    from vasguard.services.figures import recount_figures
+
+    rt = runtime()
+    span = days or rt.settings.figures_days
+    done = recount_figures(rt.uow(), rt.clock(at), rt.deployment, span)
+    first, last = done.days.first.isoformat(), done.days.last.isoformat()
+    emit(
+        as_json,
+        {"first_day": first, "last_day": last, "rows": done.rows},
+        lambda: out.print(f"figures of {first} to {last} recounted: {done.rows} rows"),
+    )

@@ -6,6 +6,8 @@
 - ``expiry``: pending orders past their confirmation window, every
   ``expiry_interval_minutes``. Listings need no job: each carries its ``expires_at`` and
   only a subscriber's latest counts, so an old one simply stops being read.
+- ``figures``: the dashboard's daily figures of the last ``figures_days`` days, every
+  ``figures_interval_minutes``.
 - ``bill``: the month that just ended, at ``bill_run_hour`` local time on the 1st. It is
   charged as of that instant (not of when it happens to run), so a run interrupted by a
   shutdown resumes the same run, and a period that already has a finished run is not
@@ -29,6 +31,7 @@ from vasguard.domain.periods import Period
 from vasguard.domain.sending import Window, next_window_opening
 from vasguard.process.scheduler import Checkpoint, Job
 from vasguard.services.billing import run_bill
+from vasguard.services.figures import recount_figures
 from vasguard.services.orders import expire_orders
 from vasguard.services.reminders import run_reminders
 
@@ -43,6 +46,7 @@ def platform_jobs(rt: Runtime, clock: Clock, zones: Iterable[str]) -> list[Job]:
     billing = MonthlyBilling(deployment.timezone, s.bill_run_hour)
     reminder_every = timedelta(minutes=s.reminder_interval_minutes)
     expiry_every = timedelta(minutes=s.expiry_interval_minutes)
+    figures_every = timedelta(minutes=s.figures_interval_minutes)
 
     def reminders(now: datetime, checkpoint: Checkpoint) -> Mapping[str, object]:
         run = run_reminders(
@@ -61,6 +65,10 @@ def platform_jobs(rt: Runtime, clock: Clock, zones: Iterable[str]) -> list[Job]:
     def expiry(now: datetime, _checkpoint: Checkpoint) -> Mapping[str, object]:
         cause = Cause(CauseKind.JOB, "scheduler:expiry")
         return {"expired": expire_orders(rt.uow(), FixedClock(now), cause=cause)}
+
+    def figures(now: datetime, _checkpoint: Checkpoint) -> Mapping[str, object]:
+        done = recount_figures(rt.uow(), FixedClock(now), deployment, s.figures_days)
+        return {"first_day": done.days.first.isoformat(), "rows": done.rows}
 
     def bill(now: datetime, checkpoint: Checkpoint) -> Mapping[str, object]:
         period = billing.latest(now)
@@ -95,6 +103,12 @@ def platform_jobs(rt: Runtime, clock: Clock, zones: Iterable[str]) -> list[Job]:
             expiry,
             first_at=lambda start: start,
             next_at=lambda ran: ran + expiry_every,
+        ),
+        Job(
+            "figures",
+            figures,
+            first_at=lambda start: start,
+            next_at=lambda ran: ran + figures_every,
         ),
         Job(
             "bill",

@@ -7,6 +7,7 @@ from datetime import time, timedelta
 
 from vasguard.domain.catalogue import Subscriber
 from vasguard.domain.commands import DEFAULT_KEYWORDS, Keywords
+from vasguard.domain.scorecards import Thresholds
 from vasguard.domain.templates import Branding, Language, Templates
 
 
@@ -27,6 +28,7 @@ class Deployment:
     reminder_lead_time: timedelta = timedelta(hours=24)
     require_delivery_receipt: bool = False
     first_month: str = "full"
+    scorecard_thresholds: Thresholds = field(default_factory=Thresholds)
 
     @property
     def service_number(self) -> str:

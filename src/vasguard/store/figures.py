@@ -97,9 +97,9 @@ class FigureRepository:
         shifted = _Days(self._conn.dialect.name, offset, start, end, at)
         self._conn.execute(delete(daily_figures).where(_in(days)))
         arms = shifted.arms() + [shifted.held(d, _local_start(d, timezone)) for d in held_on]
-        written = self._conn.execute(
-            insert(daily_figures).from_select(_COLUMNS, union_all(*arms))
-        ).rowcount
+        self._conn.execute(insert(daily_figures).from_select(_COLUMNS, union_all(*arms)))
+        finest = (_in(days), f.province != ALL_PROVINCES, f.provider_id != ALL_PROVIDERS)
+        written = self._conn.scalar(select(func.count()).where(*finest))
         every_province = literal(ALL_PROVINCES, String())
         every_provider = literal(ALL_PROVIDERS, Integer())
         for province, provider in (
@@ -117,7 +117,7 @@ class FigureRepository:
                     func.sum(f.amount_fen),
                     literal(at, daily_figures.c.refreshed_at.type),
                 )
-                .where(_in(days), f.province != ALL_PROVINCES, f.provider_id != ALL_PROVIDERS)
+                .where(*finest)
                 .group_by(f.day, province, provider, f.figure)
             )
             self._conn.execute(insert(daily_figures).from_select(_COLUMNS, summed))

@@ -12,6 +12,8 @@ from vasguard.channels.http.auth import requires, runtime_of
 from vasguard.channels.http.fields import PERIOD_PATTERN, Line
 from vasguard.domain.access import Action, Principal
 from vasguard.domain.reports import ReportLine
+from vasguard.domain.scorecards import Flag
+from vasguard.services.figures import scorecards
 from vasguard.services.reports import partner_report, province_report
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
@@ -47,6 +49,38 @@ class ReportOut(BaseModel):
     lines: list[ReportLineOut]
 
 
+class ScorecardOut(BaseModel):
+    """The partner's month from the daily figures (as of the figures job's last recount)."""
+
+    orders: int
+    confirmation_rate: float | None = Field(description="confirmations / orders")
+    reminder_cancels: int = Field(description="cancelled after the reminder, before a charge")
+    reminder_cancel_rate: float | None = Field(description="reminder_cancels / confirmations")
+    listing_cancels: int = Field(description="cancelled through a 0000 listing")
+    listing_cancel_rate: float | None = Field(description="listing_cancels / held")
+    held: int = Field(description="subscriptions live at the month's last counted day")
+    complaints: int
+    complaints_per_1000: float | None = Field(description="complaints per 1,000 held")
+    refunds: int
+    refunded_fen: int
+    flags: list[Flag] = Field(description="thresholds crossed (VASGUARD_SCORECARD_*)")
+
+
+_CARD_FIGURES = [name for name in ScorecardOut.model_fields if name != "flags"]
+
+
+class PartnerLineOut(ReportLineOut):
+    scorecard: ScorecardOut | None = Field(
+        description="a partner's scorecard; none for the operator's own services"
+    )
+    flagged: bool = Field(description="the scorecard crosses a threshold")
+
+
+class PartnerReportOut(BaseModel):
+    period: str
+    lines: list[PartnerLineOut]
+
+
 def _report(period: str, lines: list[ReportLine]) -> ReportOut:
     return ReportOut(
         period=period,
@@ -60,7 +94,31 @@ def get_province_report(rt: Rt, _: Operator, period: PeriodQuery) -> ReportOut:
     return _report(period, province_report(rt.uow(), rt.deployment, period))
 
 
-@router.get("/partners", response_model=ReportOut)
-def get_partner_report(rt: Rt, _: Operator, period: PeriodQuery) -> ReportOut:
-    """Per provider of the services (plan fees, being the operator's, are left out)."""
-    return _report(period, partner_report(rt.uow(), rt.deployment, period))
+@router.get("/partners", response_model=PartnerReportOut)
+def get_partner_report(
+    rt: Rt,
+    _: Operator,
+    period: PeriodQuery,
+    flagged: Annotated[bool, Query(description="only partners flagged by their scorecard")] = False,
+) -> PartnerReportOut:
+    """Per provider of the services (plan fees, being the operator's, are left out), each
+    partner with its scorecard and the thresholds it crosses."""
+    limits = rt.deployment.scorecard_thresholds
+    cards = {card.provider_code: card for card in scorecards(rt.uow(), rt.deployment, period)}
+    lines: list[PartnerLineOut] = []
+    for line in partner_report(rt.uow(), rt.deployment, period):
+        card = cards.get(line.code)
+        shown = None
+        if card is not None:
+            figures = {name: getattr(card, name) for name in _CARD_FIGURES}
+            shown = ScorecardOut(**figures, flags=list(card.flags(limits)))
+        if flagged and not (shown and shown.flags):
+            continue
+        lines.append(
+            PartnerLineOut(
+                **ReportLineOut.model_validate(line, from_attributes=True).model_dump(),
+                scorecard=shown,
+                flagged=bool(shown and shown.flags),
+            )
+        )
+    return PartnerReportOut(period=period, lines=lines)
