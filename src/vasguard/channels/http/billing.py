@@ -6,14 +6,12 @@ only until the run's record is committed (or the run is refused: a period not be
 period another run holds), then answers 202 with the run, whose progress
 ``GET /bill-runs/{id}`` reads from its record. A process that stops mid-run leaves the
 run ``running`` with its cursor; starting it again (here, the CLI or the scheduler)
-resumes or supersedes it, charging only what is left (``services/billing.py``).
+resumes or supersedes it, charging only what is left (``services/billing.py``); the
+console starts runs the same way (``services/bill_run_thread.py``).
 """
 
 from __future__ import annotations
 
-import logging
-import queue
-import threading
 from datetime import datetime
 from typing import Annotated
 
@@ -33,10 +31,9 @@ from vasguard.channels.http.pages import (
     page_by_id,
 )
 from vasguard.domain.access import Action, Principal
-from vasguard.domain.charging import BillRun, Kind
-from vasguard.domain.events import Cause
+from vasguard.domain.charging import Kind
 from vasguard.domain.ledger import ChargeStatus
-from vasguard.services.billing import run_bill
+from vasguard.services.bill_run_thread import start_bill_run
 from vasguard.services.ledger import (
     bill_run,
     bill_runs_page,
@@ -44,8 +41,6 @@ from vasguard.services.ledger import (
     charges_page,
     refunds_page,
 )
-
-_log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1", tags=["charges and bill runs"])
 
@@ -269,7 +264,7 @@ def post_bill_run(
 
     Refused (nothing written) for a period not begun, or one another run holds (409).
     """
-    run = _start(rt, body.period, principal.cause)
+    run = start_bill_run(rt.uow, rt.clock(), rt.deployment, body.period, cause=principal.cause)
     response.headers["Location"] = f"{router.prefix}/bill-runs/{run.id}"
     return BillRunStartedOut(
         id=run.id,
@@ -301,46 +296,3 @@ def get_bill_run(
     _: Annotated[Principal, Depends(requires(Action.READ_BILLING))],
 ) -> BillRunOut:
     return BillRunOut.model_validate(bill_run(rt.uow(), bill_run_id), from_attributes=True)
-
-
-class _Launch:
-    """What the run's thread tells the request: its record once committed, or why it did
-    not start. Told once; what goes wrong later is logged, the record stays resumable."""
-
-    def __init__(self) -> None:
-        self.answer: queue.SimpleQueue[BillRun | Exception] = queue.SimpleQueue()
-        self.told = False
-
-    def tell(self, outcome: BillRun | Exception) -> None:
-        self.told = True
-        self.answer.put(outcome)
-
-
-def _start(rt: Runtime, period: str, cause: Cause) -> BillRun:
-    """Run the bill of ``period`` in a thread named ``bill-run-{period}``; the run once
-    started, or the refusal raised here."""
-    clock = rt.clock()
-    launch = _Launch()
-
-    def work() -> None:
-        try:
-            run_bill(
-                rt.uow(),
-                clock,
-                rt.deployment,
-                period,
-                wall_clock=clock,
-                cause=cause,
-                started=launch.tell,
-            )
-        except Exception as failed:  # the request hears of it, or the log does
-            if not launch.told:
-                launch.tell(failed)
-                return
-            _log.exception("bill run of %s stopped; start it again to resume it", period)
-
-    threading.Thread(target=work, name=f"bill-run-{period}", daemon=True).start()
-    outcome = launch.answer.get()
-    if isinstance(outcome, Exception):
-        raise outcome
-    return outcome
