@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -66,15 +67,20 @@ def log_in(uow: UnitOfWork, clock: Clock, key: str) -> Login:
     return Login(token, csrf, principal)
 
 
-def session_of(uow: UnitOfWork, clock: Clock, token: str) -> ConsoleSession | None:
-    """The live session ``token`` names, or ``None``; a session found dead because its
-    key was revoked or its time is up is ended now, so it stays dead."""
+def session_of(
+    reader: UnitOfWork, clock: Clock, token: str, writer: Callable[[], UnitOfWork]
+) -> ConsoleSession | None:
+    """The live session ``token`` names, or ``None``. Read with ``reader`` (no writer lock:
+    on SQLite a bill run holds that for its whole run, and pages must not wait for it); a
+    session found dead because its key was revoked or its time is up is ended with a
+    ``writer()``, so it stays dead."""
     at = clock.now()
-    with uow:
-        found = uow.console_sessions.by_token(token_sha256(token))
-        if found is None or found.live_at(at):
-            return found
-        if found.ended_at is None:
+    with reader:
+        found = reader.console_sessions.by_token(token_sha256(token))
+    if found is None or found.live_at(at):
+        return found
+    if found.ended_at is None:
+        with writer() as uow:
             uow.console_sessions.end(found.id, at)
             uow.commit()
     return None

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Form, Request, Response
+from fastapi import FastAPI, Form, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from vasguard.bootstrap import Runtime
-from vasguard.channels.console import phone, subscribers
+from vasguard.channels.console import bill_runs, catalogue, dashboard, phone, subscribers
 from vasguard.channels.console.strings import refusal_text, text
 from vasguard.channels.console.web import (
     LOGIN_CSRF_COOKIE,
     PREFIX,
     SESSION_COOKIE,
-    checked_session,
-    current_session,
+    CheckedSession,
+    Session,
     install,
     language,
     language_switch,
@@ -32,12 +32,8 @@ from vasguard.channels.console.web import (
     runtime,
     set_cookie,
 )
-from vasguard.domain.console import ConsoleSession
 from vasguard.domain.refusals import Refused
 from vasguard.services.console_sessions import log_in, log_out
-
-Session = Annotated[ConsoleSession, Depends(current_session)]
-CheckedSession = Annotated[ConsoleSession, Depends(checked_session)]
 
 
 def mount(app: FastAPI, rt: Runtime) -> None:
@@ -56,6 +52,9 @@ def console_app(rt: Runtime) -> FastAPI:
     )
     console.include_router(phone.router)
     console.include_router(subscribers.router)
+    console.include_router(bill_runs.router)
+    console.include_router(catalogue.router)
+    console.include_router(dashboard.router)
 
     @console.get("/", response_class=HTMLResponse)
     def home(request: Request, session: Session) -> HTMLResponse:

@@ -18,17 +18,17 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response
+from fastapi import APIRouter, Form, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from vasguard.bootstrap import Runtime
-from vasguard.channels.console.catalogue import in_yuan
 from vasguard.channels.console.strings import TEXTS, Language, refusal_text, text
 from vasguard.channels.console.web import (
     PREFIX,
-    checked_session,
-    current_session,
+    CheckedSession,
+    Session,
     language,
+    message_page,
     page,
     redirect,
     runtime,
@@ -36,6 +36,7 @@ from vasguard.channels.console.web import (
 from vasguard.domain.access import Action, may
 from vasguard.domain.console import ConsoleSession
 from vasguard.domain.ledger import BillRunRecord
+from vasguard.domain.money import yuan_decimal
 from vasguard.domain.periods import Period
 from vasguard.domain.refusals import InvalidInput, Refused
 from vasguard.services.audit import audit_period
@@ -46,8 +47,6 @@ log = logging.getLogger("vasguard.channels.console")
 
 router = APIRouter(prefix="/bill-runs", include_in_schema=False)
 
-Session = Annotated[ConsoleSession, Depends(current_session)]
-CheckedSession = Annotated[ConsoleSession, Depends(checked_session)]
 RunId = Annotated[int, Path(ge=1, le=2**53)]
 
 SHOWN = 50  # runs a page
@@ -76,7 +75,7 @@ def _progress(rt: Runtime, run: BillRunRecord) -> dict[str, Any]:
         "finished": _local(rt, run.finished_at),
         "cursor": run.cursor,
         "charged_count": run.charged_count,
-        "charged_yuan": in_yuan(run.charged_fen),
+        "charged_yuan": yuan_decimal(run.charged_fen),
     }
 
 
@@ -141,7 +140,7 @@ def start(
     lang = language(request)
     if not may(session.principal.role, Action.BILL_RUN):
         message = text(lang, "bill_operator_only")
-        return page(request, "message.html", session=session, message=message, status_code=403)
+        return message_page(request, session, message, 403)
     rt = runtime(request)
     typed = period.strip()[:MAX_PERIOD]
     try:
@@ -172,7 +171,7 @@ def one_run(request: Request, session: Session, bill_run_id: RunId) -> Response:
         run = bill_run(rt.reader(), bill_run_id)
     except Refused as refused:
         message = refusal_text(language(request), refused)
-        return page(request, "message.html", session=session, message=message, status_code=404)
+        return message_page(request, session, message, 404)
     running = run.status == "running"
     audit = None if running else audit_period(rt.uow(), rt.deployment, run.period, listed=LISTED)
     return page(
@@ -184,12 +183,17 @@ def one_run(request: Request, session: Session, bill_run_id: RunId) -> Response:
         status=_status(language(request), run.status),
         running=running,
         charged=[
-            {"kind": kind, "count": made.count, "yuan": in_yuan(made.fen)}
+            {"kind": kind, "count": made.count, "yuan": yuan_decimal(made.fen)}
             for kind, made in sorted(run.charged.items())
         ],
         skipped=sorted(run.skipped.items()),
         exempt=[
-            {"service": e.service, "reason": e.reason, "charges": e.charges, "yuan": in_yuan(e.fen)}
+            {
+                "service": e.service,
+                "reason": e.reason,
+                "charges": e.charges,
+                "yuan": yuan_decimal(e.fen),
+            }
             for e in run.exempt
         ],
         audit=audit,

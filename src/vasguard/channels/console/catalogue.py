@@ -11,15 +11,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response
+from fastapi import APIRouter, Form, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from vasguard.channels.console.strings import refusal_text, text
 from vasguard.channels.console.web import (
     PREFIX,
-    checked_session,
-    current_session,
+    CheckedSession,
+    Session,
     language,
+    message_page,
     page,
     redirect,
     runtime,
@@ -27,13 +28,12 @@ from vasguard.channels.console.web import (
 from vasguard.domain.access import Action, may
 from vasguard.domain.catalogue import Service
 from vasguard.domain.console import ConsoleSession
+from vasguard.domain.money import yuan_decimal
 from vasguard.domain.refusals import Refused
 from vasguard.services.catalogue import search_services, set_exemption
 
 router = APIRouter(prefix="/catalogue", include_in_schema=False)
 
-Session = Annotated[ConsoleSession, Depends(current_session)]
-CheckedSession = Annotated[ConsoleSession, Depends(checked_session)]
 Code = Annotated[str, Path(max_length=21)]
 After = Annotated[int, Query(ge=0, le=2**53)]
 
@@ -43,19 +43,13 @@ MAX_REASON = 500
 DONE = {"set": "cat_set_done", "ended": "cat_end_done"}
 
 
-def in_yuan(fen: int) -> str:
-    """Integer fen as yuan with two decimals (``250`` → ``2.50``), for tables of amounts."""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{'-' if fen < 0 else ''}{whole}.{cents:02d}"
-
-
 def _shown(service: Service) -> dict[str, Any]:
     return {
         "code": service.code,
         "name": service.name,
         "provider": service.provider_name,
         "mode": service.billing_mode.value,
-        "price": in_yuan(service.price_fen),
+        "price": yuan_decimal(service.price_fen),
         "reason": service.reminder_exempt_reason,
     }
 
@@ -138,7 +132,7 @@ def _change(request: Request, session: ConsoleSession, code: str, reason: str | 
     lang = language(request)
     if not may(session.principal.role, Action.EDIT_CATALOGUE):
         message = text(lang, "cat_operator_only")
-        return page(request, "message.html", session=session, message=message, status_code=403)
+        return message_page(request, session, message, 403)
     error = None
     if reason is not None and not reason.strip():
         error = text(lang, "reason_needed")

@@ -15,15 +15,15 @@ import secrets
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, Path, Request, Response
+from fastapi import APIRouter, Form, Path, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from vasguard.bootstrap import Runtime
 from vasguard.channels.console.strings import refusal_text, text
 from vasguard.channels.console.web import (
     PREFIX,
-    checked_session,
-    current_session,
+    CheckedSession,
+    Session,
     language,
     page,
     redirect,
@@ -43,8 +43,6 @@ log = logging.getLogger("vasguard.channels.console")
 
 router = APIRouter(prefix="/phone", include_in_schema=False)
 
-Session = Annotated[ConsoleSession, Depends(current_session)]
-CheckedSession = Annotated[ConsoleSession, Depends(checked_session)]
 Number = Annotated[str, Path(max_length=32)]
 
 SHOWN = 50  # messages in the conversation view

@@ -18,16 +18,17 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, Path, Request, Response
+from fastapi import APIRouter, Form, Path, Request, Response
 from fastapi.responses import HTMLResponse
 
 from vasguard.bootstrap import Runtime
 from vasguard.channels.console.strings import refusal_text, text
 from vasguard.channels.console.web import (
     PREFIX,
-    checked_session,
-    current_session,
+    CheckedSession,
+    Session,
     language,
+    message_page,
     page,
     redirect,
     runtime,
@@ -50,8 +51,6 @@ log = logging.getLogger("vasguard.channels.console")
 
 router = APIRouter(include_in_schema=False)
 
-Session = Annotated[ConsoleSession, Depends(current_session)]
-CheckedSession = Annotated[ConsoleSession, Depends(checked_session)]
 Number = Annotated[str, Path(max_length=32)]
 Reason = Annotated[str, Form(max_length=2000)]
 
@@ -76,13 +75,7 @@ def _reason(request: Request, reason: str) -> str | None:
 
 
 def _not_found(request: Request, session: ConsoleSession, refused: Refused) -> HTMLResponse:
-    return page(
-        request,
-        "message.html",
-        session=session,
-        message=refusal_text(language(request), refused),
-        status_code=404,
-    )
+    return message_page(request, session, refusal_text(language(request), refused), 404)
 
 
 @router.get("/subscribers", response_class=HTMLResponse)

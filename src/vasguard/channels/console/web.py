@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -45,9 +45,11 @@ SECURITY_HEADERS = {
 NAV: list[tuple[str, str | None]] = [
     ("nav_home", "/"),
     ("nav_phone", "/phone"),
-    ("nav_dashboard", None),
+    ("nav_dashboard", "/dashboard"),
     ("nav_subscribers", "/subscribers"),
-    ("nav_partners", None),
+    ("nav_bill_runs", "/bill-runs"),
+    ("nav_catalogue", "/catalogue"),
+    ("nav_partners", "/partners"),
 ]
 
 templates = Environment(
@@ -83,7 +85,7 @@ def current_session(request: Request) -> ConsoleSession:
     """The live session of this request (read with its key on every request)."""
     token = request.cookies.get(SESSION_COOKIE)
     rt = runtime(request)
-    session = session_of(rt.uow(), rt.clock(), token) if token else None
+    session = session_of(rt.reader(), rt.clock(), token, rt.uow) if token else None
     if session is None:
         raise LoginNeeded
     return session
@@ -104,6 +106,11 @@ async def checked_session(request: Request) -> ConsoleSession:
     if not csrf_matches(session.csrf_token, await presented_csrf(request)):
         raise FormExpired
     return session
+
+
+# A route's session: ``Session`` to read a page, ``CheckedSession`` to change something.
+Session = Annotated[ConsoleSession, Depends(current_session)]
+CheckedSession = Annotated[ConsoleSession, Depends(checked_session)]
 
 
 def page(
@@ -129,6 +136,13 @@ def page(
         **context,
     )
     return HTMLResponse(body, status_code=status_code)
+
+
+def message_page(
+    request: Request, session: ConsoleSession | None, message: str, status_code: int
+) -> HTMLResponse:
+    """A page saying only ``message``: why a request was refused or found nothing."""
+    return page(request, "message.html", session=session, message=message, status_code=status_code)
 
 
 def redirect(location: str) -> RedirectResponse:
