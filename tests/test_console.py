@@ -3,6 +3,7 @@ languages, the phone simulator's MO path and the subscriber page. Both stores.""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
@@ -268,6 +269,8 @@ def test_a_refund_without_the_csrf_token_or_a_reason_changes_nothing(client, key
     assert done.status_code == 303
     [refund] = world.rows(tables.refunds)
     assert refund["charge_id"] == charge_id and refund["cause_ref"] == "api:care"
+    [event] = world.rows(tables.events, tables.events.c.kind == "refunded")
+    assert json.loads(event["detail"])["reason"] == "未收到提醒"
     assert "link-refund" in client.get(f"/console/charges/{charge_id}").text
 
 
@@ -290,3 +293,5 @@ def test_care_cancels_and_complains_from_the_subscriber_page(client, keys, world
     assert cancelled.status_code == 200 and "已退订" in cancelled.text
     [row] = world.rows(tables.subscriptions, tables.subscriptions.c.id == subscription_id)
     assert row["state"] == "cancelled"
+    [event] = world.rows(tables.events, tables.events.c.kind == "cancelled")
+    assert (event["cause_ref"], json.loads(event["detail"])["reason"]) == ("care", "用户来电要求")

@@ -39,6 +39,7 @@ class Ending:
     end_cause: EndCause
     timezone: str
     message_id: int | None = None
+    reason: str | None = None  # staff's words for a cancellation they made, kept in its event
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,7 @@ def end_subscriptions(
                     "via": ending.end_cause,
                     "charged": item.charged,
                     "voided": voided,
+                    **({"reason": ending.reason} if ending.reason else {}),
                 },
             )
         )

@@ -156,8 +156,10 @@ def refund_charge(
     amount_fen: int | None,
     cause: Cause,
     principal: Principal | None = None,
+    reason: str | None = None,
 ) -> Refund:
     """Refund one charge (in full by default); a charge already refunded returns that refund.
+    ``reason``, staff's words for it, is kept in the refund's event.
 
     Raises ``ResolutionRefused`` (and changes nothing) for an unknown charge or an amount
     that is not more than 0 or is larger than the charge.
@@ -173,7 +175,7 @@ def refund_charge(
         if existing is not None:
             return _existing(existing)
         amount = refund_amount(charge_id, charge.amount_fen, amount_fen)
-        made = add_refund(uow, charge, amount, None, cause, at)
+        made = add_refund(uow, charge, amount, None, cause, at, reason=reason)
         if made is None:
             # Refunded concurrently between our read and our insert: report that refund.
             uow.rollback()
@@ -203,6 +205,7 @@ def add_refund(
     at: datetime,
     *,
     event: Literal["refunded", "voided"] = "refunded",
+    reason: str | None = None,
 ) -> Refund | None:
     """Insert the refund and its event, in ``uow``'s transaction; ``None`` if the charge
     already has a refund. ``event`` names why: given back by care, or voided by an ending."""
@@ -229,6 +232,7 @@ def add_refund(
                 "amount_fen": amount,
                 "period": charge.period,
                 "complaint": complaint_id,
+                **({"reason": reason} if reason else {}),
             },
         )
     )

@@ -192,12 +192,14 @@ def cancel_for_customer(
     msisdn: str,
     subscription_ids: Sequence[int] | None,
     principal: Principal,
+    reason: str | None = None,
 ) -> Cancelled:
     """Cancel some of a subscriber's subscriptions (``None``: every open one) on care's
     or the operator's word, and tell the customer by SMS inside the sending window.
 
     All or nothing: an id that is not one of the subscriber's (or not the caller's to see)
-    refuses them all. One already ended is reported as such and left as it is.
+    refuses them all. One already ended is reported as such and left as it is. ``reason``,
+    staff's words for it, is kept in each cancellation's event.
     """
     at = clock.now()
     with uow:
@@ -214,7 +216,9 @@ def cancel_for_customer(
                 + ", ".join(str(i) for i in missing)
                 + "; nothing was cancelled"
             )
-        ending = Ending(uow, subscriber, at, principal.cause, EndCause.API, deployment.timezone)
+        ending = Ending(
+            uow, subscriber, at, principal.cause, EndCause.API, deployment.timezone, reason=reason
+        )
         ended, already = end_subscriptions(ending, held)
         notice = None
         if ended:

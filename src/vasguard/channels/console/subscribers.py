@@ -4,14 +4,12 @@ open a charge's evidence chain, and act for the customer (cancel, complain, refu
 Everything goes through the services the API's routes call, with the session's
 principal, so a provincial key sees its own province only (another's number or charge
 is not found, as over the API). Each action is a form carrying the session's CSRF token
-and a reason: a complaint keeps its reason as its text; a cancellation and a refund take
-no note in their services, so their reason goes to the log with the key, the number and
-what was done, beside the event that names the key.
+and a reason: a complaint keeps it as its text, a cancellation and a refund in their
+events, beside the key that made them.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import fields
 from datetime import datetime
@@ -46,8 +44,6 @@ from vasguard.services.plans import plan_history
 from vasguard.services.resolutions import refund_charge
 from vasguard.services.subscribers import timeline
 from vasguard.services.subscriptions import cancel_for_customer, subscriptions_of
-
-log = logging.getLogger("vasguard.channels.console")
 
 router = APIRouter(include_in_schema=False)
 
@@ -220,15 +216,7 @@ def cancel(
             msisdn=msisdn,
             subscription_ids=[subscription_id],
             principal=session.principal,
-        )
-        log.info(
-            "console cancellation",
-            extra={
-                "key": session.principal.name,
-                "msisdn": normalise(msisdn),
-                "subscription_id": subscription_id,
-                "reason": reason,
-            },
+            reason=reason.strip(),
         )
 
     return _act(request, session, msisdn, Action.CANCEL, reason, "cancelled_done", act)
@@ -342,22 +330,14 @@ def refund(
         error = text(language(request), "not_allowed")
     if error is None:
         try:
-            made = refund_charge(
+            refund_charge(
                 rt.uow(),
                 rt.clock(),
                 charge_id=charge_id,
                 amount_fen=None,
                 cause=session.principal.cause,
                 principal=session.principal,
-            )
-            log.info(
-                "console refund",
-                extra={
-                    "key": session.principal.name,
-                    "charge_id": charge_id,
-                    "refund_id": made.refund_id,
-                    "reason": reason,
-                },
+                reason=reason.strip(),
             )
             return redirect(f"{PREFIX}/charges/{charge_id}")
         except Refused as refused:
