@@ -295,3 +295,18 @@ def test_care_cancels_and_complains_from_the_subscriber_page(client, keys, world
     assert row["state"] == "cancelled"
     [event] = world.rows(tables.events, tables.events.c.kind == "cancelled")
     assert (event["cause_ref"], json.loads(event["detail"])["reason"]) == ("care", "用户来电要求")
+
+
+def test_the_timeline_pages_back_through_every_entry(client, keys, world):
+    for n in range(60):  # each an MO and its reply: 120 entries, more than a page
+        world.sms(f"问题{n}", ALICE)
+    log_in(client, keys["care"])
+    first = client.get(f"/console/subscribers/{ALICE}")
+    found = re.search(r'id="older" href="([^"]+)"', first.text)
+    assert found and first.text.count('<li class="entry') == 100
+    older = client.get(found.group(1).replace("&amp;", "&"))
+    assert older.status_code == 200
+    assert older.text.count('<li class="entry') == 20 and 'id="older"' not in older.text
+    texts = re.findall(r'<span class="text">([^<]*)</span>', first.text + older.text)
+    assert sum(1 for t in texts if t.startswith("问题")) == 60
+    assert client.get(f"/console/subscribers/{ALICE}?older=junk").status_code == 404

@@ -7,11 +7,14 @@ continues exactly after the key of its last entry, however many entries share an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
+
+from vasguard.domain.refusals import InvalidInput
 
 
 class EntryKind(StrEnum):
@@ -133,3 +136,27 @@ Entry = MessageEntry | EventEntry | ChargeEntry | RefundEntry | ComplaintEntry
 def newest_first(entries: Iterable[Entry], limit: int) -> list[Entry]:
     """The first ``limit`` entries in timeline order, from each kind's own newest ones."""
     return sorted(entries, key=lambda e: e.key, reverse=True)[:limit]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+TIMELINE_CURSOR_PATTERN = (
+    r"^(0|[1-9][0-9]{0,16})\.(" + "|".join(k.value for k in EntryKind) + r")\.(0|[1-9][0-9]{0,15})$"
+)
+"""Microseconds since 1970 (to year 5138), the kind, the id: every such text is a key."""
+
+
+def encode_timeline_cursor(key: TimelineKey) -> str:
+    micros = (key.at - _EPOCH) // _MICROSECOND
+    return f"{micros}.{key.kind.value}.{key.id}"
+
+
+def decode_timeline_cursor(cursor: str | None) -> TimelineKey | None:
+    """The key to continue after (``None``: the newest first); one we did not make is refused."""
+    if cursor is None:
+        return None
+    if not re.fullmatch(TIMELINE_CURSOR_PATTERN, cursor):
+        raise InvalidInput(f"cursor {cursor[:64]!r} is not one we gave")
+    micros, kind, entry_id = cursor.split(".")
+    return TimelineKey(_EPOCH + int(micros) * _MICROSECOND, EntryKind(kind), int(entry_id))

@@ -100,6 +100,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "subs_subscriptions": ("订购关系", "Subscriptions"),
     "subs_charges": ("扣费记录", "Charges"),
     "subs_timeline": ("时间线（最新在前）", "Timeline (newest first)"),
+    "subs_older": ("更早的记录", "Older entries"),
+    "subs_newest": ("最新的记录", "Newest entries"),
     "subs_none": ("无。", "None."),
     "subs_act": ("客服操作", "Care actions"),
     "subs_cancel": ("退订", "Cancel"),

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Path, Request, Response
+from fastapi import APIRouter, Form, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from vasguard.bootstrap import Runtime
@@ -36,7 +36,13 @@ from vasguard.domain.console import ConsoleSession
 from vasguard.domain.ledger import ChargeEvidence
 from vasguard.domain.msisdn import normalise
 from vasguard.domain.refusals import Refused
-from vasguard.domain.timeline import Entry, EventEntry, MessageEntry
+from vasguard.domain.timeline import (
+    Entry,
+    EventEntry,
+    MessageEntry,
+    decode_timeline_cursor,
+    encode_timeline_cursor,
+)
 from vasguard.services.care import open_for_customer
 from vasguard.services.ledger import charge_evidence, charges_page
 from vasguard.services.orders import find_subscriber
@@ -121,7 +127,9 @@ def _profile(
     error: str | None = None,
     notice: str | None = None,
     status_code: int = 200,
+    older: str | None = None,
 ) -> HTMLResponse:
+    """The subscriber's page; ``older``: the timeline continues after that cursor."""
     rt = runtime(request)
     principal = session.principal
     with rt.uow() as uow:
@@ -131,7 +139,10 @@ def _profile(
     charges = charges_page(
         rt.uow(), rt.deployment, principal, after=0, limit=SHOWN, msisdn=subscriber.msisdn
     )
-    entries = timeline(rt.uow(), msisdn=msisdn, principal=principal, after=None, limit=SHOWN)
+    after = decode_timeline_cursor(older)
+    entries = timeline(rt.uow(), msisdn=msisdn, principal=principal, after=after, limit=SHOWN + 1)
+    more = len(entries) > SHOWN
+    entries = entries[:SHOWN]
     return page(
         request,
         "subscriber.html",
@@ -152,6 +163,8 @@ def _profile(
         ],
         charges=[{**_fields(c), "at": _at(rt, c.created_at)} for c in charges],
         entries=[_entry(rt, e) for e in entries],
+        older=encode_timeline_cursor(entries[-1].key) if more else None,
+        paged=after is not None,
         error=error,
         notice=notice,
         status_code=status_code,
@@ -164,9 +177,14 @@ def _fields(record: Any) -> dict[str, Any]:
 
 
 @router.get("/subscribers/{msisdn}", response_class=HTMLResponse)
-def profile(request: Request, session: Session, msisdn: Number) -> Response:
+def profile(
+    request: Request,
+    session: Session,
+    msisdn: Number,
+    older: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
     try:
-        return _profile(request, session, msisdn)
+        return _profile(request, session, msisdn, older=older)
     except Refused as refused:
         return _not_found(request, session, refused)
 

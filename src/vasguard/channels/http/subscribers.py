@@ -7,9 +7,8 @@ so the cursor carries all three (see ``domain/timeline.py``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -22,8 +21,13 @@ from vasguard.channels.http.pages import Cursor, Limit, Page, decode_cursor, pag
 from vasguard.channels.http.subscriptions import SubscriptionOut
 from vasguard.domain.access import Action, Principal
 from vasguard.domain.catalogue import Subscriber
-from vasguard.domain.refusals import InvalidInput
-from vasguard.domain.timeline import Entry, EntryKind, TimelineKey
+from vasguard.domain.timeline import (
+    TIMELINE_CURSOR_PATTERN,
+    Entry,
+    EntryKind,
+    decode_timeline_cursor,
+    encode_timeline_cursor,
+)
 from vasguard.services import subscribers
 from vasguard.services.listings import listing_now
 from vasguard.services.orders import find_subscriber
@@ -32,9 +36,6 @@ from vasguard.services.subscriptions import subscriptions_of
 router = APIRouter(prefix="/api/v1", tags=["subscribers"])
 
 Msisdn = Annotated[fields.Msisdn, Path(description="the number, national or E.164")]
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 
 
 class SubscriberOut(BaseModel):
@@ -77,27 +78,6 @@ class ListingItemOut(BaseModel):
     price_fen: int
     group_service: bool
     ordered_at: datetime
-
-
-TIMELINE_CURSOR_PATTERN = (
-    r"^(0|[1-9][0-9]{0,16})\.(" + "|".join(k.value for k in EntryKind) + r")\.(0|[1-9][0-9]{0,15})$"
-)
-"""Microseconds since 1970 (to year 5138), the kind, the id: every such text is a key."""
-
-
-def encode_timeline_cursor(key: TimelineKey) -> str:
-    micros = (key.at - _EPOCH) // _MICROSECOND
-    return f"{micros}.{key.kind.value}.{key.id}"
-
-
-def decode_timeline_cursor(cursor: str | None) -> TimelineKey | None:
-    """The key to continue after (``None``: the newest first); one we did not make: 422."""
-    if cursor is None:
-        return None
-    if not re.fullmatch(TIMELINE_CURSOR_PATTERN, cursor):
-        raise InvalidInput(f"cursor {cursor[:64]!r} is not one this API gave")
-    micros, kind, entry_id = cursor.split(".")
-    return TimelineKey(_EPOCH + int(micros) * _MICROSECOND, EntryKind(kind), int(entry_id))
 
 
 def _entry(entry: Entry) -> TimelineEntryOut:
