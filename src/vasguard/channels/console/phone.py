@@ -77,7 +77,7 @@ def picker(request: Request, session: Session, msisdn: str = "") -> Response:
 def handset(request: Request, session: Session, msisdn: Number) -> Response:
     rt = runtime(request)
     try:
-        messages = conversation(rt.uow(), msisdn=msisdn, last=SHOWN, principal=session.principal)
+        messages = conversation(rt.reader(), msisdn=msisdn, last=SHOWN, principal=session.principal)
     except Refused as refused:
         return _phone_page(
             request,
@@ -96,7 +96,7 @@ def messages_json(request: Request, session: Session, msisdn: Number) -> JSONRes
     """The conversation for the page to poll: replies appear without a reload."""
     rt = runtime(request)
     try:
-        messages = conversation(rt.uow(), msisdn=msisdn, last=SHOWN, principal=session.principal)
+        messages = conversation(rt.reader(), msisdn=msisdn, last=SHOWN, principal=session.principal)
     except Refused as refused:
         return JSONResponse({"error": refusal_text(language(request), refused)}, 404)
     return JSONResponse({"messages": _shown(rt, messages, request)})

@@ -132,15 +132,17 @@ def _profile(
     """The subscriber's page; ``older``: the timeline continues after that cursor."""
     rt = runtime(request)
     principal = session.principal
-    with rt.uow() as uow:
+    with rt.reader() as uow:
         subscriber = find_subscriber(uow, msisdn, principal)
-    plans = plan_history(rt.uow(), msisdn, principal)
-    subscriptions = subscriptions_of(rt.uow(), msisdn, principal, after=0, limit=SHOWN)
+    plans = plan_history(rt.reader(), msisdn, principal)
+    subscriptions = subscriptions_of(rt.reader(), msisdn, principal, after=0, limit=SHOWN)
     charges = charges_page(
-        rt.uow(), rt.deployment, principal, after=0, limit=SHOWN, msisdn=subscriber.msisdn
+        rt.reader(), rt.deployment, principal, after=0, limit=SHOWN, msisdn=subscriber.msisdn
     )
     after = decode_timeline_cursor(older)
-    entries = timeline(rt.uow(), msisdn=msisdn, principal=principal, after=after, limit=SHOWN + 1)
+    entries = timeline(
+        rt.reader(), msisdn=msisdn, principal=principal, after=after, limit=SHOWN + 1
+    )
     more = len(entries) > SHOWN
     entries = entries[:SHOWN]
     return page(
@@ -274,7 +276,7 @@ def _evidence_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     rt = runtime(request)
-    found = charge_evidence(rt.uow(), session.principal, charge_id)
+    found = charge_evidence(rt.reader(), session.principal, charge_id)
     return page(
         request,
         "charge.html",
