@@ -21,6 +21,7 @@ from vasguard.config import Settings
 from vasguard.domain.clock import Clock, FixedClock, SystemClock
 from vasguard.domain.commands import DEFAULT_KEYWORDS, ENGLISH_REGIME
 from vasguard.domain.scorecards import Thresholds
+from vasguard.domain.shards import ShardMap
 from vasguard.domain.templates import Branding
 from vasguard.services.deployment import Deployment
 from vasguard.services.outbox import flush, record_receipt
@@ -60,6 +61,12 @@ class Runtime:
     @cached_property
     def engine(self) -> Engine:
         return open_engine(self.settings.database_url)
+
+    @cached_property
+    def shard_map(self) -> ShardMap:
+        """Which database holds which provinces' subscribers; the engine's database alone
+        when no shards are configured. The catalogue is written on ``engine`` only."""
+        return self.settings.shard_map()
 
     @cached_property
     def deployment(self) -> Deployment:

@@ -11,21 +11,25 @@ setting, never a traceback, and never the value of a secret.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from contextvars import ContextVar
 from datetime import datetime, time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+from vasguard.domain.shards import ShardMap
 
 if TYPE_CHECKING:
     from vasguard.channels.smpp.config import SmppConfig
@@ -47,6 +51,12 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         "sqlite:///vasguard.db", description="SQLAlchemy URL: SQLite file or postgresql+psycopg"
+    )
+    # JSON in the environment, a [[shards]] array of tables in the file; NoDecode so that
+    # bad JSON is this field's own one-line error, not pydantic-settings' traceback.
+    shards: Annotated[list[dict[str, Any]], NoDecode] = Field(
+        default_factory=list,
+        description="subscriber shards: name, PostgreSQL url, provinces; none: one database",
     )
     timezone: str = Field("Asia/Shanghai", description="deployment zone for windows and periods")
     service_number: str = Field("10086", description="the number customers text and hear from")
@@ -195,6 +205,28 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not an IANA time zone (e.g. Asia/Shanghai)") from None
         return value
 
+    @field_validator("shards", mode="before")
+    @classmethod
+    def _shards_json(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return []
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as bad:
+            raise ValueError(
+                f"not JSON ({bad.msg}); expected "
+                '[{"name": …, "url": "postgresql://…", "provinces": ["31", …]}, …]'
+            ) from None
+
+    @field_validator("shards")
+    @classmethod
+    def _shards_split_the_provinces(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if value:
+            ShardMap.parse(value)  # raises InvalidShardMap, a ValueError, saying what is wrong
+        return value
+
     @field_validator("sending_window_start", "sending_window_end")
     @classmethod
     def _wall_time(cls, value: str) -> str:
@@ -208,6 +240,12 @@ class Settings(BaseSettings):
     def _smpp_usable(self) -> Settings:
         self.smpp_config()  # raises ValueError naming what the SMSC settings lack
         return self
+
+    def shard_map(self) -> ShardMap:
+        """The configured shards, or the one database of ``database_url`` when none are."""
+        if not self.shards:
+            return ShardMap.single(self.database_url)
+        return ShardMap.parse(self.shards)
 
     def smpp_config(self) -> SmppConfig | None:
         """The SMPP binds' configuration, or ``None`` when no SMSC is configured.
@@ -275,6 +313,8 @@ def _first_problem(invalid: ValidationError, path: Path | None) -> str:
     reason = str(error["msg"]).removeprefix("Value error, ")
     if name and name in Settings.model_fields:
         where = f"{PREFIX}{name.upper()}" + (f" or {name} in {path}" if path else "")
-        shown = "" if "password" in name else f" (got {error['input']!r})"
+        # A shard's URL may carry a password, so the shards are never echoed either.
+        hidden = "password" in name or name == "shards"
+        shown = "" if hidden else f" (got {error['input']!r})"
         return f"invalid setting {where}: {reason}{shown}"
     return f"invalid settings: {reason}"

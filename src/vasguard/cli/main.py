@@ -1,4 +1,4 @@
-"""The ``vasguard`` command: database, data, orders, SMS, jobs, care and the server.
+"""The ``vasguard`` command: database, data, orders, SMS, jobs, care, shards and the server.
 
 Each sub-command group is a module of its own; this one only assembles them.
 """
@@ -17,6 +17,7 @@ from vasguard.cli import (
     orders,
     plans,
     serve,
+    shards,
     sms,
 )
 from vasguard.cli.console import RefusingGroup
@@ -34,6 +35,7 @@ app.add_typer(jobs.app, name="jobs")
 app.add_typer(plans.app, name="plan")
 app.add_typer(complaints.app, name="complaint")
 app.add_typer(keys.app, name="keys")
+app.add_typer(shards.app, name="shards")
 app.command("order")(orders.order)
 app.command("audit")(audit.audit)
 app.command("refund")(complaints.refund)
