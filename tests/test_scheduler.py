@@ -344,7 +344,7 @@ def test_a_bill_run_stopped_between_chunks_is_resumed_by_the_next_process(world,
     [open_run] = bill_runs(world)
     assert open_run["status"] == "running"
     facts = bill.work(clock.now(), lambda: None)
-    assert facts["resumed"] is True and facts["bill_run"] == open_run["id"]
+    assert facts["resumed"] is True and facts["bill_runs"] == [open_run["id"]]
     [run] = bill_runs(world)
     assert run["status"] == "finished" and run["run_at"] == local("2026-12-01T03:00")
 

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from functools import cached_property
+from functools import cache, cached_property, partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from vasguard.channels.sms.engine import SmsEngine
+from vasguard.channels.sms.engine import EngineGroup, SmsEngine
 from vasguard.channels.sms.loopback import LoopbackSmsc
 from vasguard.config import Settings
 from vasguard.domain.clock import Clock, FixedClock, SystemClock
 from vasguard.domain.commands import DEFAULT_KEYWORDS, ENGLISH_REGIME
+from vasguard.domain.msisdn import UnknownSegment, load_segments, normalise
+from vasguard.domain.refusals import Refused
 from vasguard.domain.scorecards import Thresholds
 from vasguard.domain.shards import ShardMap
 from vasguard.domain.templates import Branding
@@ -50,6 +53,9 @@ class ShiftedClock:
         return self.wall.now() + self._offset
 
 
+_segments = cache(load_segments)
+
+
 @dataclass
 class Runtime:
     """``fixed_clock`` pins the time for every request (tests, demos); otherwise wall time
@@ -67,6 +73,50 @@ class Runtime:
         """Which database holds which provinces' subscribers; the engine's database alone
         when no shards are configured. The catalogue is written on ``engine`` only."""
         return self.settings.shard_map()
+
+    @cached_property
+    def shard_engines(self) -> dict[str, Engine]:
+        """Each shard's engine by name: the national engine itself when unsharded."""
+        shards = self.shard_map
+        if not shards.configured:
+            return {shards.shards[0].name: self.engine}
+        return {shard.name: open_engine(shard.url) for shard in shards.shards}
+
+    def shard_uows(self) -> dict[str, Callable[[], UnitOfWork]]:
+        """A unit-of-work factory per shard, for work on every shard (``services/shards``)."""
+        return {name: partial(SqlUnitOfWork, engine) for name, engine in self.shard_engines.items()}
+
+    def shard_readers(self, province: str | None = None) -> dict[str, Callable[[], UnitOfWork]]:
+        """Read-only unit-of-work factories per shard (``reader``), or the one of
+        ``province``'s shard: the national view's queries."""
+        engines = self.shard_engines
+        if province is not None:
+            held = self.shard_map.shard_for(province).name
+            engines = {held: engines[held]} if held in engines else engines
+        return {name: partial(SqlUnitOfWork, e, reads_only=True) for name, e in engines.items()}
+
+    def shard_of(self, msisdn: str) -> str | None:
+        """The shard holding ``msisdn``'s province; ``None`` for a number of no province
+        of ours (its MO is kept on the national database, and refused there)."""
+        try:
+            province = _segments().province_of(normalise(msisdn))
+        except (Refused, UnknownSegment):
+            return None
+        return self.shard_map.shard_for(province).name
+
+    def uow_for(self, msisdn: str) -> UnitOfWork:
+        """A unit of work on the shard of ``msisdn``'s subscriber: an online request
+        touches that one database."""
+        shard = self.shard_of(msisdn)
+        return self.uow() if shard is None else SqlUnitOfWork(self.shard_engines[shard])
+
+    def dispose(self) -> None:
+        """Close every pooled connection (the national database's and the shards')."""
+        for engine in self._engines():
+            engine.dispose()
+
+    def _engines(self) -> list[Engine]:
+        return list({id(e): e for e in [self.engine, *self.shard_engines.values()]}.values())
 
     @cached_property
     def deployment(self) -> Deployment:
@@ -115,8 +165,10 @@ class Runtime:
         )
 
     def check_schema(self) -> None:
-        """Refuse a database this code did not migrate to its newest revision."""
-        check_schema(self.engine)
+        """Refuse a database (the national one or a shard) this code did not migrate to its
+        newest revision."""
+        for engine in self._engines():
+            check_schema(engine)
 
     def ping(self) -> None:
         """Raise unless the database answers a query now (``/ready``)."""
@@ -148,7 +200,14 @@ class Runtime:
         if smpp is None:
             from vasguard.channels.sms.loopback_engine import LoopbackEngine
 
-            return LoopbackEngine(self.uow, clock, self.transport, owner=f"loopback@{owner}")
+            if not self.shard_map.configured:
+                return LoopbackEngine(self.uow, clock, self.transport, owner=f"loopback@{owner}")
+            return EngineGroup(
+                [
+                    LoopbackEngine(new_uow, clock, self.transport, owner=f"loopback-{name}@{owner}")
+                    for name, new_uow in self.shard_uows().items()
+                ]
+            )
         from vasguard.channels.smpp.engine import SmppEngine
 
         return SmppEngine(self.uow, clock, self.deployment, smpp, owner=f"smpp@{owner}")
@@ -163,7 +222,9 @@ class Runtime:
         """
         if self.settings.smpp_host is not None:
             return 0
-        sent = flush(self.uow(), clock, self.transport)
-        for receipt in self.transport.receipts(clock.now()):
-            record_receipt(self.uow(), receipt)
+        sent = 0
+        for new_uow in self.shard_uows().values():
+            sent += flush(new_uow(), clock, self.transport)
+            for receipt in self.transport.receipts(clock.now()):
+                record_receipt(new_uow(), receipt)
         return sent

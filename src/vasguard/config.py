@@ -58,6 +58,9 @@ class Settings(BaseSettings):
         default_factory=list,
         description="subscriber shards: name, PostgreSQL url, provinces; none: one database",
     )
+    shard_parallelism: int = Field(
+        4, ge=1, le=64, description="shards a job or a national report works on at once"
+    )
     timezone: str = Field("Asia/Shanghai", description="deployment zone for windows and periods")
     service_number: str = Field("10086", description="the number customers text and hear from")
     listing_port: str = Field("10086977", description="sub-port the 0000 listing is sent from")
@@ -239,6 +242,11 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _smpp_usable(self) -> Settings:
         self.smpp_config()  # raises ValueError naming what the SMSC settings lack
+        if self.smpp_host is not None and self.shards:
+            raise ValueError(
+                "VASGUARD_SMPP_HOST with VASGUARD_SHARDS is not supported yet (an SMPP "
+                "bind's MOs and receipts are not routed to shards): run a platform per shard"
+            )
         return self
 
     def shard_map(self) -> ShardMap:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import typer
 from rich.text import Text
 
-from vasguard.cli.console import JsonOption, PeriodOption, emit, out, runtime
+from vasguard.cli.console import (
+    JsonOption,
+    PeriodOption,
+    emit,
+    emit_shards,
+    on_shards,
+    out,
+    runtime,
+)
 
 
 def audit(period: PeriodOption, as_json: JsonOption = False) -> None:
@@ -13,6 +21,20 @@ def audit(period: PeriodOption, as_json: JsonOption = False) -> None:
     from vasguard.services.audit import audit_period
 
     rt = runtime()
+    if rt.shard_map.configured:
+        done = on_shards(
+            rt, lambda _n, new_uow: audit_period(new_uow(), rt.deployment, str(period))
+        )
+        dirty = any(o.result is not None and o.result.violation_count for o in done)
+        emit_shards(
+            as_json,
+            f"audit, period {period}",
+            done,
+            lambda r: {"charges": r.charges, "violations": r.violation_count},
+        )
+        if dirty:
+            raise typer.Exit(1)
+        return
     report = audit_period(rt.uow(), rt.deployment, str(period))
 
     def human() -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -28,6 +28,9 @@ from vasguard.domain.clock import parse_instant
 from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.periods import Period
 from vasguard.domain.refusals import Refused
+from vasguard.services.shards import ShardOutcome, UowFactory, on_every_shard
+
+T = TypeVar("T")
 
 # No markup: texts from customers and the store are printed as they are ("[delivered]",
 # "[10086]"); colour is given as styles, never parsed out of a string.
@@ -110,6 +113,52 @@ def _json_default(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value)
+
+
+def on_shards(rt: Runtime, work: Callable[[str, UowFactory], T]) -> list[ShardOutcome[T]]:
+    """``work`` on every shard of the deployment at once (``VASGUARD_SHARD_PARALLELISM``)."""
+    return on_every_shard(rt.shard_uows(), work, parallel=rt.settings.shard_parallelism)
+
+
+def emit_shards(
+    as_json: bool,
+    title: str,
+    outcomes: list[ShardOutcome[T]],
+    shown: Callable[[T], dict[str, object]],
+) -> None:
+    """One line per shard — what ``shown`` makes of its result, or its error — then exit 1
+    if any shard failed: run the command again to resume those shards alone."""
+    lines = [
+        {"shard": o.shard, "ok": o.ok, **(shown(o.result) if o.result is not None else {})}
+        | ({"error": o.error} if o.error else {})
+        for o in outcomes
+    ]
+
+    def human() -> None:
+        from rich.table import Table
+
+        table = Table(title=title)
+        columns = list(dict.fromkeys(k for line in lines for k in line if k != "ok"))
+        for column in columns:
+            table.add_column(column, justify="left" if column in ("shard", "error") else "right")
+        for line in lines:
+            table.add_row(*(_cell(line.get(c)) for c in columns))
+        out.print(table)
+
+    emit(as_json, {"shards": lines}, human)
+    failed = [o.shard for o in outcomes if not o.ok]
+    if failed:
+        err.print(
+            f"failed on shard {', '.join(failed)}; the others' results stand: "
+            "run the command again to resume the failed ones alone"
+        )
+        raise typer.Exit(1)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
 def cli_cause() -> Cause:

@@ -12,12 +12,15 @@ from vasguard.cli.console import (
     JsonOption,
     PeriodOption,
     emit,
+    emit_shards,
+    on_shards,
     out,
     progress_bar,
     runtime,
     sub_app,
 )
 from vasguard.domain.events import Cause, CauseKind
+from vasguard.services.shards import UowFactory
 
 app = sub_app("Batch jobs, each run for a given time (--at).")
 
@@ -28,7 +31,12 @@ def jobs_expire(at: AtOption = None, as_json: JsonOption = False) -> None:
     from vasguard.services.orders import expire_orders
 
     rt = runtime()
-    count = expire_orders(rt.uow(), rt.clock(at), cause=Cause(CauseKind.JOB, "expire"))
+    cause, clock = Cause(CauseKind.JOB, "expire"), rt.clock(at)
+    if rt.shard_map.configured:
+        done = on_shards(rt, lambda _n, new_uow: expire_orders(new_uow(), clock, cause=cause))
+        emit_shards(as_json, "orders expired", done, lambda n: {"expired": n})
+        return
+    count = expire_orders(rt.uow(), clock, cause=cause)
     emit(as_json, {"expired": count}, lambda: out.print(f"{count} orders expired"))
 
 
@@ -50,9 +58,35 @@ def jobs_bill(
 
     from vasguard.domain.clock import SystemClock
     from vasguard.domain.money import yuan
-    from vasguard.services.billing import run_bill
+    from vasguard.services.billing import BillRunSummary, run_bill
 
     rt = runtime()
+    if rt.shard_map.configured:
+        clock = rt.clock(at)
+
+        def bill_shard(_name: str, new_uow: UowFactory) -> BillRunSummary:
+            return run_bill(
+                new_uow(),
+                clock,
+                rt.deployment,
+                str(period),
+                wall_clock=SystemClock(),
+                chunk=chunk,
+                simulate=simulate,
+            )
+
+        emit_shards(
+            as_json,
+            f"bill run, period {period}",
+            on_shards(rt, bill_shard),
+            lambda s: {
+                "run": s.run_id,
+                "resumed": s.resumed,
+                "charged": s.total_charged,
+                "amount": yuan(s.total_fen),
+            },
+        )
+        return
     with progress_bar() as bar:
         task = bar.add_task(f"bill run {period}", total=None)
         summary = run_bill(
@@ -96,6 +130,16 @@ def jobs_reminders(at: AtOption = None, as_json: JsonOption = False) -> None:
 
     rt = runtime()
     clock = rt.clock(at)
+    if rt.shard_map.configured:
+        done = on_shards(rt, lambda _n, new_uow: run_reminders(new_uow(), clock, rt.deployment))
+        rt.deliver(clock)
+        emit_shards(
+            as_json,
+            f"reminder job at {clock.now().isoformat()}",
+            done,
+            lambda r: {"queued": r.queued, "waiting": r.waiting_outside_window},
+        )
+        return
     with progress_bar() as bar:
         tasks: dict[str, Any] = {}
 
@@ -148,8 +192,19 @@ def jobs_figures(
     from vasguard.services.figures import recount_figures
 
     rt = runtime()
-    span = days or rt.settings.figures_days
-    done = recount_figures(rt.uow(), rt.clock(at), rt.deployment, span)
+    span, clock = days or rt.settings.figures_days, rt.clock(at)
+    if rt.shard_map.configured:
+        outcomes = on_shards(
+            rt, lambda _n, new_uow: recount_figures(new_uow(), clock, rt.deployment, span)
+        )
+        emit_shards(
+            as_json,
+            "figures recounted",
+            outcomes,
+            lambda r: {"first_day": r.days.first.isoformat(), "rows": r.rows},
+        )
+        return
+    done = recount_figures(rt.uow(), clock, rt.deployment, span)
     first, last = done.days.first.isoformat(), done.days.last.isoformat()
     emit(
         as_json,

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from vasguard.cli.console import JsonOption, emit, fail, out, runtime, sub_app
 from vasguard.domain.shards import Shard, ShardMap
 from vasguard.store.engine import open_engine
-from vasguard.store.migrate import upgrade
+from vasguard.store.migrate import check_schema, upgrade
 from vasguard.store.replication import (
     CATALOGUE,
     PUBLICATION,
@@ -53,7 +53,8 @@ def _answering(where: str) -> Iterator[None]:
 
 def _configured() -> tuple[Engine, ShardMap]:
     with _answering("the national database"):
-        rt = runtime()
+        rt = runtime(check_schema=False)  # the shards' own schemas are setup's to migrate
+        check_schema(rt.engine)
     if not rt.shard_map.configured:
         fail(
             "no shards are configured (one database holds everything): "

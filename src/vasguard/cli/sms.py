@@ -27,7 +27,7 @@ def sms_send(
     rt = runtime()
     clock = rt.clock(at)
     result = receive_mo(
-        rt.uow(),
+        rt.uow_for(sender),
         clock,
         rt.deployment,
         msisdn=sender,

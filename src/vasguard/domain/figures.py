@@ -21,6 +21,7 @@ day in the deployment zone. What each figure counts:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -129,6 +130,12 @@ class Tally:
             amounts[figure] = amounts.get(figure, 0) + fen
         return Tally(counts, amounts)
 
+    def joined(self, other: Tally) -> Tally:
+        total = self
+        for figure, count in other.counts.items():
+            total = total.plus(figure, count, other.amount(figure))
+        return total
+
     @property
     def confirmation_rate(self) -> float | None:
         """Confirmations over orders of the same days; ``None`` without orders."""
@@ -162,3 +169,18 @@ class Dashboard:
     by_province: list[FigureLine]
     by_provider: list[FigureLine]
     refreshed_at: datetime | None  # when the figures job last recounted any of these days
+
+
+def merged_lines(shards: Iterable[Iterable[FigureLine]]) -> list[FigureLine]:
+    """Several shards' lines summed per key (a day or a provider is on every shard), in
+    key order."""
+    tallies: dict[str, FigureLine] = {}
+    for lines in shards:
+        for line in lines:
+            seen = tallies.get(line.key)
+            tallies[line.key] = (
+                line
+                if seen is None
+                else FigureLine(line.key, line.name, seen.tally.joined(line.tally))
+            )
+    return [tallies[key] for key in sorted(tallies)]

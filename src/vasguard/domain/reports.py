@@ -9,6 +9,7 @@ refunded_fen`` is what the period earned.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -27,3 +28,32 @@ class ReportLine:
     charged_fen: int = 0
     refunds: int = 0
     refunded_fen: int = 0
+
+
+def merged(shards: Iterable[Iterable[ReportLine]]) -> list[ReportLine]:
+    """Several shards' lines as one report: a province lives on one shard, but a partner's
+    line is the sum of its lines on every shard. By code."""
+    lines: dict[str, ReportLine] = {}
+    for shard in shards:
+        for line in shard:
+            seen = lines.get(line.code)
+            lines[line.code] = line if seen is None else _sum(seen, line)
+    return [lines[code] for code in sorted(lines)]
+
+
+def _sum(a: ReportLine, b: ReportLine) -> ReportLine:
+    causes = dict(a.cancellations)
+    for cause, count in b.cancellations.items():
+        causes[cause] = causes.get(cause, 0) + count
+    return ReportLine(
+        a.code,
+        a.name,
+        orders=a.orders + b.orders,
+        confirmations=a.confirmations + b.confirmations,
+        cancellations=causes,
+        complaints=a.complaints + b.complaints,
+        charges=a.charges + b.charges,
+        charged_fen=a.charged_fen + b.charged_fen,
+        refunds=a.refunds + b.refunds,
+        refunded_fen=a.refunded_fen + b.refunded_fen,
+    )

@@ -19,9 +19,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from vasguard.bootstrap import Runtime
@@ -30,10 +31,11 @@ from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.periods import Period
 from vasguard.domain.sending import Window, next_window_opening
 from vasguard.process.scheduler import Checkpoint, Job
-from vasguard.services.billing import run_bill
+from vasguard.services.billing import BillRunSummary, run_bill
 from vasguard.services.figures import recount_figures
 from vasguard.services.orders import expire_orders
-from vasguard.services.reminders import run_reminders
+from vasguard.services.reminders import ReminderRun, run_reminders
+from vasguard.services.shards import UowFactory, on_every_shard
 
 _JUST_AFTER = timedelta(microseconds=1)
 CATCH_UP = timedelta(days=1)
@@ -49,46 +51,63 @@ def platform_jobs(rt: Runtime, clock: Clock, zones: Iterable[str]) -> list[Job]:
     figures_every = timedelta(minutes=s.figures_interval_minutes)
 
     def reminders(now: datetime, checkpoint: Checkpoint) -> Mapping[str, object]:
-        run = run_reminders(
-            rt.uow(),
-            FixedClock(now),
-            deployment,
-            cause=Cause(CauseKind.JOB, "scheduler:reminders"),
-            progress=lambda _stage, _done: checkpoint(),
-        )
+        def on(_shard: str, new_uow: UowFactory) -> ReminderRun:
+            return run_reminders(
+                new_uow(),
+                FixedClock(now),
+                deployment,
+                cause=Cause(CauseKind.JOB, "scheduler:reminders"),
+                progress=lambda _stage, _done: checkpoint(),
+            )
+
+        runs = _everywhere(rt, on)
         return {
-            "queued": run.queued,
-            "waiting_outside_window": run.waiting_outside_window,
-            "plan_notices_queued": run.plan_notices_queued,
+            "queued": sum(r.queued for r in runs),
+            "waiting_outside_window": sum(r.waiting_outside_window for r in runs),
+            "plan_notices_queued": sum(r.plan_notices_queued for r in runs),
         }
 
     def expiry(now: datetime, _checkpoint: Checkpoint) -> Mapping[str, object]:
         cause = Cause(CauseKind.JOB, "scheduler:expiry")
-        return {"expired": expire_orders(rt.uow(), FixedClock(now), cause=cause)}
+        expired = _everywhere(
+            rt, lambda _s, new_uow: expire_orders(new_uow(), FixedClock(now), cause=cause)
+        )
+        return {"expired": sum(expired)}
 
     def figures(now: datetime, _checkpoint: Checkpoint) -> Mapping[str, object]:
-        done = recount_figures(rt.uow(), FixedClock(now), deployment, s.figures_days)
-        return {"first_day": done.days.first.isoformat(), "rows": done.rows}
+        done = _everywhere(
+            rt,
+            lambda _s, new_uow: recount_figures(
+                new_uow(), FixedClock(now), deployment, s.figures_days
+            ),
+        )
+        return {"first_day": done[0].days.first.isoformat(), "rows": sum(d.rows for d in done)}
 
     def bill(now: datetime, checkpoint: Checkpoint) -> Mapping[str, object]:
         period = billing.latest(now)
-        with rt.uow() as uow:
-            if uow.bill_runs.finished(period):
-                return {"period": str(period), "already_billed": True}
-        summary = run_bill(
-            rt.uow(),
-            FixedClock(billing.instant(period)),
-            deployment,
-            str(period),
-            wall_clock=clock,
-            progress=lambda _done, _total: checkpoint(),
-        )
+
+        def on(_shard: str, new_uow: UowFactory) -> BillRunSummary | None:
+            with new_uow() as uow:
+                if uow.bill_runs.finished(period):
+                    return None
+            return run_bill(
+                new_uow(),
+                FixedClock(billing.instant(period)),
+                deployment,
+                str(period),
+                wall_clock=clock,
+                progress=lambda _done, _total: checkpoint(),
+            )
+
+        made = [m for m in _everywhere(rt, on) if m is not None]
+        if not made:
+            return {"period": str(period), "already_billed": True}
         return {
-            "period": summary.period,
-            "bill_run": summary.run_id,
-            "resumed": summary.resumed,
-            "charged": summary.total_charged,
-            "charged_fen": summary.total_fen,
+            "period": str(period),
+            "bill_runs": [m.run_id for m in made],
+            "resumed": any(m.resumed for m in made),
+            "charged": sum(m.total_charged for m in made),
+            "charged_fen": sum(m.total_fen for m in made),
         }
 
     return [
@@ -117,6 +136,22 @@ def platform_jobs(rt: Runtime, clock: Clock, zones: Iterable[str]) -> list[Job]:
             next_at=lambda ran: billing.instant(Period.of(ran, deployment.timezone)),
         ),
     ]
+
+
+T = TypeVar("T")
+
+
+def _everywhere(rt: Runtime, work: Callable[[str, UowFactory], T]) -> list[T]:
+    """``work`` on every shard at once; the results, or (once all have run) an error
+    naming the shards that failed — the scheduler logs it, and the job's next run
+    resumes them while the others' work stands."""
+    outcomes = on_every_shard(rt.shard_uows(), work, parallel=rt.settings.shard_parallelism)
+    failed = [o for o in outcomes if not o.ok]
+    if len(failed) == 1 and failed[0].failure is not None:
+        raise failed[0].failure  # as it was raised: a refusal stays one for the scheduler
+    if failed:
+        raise RuntimeError("; ".join(f"shard {o.shard}: {o.error}" for o in failed))
+    return [cast(T, o.result) for o in outcomes]  # each ok, so each has its result
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,7 +80,7 @@ def dashboard(
         by_day = figures.by_day(days, province, provider_id)
         return Dashboard(
             days=days,
-            total=_sum(by_day),
+            total=total_of(by_day),
             by_day=by_day,
             by_province=figures.by_province(days, province, provider_id),
             by_provider=figures.by_provider(days, province, provider_id),
@@ -88,11 +88,11 @@ def dashboard(
         )
 
 
-def _sum(lines: list[FigureLine]) -> Tally:
+def total_of(lines: list[FigureLine]) -> Tally:
+    """The days' lines summed: the dashboard's totals."""
     total = Tally()
     for line in lines:
-        for figure, count in line.tally.counts.items():
-            total = total.plus(figure, count, line.tally.amount(figure))
+        total = total.joined(line.tally)
     return total
 
 

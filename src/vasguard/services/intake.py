@@ -13,6 +13,7 @@ import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from vasguard.domain.catalogue import UnknownSubscriber
 from vasguard.domain.clock import Clock
@@ -24,6 +25,7 @@ from vasguard.domain.refusals import Refused
 from vasguard.services.deployment import Deployment, templates_for
 from vasguard.services.dialogue import act
 from vasguard.services.handled_mo import HandledMo
+from vasguard.services.shards import Router
 from vasguard.services.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -131,6 +133,27 @@ def receive_mos(
         taken_at = [positions[p] for p in run]
         taken = _together(new_uow, deployment, [stored[n] for n in taken_at], rng)
         results.update(zip(taken_at, taken, strict=True))
+    return [results[n] for n in range(len(mos))]
+
+
+def receive_routed(
+    router: Router,
+    clock: Clock,
+    deployment: Deployment,
+    mos: Sequence[IncomingMo],
+    *,
+    rng: random.Random | None = None,
+) -> list[MoResult | Exception]:
+    """``receive_mos`` with each MO on its sender's shard: the MOs of a shard share its
+    transactions, and no shard waits for another's. Results in the MOs' order."""
+    by_shard: dict[str | None, list[int]] = {}
+    for n, mo in enumerate(mos):
+        by_shard.setdefault(router.shard_of(mo.msisdn), []).append(n)
+    results: dict[int, MoResult | Exception] = {}
+    for positions in by_shard.values():
+        on_shard = partial(router.uow_for, mos[positions[0]].msisdn)
+        taken = receive_mos(on_shard, clock, deployment, [mos[n] for n in positions], rng=rng)
+        results.update(zip(positions, taken, strict=True))
     return [results[n] for n in range(len(mos))]
 
 

@@ -32,7 +32,8 @@ from vasguard.domain.money import yuan_decimal
 from vasguard.domain.periods import Period
 from vasguard.domain.refusals import InvalidInput, Refused
 from vasguard.domain.scorecards import Scorecard, Thresholds
-from vasguard.services.figures import MAX_DAYS, dashboard, scorecards
+from vasguard.services import national
+from vasguard.services.figures import MAX_DAYS
 
 router = APIRouter(include_in_schema=False)
 
@@ -148,8 +149,11 @@ def dashboard_page(
     shown_province = bound or province or None
     try:
         picked = _days(request, first, last, days)
-        board = dashboard(
-            rt.reader(), picked, province=shown_province, provider_code=provider or None
+        board = national.dashboard(
+            rt.shard_readers(shown_province),
+            picked,
+            province=shown_province,
+            provider_code=provider or None,
         )
     except Refused as refused:
         return message_page(request, session, refusal_text(language(request), refused), 400)
@@ -157,7 +161,8 @@ def dashboard_page(
     limits = rt.deployment.scorecard_thresholds
     if may(session.principal.role, Action.REPORTS):
         month = Period.of(rt.clock().now(), rt.deployment.timezone)
-        flagged = [c for c in scorecards(rt.reader(), rt.deployment, str(month)) if c.flags(limits)]
+        cards = national.scorecards(rt.shard_readers(), rt.deployment, str(month))
+        flagged = [c for c in cards if c.flags(limits)]
     partners = sorted(board.by_provider, key=lambda line: -line.tally[Figure.ORDERS])
     total = board.total
     return page(
@@ -225,7 +230,7 @@ def scorecards_page(
     month = period or str(Period.of(rt.clock().now(), rt.deployment.timezone))
     limits = rt.deployment.scorecard_thresholds
     try:
-        cards = scorecards(rt.reader(), rt.deployment, month)
+        cards = national.scorecards(rt.shard_readers(), rt.deployment, month)
     except Refused as refused:
         return message_page(request, session, refusal_text(lang, refused), 400)
     shown = sorted(

@@ -121,10 +121,10 @@ def send_mo(
         error = text(lang, "message_too_long")
     if error is None:
         try:
-            with rt.uow() as uow:
+            with rt.uow_for(msisdn) as uow:
                 subscriber = find_subscriber(uow, msisdn, session.principal)
             result = receive_mo(
-                rt.uow(),
+                rt.uow_for(subscriber.msisdn),
                 rt.clock(),
                 rt.deployment,
                 msisdn=subscriber.msisdn,

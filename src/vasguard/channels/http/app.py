@@ -33,7 +33,7 @@ from vasguard.domain.access import Action, Principal, Role
 from vasguard.domain.msisdn import normalise
 from vasguard.domain.receipts import DeliveryReport, as_receipt
 from vasguard.domain.subscription import Channel
-from vasguard.services.intake import IncomingMo, receive_mo, receive_mos
+from vasguard.services.intake import IncomingMo, receive_mo, receive_routed
 from vasguard.services.messaging import conversation
 from vasguard.services.orders import place_order
 from vasguard.services.outbox import record_receipts
@@ -332,11 +332,12 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
     @api.post("/sms/mo", response_model=MoOut)
     def post_mo(body: OneMoIn, _: Annotated[Principal, Depends(requires(Action.POST_MO))]) -> MoOut:
         clock = rt.clock()
+        sender = normalise(body.sender)
         result = receive_mo(
-            rt.uow(),
+            rt.uow_for(sender),
             clock,
             rt.deployment,
-            msisdn=normalise(body.sender),
+            msisdn=sender,
             to=body.to or rt.deployment.service_number,
             text=body.text,
             smsc_message_id=body.id,
@@ -357,7 +358,7 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
             IncomingMo(m.sender, m.to or rt.deployment.service_number, m.text, m.id)
             for m in body.messages
         ]
-        results = receive_mos(rt.uow, clock, rt.deployment, incoming)
+        results = receive_routed(rt, clock, rt.deployment, incoming)
         return MoBatchOut(
             results=[
                 MoBatchItem(problem=problems.mo_problem(r))

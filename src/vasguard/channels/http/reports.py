@@ -13,8 +13,7 @@ from vasguard.channels.http.fields import PERIOD_PATTERN, Line
 from vasguard.domain.access import Action, Principal
 from vasguard.domain.reports import ReportLine
 from vasguard.domain.scorecards import Flag
-from vasguard.services.figures import scorecards
-from vasguard.services.reports import partner_report, province_report
+from vasguard.services import national
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
@@ -91,7 +90,7 @@ def _report(period: str, lines: list[ReportLine]) -> ReportOut:
 @router.get("/provinces", response_model=ReportOut)
 def get_province_report(rt: Rt, _: Operator, period: PeriodQuery) -> ReportOut:
     """Per province (the subscriber's) with anything in the period."""
-    return _report(period, province_report(rt.uow(), rt.deployment, period))
+    return _report(period, national.province_report(rt.shard_readers(), rt.deployment, period))
 
 
 @router.get("/partners", response_model=PartnerReportOut)
@@ -104,9 +103,10 @@ def get_partner_report(
     """Per provider of the services (plan fees, being the operator's, are left out), each
     partner with its scorecard and the thresholds it crosses."""
     limits = rt.deployment.scorecard_thresholds
-    cards = {card.provider_code: card for card in scorecards(rt.uow(), rt.deployment, period)}
+    shards = rt.shard_readers()
+    cards = {c.provider_code: c for c in national.scorecards(shards, rt.deployment, period)}
     lines: list[PartnerLineOut] = []
-    for line in partner_report(rt.uow(), rt.deployment, period):
+    for line in national.partner_report(shards, rt.deployment, period):
         card = cards.get(line.code)
         shown = None
         if card is not None:

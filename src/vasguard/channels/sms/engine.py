@@ -9,6 +9,7 @@ stops it on SIGTERM: stop taking MOs first, then finish what is in flight.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Protocol
 
 
@@ -26,3 +27,21 @@ class SmsEngine(Protocol):
 
     def ready(self) -> bool:
         """Whether MOs can come in and MTs go out now (for ``/ready``)."""
+
+
+class EngineGroup:
+    """Several engines run as one: a sharded deployment's loopback sends each shard's
+    outbox with an engine of its own (a shard's MTs are queued in its database)."""
+
+    def __init__(self, engines: list[SmsEngine]) -> None:
+        self._engines = engines
+
+    async def start(self) -> None:
+        for engine in self._engines:
+            await engine.start()
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(engine.stop() for engine in self._engines))
+
+    def ready(self) -> bool:
+        return all(engine.ready() for engine in self._engines)

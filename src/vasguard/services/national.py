@@ -1,0 +1,105 @@
+"""The national view: reports, dashboard and scorecards over every shard.
+
+Each shard answers for its provinces with the single-database query (its own daily
+figures, its own grouped report), all shards at once, and the answers are summed here
+(``domain/reports.merged``, ``domain/figures.merged_lines``): a province's figures come
+from its one shard, a day's or a partner's from all of them. With one shard this is that
+shard's answer. (The other way, ``postgres_fdw`` foreign tables on the national
+database, is measured in ``docs/scale-out.md``.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TypeVar, cast
+
+from vasguard.domain.figures import Dashboard, Days, merged_lines
+from vasguard.domain.refusals import Refused
+from vasguard.domain.reports import ReportLine, merged
+from vasguard.domain.scorecards import Scorecard
+from vasguard.services import figures, reports
+from vasguard.services.deployment import Deployment
+from vasguard.services.shards import UowFactory, on_every_shard
+from vasguard.services.unit_of_work import UnitOfWork
+
+T = TypeVar("T")
+
+# Shards asked at once for a page or a report.
+PARALLEL = 8
+
+
+class ShardUnavailable(RuntimeError):
+    """A shard did not answer: a national figure without it would be wrong, not partial."""
+
+
+def _everywhere(shards: Mapping[str, UowFactory], work: Callable[[UnitOfWork], T]) -> list[T]:
+    """``work`` on a new unit of work of every shard, all at once; every shard's answer,
+    or what stopped one: a refusal as it is (the same bad input on every shard), anything
+    else as ``ShardUnavailable`` naming the shards."""
+    done = on_every_shard(shards, lambda _name, new_uow: work(new_uow()), parallel=PARALLEL)
+    failed = [o for o in done if not o.ok]
+    for outcome in failed:
+        if isinstance(outcome.failure, Refused):
+            raise outcome.failure
+    if failed:
+        raise ShardUnavailable(
+            "; ".join(f"shard {o.shard}: {o.error}" for o in failed) + " — try again later"
+        )
+    return [cast(T, o.result) for o in done]
+
+
+def province_report(
+    shards: Mapping[str, UowFactory], deployment: Deployment, period: str
+) -> list[ReportLine]:
+    return merged(_everywhere(shards, lambda uow: reports.province_report(uow, deployment, period)))
+
+
+def partner_report(
+    shards: Mapping[str, UowFactory], deployment: Deployment, period: str
+) -> list[ReportLine]:
+    return merged(_everywhere(shards, lambda uow: reports.partner_report(uow, deployment, period)))
+
+
+def dashboard(
+    shards: Mapping[str, UowFactory],
+    days: Days,
+    *,
+    province: str | None = None,
+    provider_code: str | None = None,
+) -> Dashboard:
+    """The dashboard over ``shards`` (for a province, pass only its shard)."""
+    boards = _everywhere(
+        shards,
+        lambda uow: figures.dashboard(uow, days, province=province, provider_code=provider_code),
+    )
+    by_day = merged_lines(b.by_day for b in boards)
+    stamps = [b.refreshed_at for b in boards if b.refreshed_at is not None]
+    return Dashboard(
+        days=days,
+        total=figures.total_of(by_day),
+        by_day=by_day,
+        by_province=merged_lines(b.by_province for b in boards),
+        by_provider=merged_lines(b.by_provider for b in boards),
+        refreshed_at=min(stamps) if stamps else None,
+    )
+
+
+def scorecards(
+    shards: Mapping[str, UowFactory], deployment: Deployment, period: str
+) -> list[Scorecard]:
+    shard_cards = _everywhere(shards, lambda uow: figures.scorecards(uow, deployment, period))
+    cards: dict[str, Scorecard] = {}
+    for on_shard in shard_cards:
+        for card in on_shard:
+            seen = cards.get(card.provider_code)
+            cards[card.provider_code] = (
+                card
+                if seen is None
+                else Scorecard(
+                    card.provider_code,
+                    card.provider_name,
+                    card.period,
+                    seen.tally.joined(card.tally),
+                )
+            )
+    return [cards[code] for code in sorted(cards)]

@@ -1,0 +1,75 @@
+"""Batch work on every shard at once, and one answer for the deployment.
+
+Each shard is a whole vasguard database for its provinces, so a job runs on it exactly
+as on a single database — its own bill-run record and resume cursor, its own named lock —
+and the shards' runs only need starting together and summing. A shard that fails is
+reported with its error; the others keep their results, and running the job again
+resumes the failed shard alone (a finished shard's bill run is found finished, its
+reminders already queued). With one shard this is the job itself, in this thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from vasguard.services.unit_of_work import UnitOfWork
+
+T = TypeVar("T")
+
+# How a shard is reached: a new unit of work on its database, each time it is called.
+UowFactory = Callable[[], UnitOfWork]
+
+
+class Router(Protocol):
+    """Where a subscriber's records are: the shard of a number, a unit of work on it."""
+
+    def shard_of(self, msisdn: str) -> str | None: ...
+
+    def uow_for(self, msisdn: str) -> UnitOfWork: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ShardOutcome(Generic[T]):
+    """What the job came to on one shard: its result, or why it stopped."""
+
+    shard: str
+    result: T | None = None
+    failure: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+    @property
+    def error(self) -> str | None:
+        failure = self.failure
+        return None if failure is None else f"{type(failure).__name__}: {failure}"
+
+
+def on_every_shard(
+    shards: Mapping[str, UowFactory],
+    work: Callable[[str, UowFactory], T],
+    *,
+    parallel: int,
+) -> list[ShardOutcome[T]]:
+    """``work(name, new_uow)`` on every shard, ``parallel`` at a time; outcomes in the
+    shards' order. An exception on one shard is its outcome, not the call's."""
+    if parallel < 1:
+        raise ValueError("at least one shard at a time")
+
+    def attempt(name: str) -> ShardOutcome[T]:
+        try:
+            return ShardOutcome(name, result=work(name, shards[name]))
+        except Exception as failed:  # reported per shard; the other shards go on
+            return ShardOutcome(name, failure=failed)
+
+    names = list(shards)
+    if len(names) == 1 or parallel == 1:
+        return [attempt(name) for name in names]
+    with ThreadPoolExecutor(
+        max_workers=min(parallel, len(names)), thread_name_prefix="shard"
+    ) as pool:
+        return list(pool.map(attempt, names))
