@@ -175,3 +175,15 @@ def test_a_database_newer_than_the_code_is_refused_by_every_command(run, world):
     finally:  # the PostgreSQL test database is shared by the tests of one process
         with world.engine.begin() as conn:
             conn.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head})
+
+
+def test_report_prints_a_periods_figures_per_province_and_partner(run, world):
+    run("order", "--msisdn", ALICE, "--service", "80100001", "--at", "2026-11-24T10:00:00")
+    run("sms", "send", "--from", ALICE, "是", "--at", "2026-11-24T10:01:00")
+    provinces = run("report", "provinces", "--period", "2026-11", "--json")
+    assert provinces.exit_code == 0, provinces.output
+    [line] = json.loads(provinces.stdout)["lines"]
+    assert (line["orders"], line["confirmations"]) == (1, 1)
+    partners = run("report", "partners", "--period", "2026-11")
+    assert partners.exit_code == 0 and "801001" in partners.stdout
+    assert run("report", "partners", "--period", "2026-13").exit_code == 2

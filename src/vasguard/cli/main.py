@@ -1,4 +1,4 @@
-"""The ``vasguard`` command: database, data, orders, SMS, jobs, care, shards and the server.
+"""The ``vasguard`` command: database, data, orders, SMS, jobs, care, reports, shards, server.
 
 Each sub-command group is a module of its own; this one only assembles them.
 """
@@ -16,6 +16,7 @@ from vasguard.cli import (
     keys,
     orders,
     plans,
+    reports,
     serve,
     shards,
     sms,
@@ -36,6 +37,7 @@ app.add_typer(plans.app, name="plan")
 app.add_typer(complaints.app, name="complaint")
 app.add_typer(keys.app, name="keys")
 app.add_typer(shards.app, name="shards")
+app.add_typer(reports.app, name="report")
 app.command("order")(orders.order)
 app.command("audit")(audit.audit)
 app.command("refund")(complaints.refund)
