@@ -341,3 +341,23 @@ def test_serve_sends_every_shards_replies_with_an_engine_each(deployment):
 
     asyncio.run(dialogue())
     assert all_sent(), [_mt_states(d.shards[name]) for name in SHARDS]
+
+
+def test_the_apis_subscriber_routes_work_on_the_subscribers_shard(deployment):
+    d = deployment
+    north = NUMBERS["11"][0]
+    with KeyedClient(create_app(d.sharded), issue_keys(d.sharded, "31")) as client:
+        placed = client.post("/api/v1/orders", json={"msisdn": north, "service": "80100001"})
+        assert placed.status_code == 201, placed.text
+        timeline = client.get(f"/api/v1/subscribers/{north}/timeline")
+        assert timeline.status_code == 200 and timeline.json()["items"], timeline.text
+        assert client.get(f"/api/v1/subscribers/{north}").status_code == 200
+        assert client.get(f"/api/v1/subscribers/{north}/messages").status_code == 200
+        subscriptions = client.get(f"/api/v1/subscribers/{north}/subscriptions").json()["items"]
+        assert len(subscriptions) == 1
+        cancelled = client.post(f"/api/v1/subscribers/{north}/cancellations", json={"all": True})
+        assert cancelled.status_code == 200, cancelled.text
+    s = tables.subscriptions.c
+    assert len(_rows(d.shards["north"], tables.subscriptions, s.id)) == 1
+    assert _rows(d.shards["east"], tables.subscriptions, s.id) == []
+    assert _rows(d.sharded.engine, tables.subscriptions, s.id) == []

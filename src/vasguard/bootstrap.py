@@ -110,6 +110,13 @@ class Runtime:
         shard = self.shard_of(msisdn)
         return self.uow() if shard is None else SqlUnitOfWork(self.shard_engines[shard])
 
+    def reader_for(self, msisdn: str) -> UnitOfWork:
+        """``reader`` on the shard of ``msisdn``'s subscriber."""
+        shard = self.shard_of(msisdn)
+        if shard is None:
+            return self.reader()
+        return SqlUnitOfWork(self.shard_engines[shard], reads_only=True)
+
     def dispose(self) -> None:
         """Close every pooled connection (the national database's and the shards')."""
         for engine in self._engines():

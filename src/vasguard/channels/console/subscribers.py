@@ -132,16 +132,21 @@ def _profile(
     """The subscriber's page; ``older``: the timeline continues after that cursor."""
     rt = runtime(request)
     principal = session.principal
-    with rt.reader() as uow:
+    with rt.reader_for(msisdn) as uow:
         subscriber = find_subscriber(uow, msisdn, principal)
-    plans = plan_history(rt.reader(), msisdn, principal)
-    subscriptions = subscriptions_of(rt.reader(), msisdn, principal, after=0, limit=SHOWN)
+    plans = plan_history(rt.reader_for(msisdn), msisdn, principal)
+    subscriptions = subscriptions_of(rt.reader_for(msisdn), msisdn, principal, after=0, limit=SHOWN)
     charges = charges_page(
-        rt.reader(), rt.deployment, principal, after=0, limit=SHOWN, msisdn=subscriber.msisdn
+        rt.reader_for(msisdn),
+        rt.deployment,
+        principal,
+        after=0,
+        limit=SHOWN,
+        msisdn=subscriber.msisdn,
     )
     after = decode_timeline_cursor(older)
     entries = timeline(
-        rt.reader(), msisdn=msisdn, principal=principal, after=after, limit=SHOWN + 1
+        rt.reader_for(msisdn), msisdn=msisdn, principal=principal, after=after, limit=SHOWN + 1
     )
     more = len(entries) > SHOWN
     entries = entries[:SHOWN]
@@ -230,7 +235,7 @@ def cancel(
 
     def act() -> None:
         cancel_for_customer(
-            rt.uow(),
+            rt.uow_for(msisdn),
             rt.clock(),
             rt.deployment,
             msisdn=msisdn,
@@ -255,7 +260,7 @@ def complain(
 
     def act() -> None:
         open_for_customer(
-            rt.uow(),
+            rt.uow_for(msisdn),
             rt.clock(),
             rt.deployment,
             session.principal,

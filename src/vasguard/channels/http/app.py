@@ -227,7 +227,7 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
         body: OrderIn, principal: Annotated[Principal, Depends(requires(Action.ORDER))]
     ) -> OrderOut:
         placed = place_order(
-            rt.uow(),
+            rt.uow_for(body.msisdn),
             rt.clock(),
             rt.deployment,
             msisdn=body.msisdn,
@@ -255,7 +255,7 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
         body: PlanOrderIn, principal: Annotated[Principal, Depends(requires(Action.ORDER_PLAN))]
     ) -> PlanOrderOut:
         ordered = order_plan(
-            rt.uow(),
+            rt.uow_for(body.msisdn),
             rt.clock(),
             rt.deployment,
             msisdn=body.msisdn,
@@ -326,7 +326,7 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
     ) -> list[MessageOut]:
         return [
             MessageOut.model_validate(asdict(m))
-            for m in conversation(rt.uow(), msisdn=msisdn, last=last, principal=principal)
+            for m in conversation(rt.uow_for(msisdn), msisdn=msisdn, last=last, principal=principal)
         ]
 
     @api.post("/sms/mo", response_model=MoOut)

@@ -94,7 +94,7 @@ def post_complaint(
     """Care opens a complaint for the customer: it holds the subscription's charges until
     it is resolved (``POST /complaints/{ticket}/resolution``); its event names the key."""
     opened = open_for_customer(
-        rt.uow(),
+        rt.uow_for(body.msisdn),
         rt.clock(),
         rt.deployment,
         principal,

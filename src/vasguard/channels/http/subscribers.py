@@ -120,7 +120,7 @@ def get_subscriber(
     msisdn: Msisdn,
     principal: Annotated[Principal, Depends(requires(Action.READ_SUBSCRIBER))],
 ) -> SubscriberOut:
-    with rt.uow() as uow:
+    with rt.uow_for(msisdn) as uow:
         return SubscriberOut.of(find_subscriber(uow, msisdn, principal))
 
 
@@ -141,7 +141,7 @@ def get_timeline(
     """Everything that happened to the number, newest first: MOs and MTs (with their
     delivery state), state changes with their cause, charges, refunds and complaints."""
     entries = subscribers.timeline(
-        rt.uow(),
+        rt.uow_for(msisdn),
         msisdn=msisdn,
         principal=principal,
         after=decode_timeline_cursor(cursor),
@@ -174,7 +174,7 @@ def get_listing(
             group_service=item.candidate.group_service,
             ordered_at=item.candidate.ordered_at,
         )
-        for item in listing_now(rt.uow(), rt.clock(), msisdn=msisdn, principal=principal)
+        for item in listing_now(rt.uow_for(msisdn), rt.clock(), msisdn=msisdn, principal=principal)
     ]
 
 
@@ -188,6 +188,6 @@ def get_subscriptions_of(
 ) -> Page[SubscriptionOut]:
     """Every subscription of the number, in any state, oldest first."""
     found = subscriptions_of(
-        rt.uow(), msisdn, principal, after=decode_cursor(cursor), limit=limit + 1
+        rt.uow_for(msisdn), msisdn, principal, after=decode_cursor(cursor), limit=limit + 1
     )
     return page_by_id(found, limit, SubscriptionOut.of)

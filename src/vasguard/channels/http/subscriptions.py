@@ -232,7 +232,7 @@ def post_cancellations(
     """Cancel some or all of the number's subscriptions, as an SMS cancellation would:
     charges of periods not yet served are voided; the customer is told by SMS."""
     done = subscriptions.cancel_for_customer(
-        rt.uow(),
+        rt.uow_for(msisdn),
         rt.clock(),
         rt.deployment,
         msisdn=msisdn,
