@@ -238,7 +238,10 @@ def time_authenticate(rt: Runtime, token: str, calls: int) -> tuple[float, float
 
 
 class Server:
-    def __init__(self, url: str, port: int, log: Path) -> None:
+    def __init__(
+        self, url: str, port: int, log: Path, settings: dict[str, str] | None = None
+    ) -> None:
+        """Start ``serve``; ``settings``: further ``VASGUARD_*`` variables for it."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("VASGUARD_")}
         env |= {
             "VASGUARD_DATABASE_URL": url,
@@ -250,6 +253,7 @@ class Server:
             "VASGUARD_HTTP_RATE_PER_SECOND": "1000000",
             "VASGUARD_HTTP_PARTNER_RATE_PER_SECOND": "1000000",
         }
+        env |= settings or {}
         self.port = port
         self.log = log
         with log.open("ab") as out:
@@ -283,18 +287,30 @@ class Server:
             self.process.wait()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default=DEFAULT_URL)
+def load_arguments(
+    parser: argparse.ArgumentParser,
+    url: str,
+    connections: int,
+    seconds: float,
+    sample: int,
+    log: str,
+) -> None:
+    """The options of a benchmark that fills a database and loads ``serve`` over HTTP."""
+    parser.add_argument("--database-url", default=url)
     parser.add_argument(
         "--generate", type=int, metavar="N", help="fill an empty database with N subscribers"
     )
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=15.0, help="per scenario and run")
+    parser.add_argument("--connections", type=int, default=connections)
+    parser.add_argument("--seconds", type=float, default=seconds, help="per scenario and run")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--sample", type=int, default=sample, help="random msisdns drawn")
+    parser.add_argument("--log", default=log, help="serve's log")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    load_arguments(parser, DEFAULT_URL, 16, 15.0, 20_000, "/tmp/vasguard-bench-api.log")
     parser.add_argument("--scenarios", default="health,bad key,read,order")
-    parser.add_argument("--sample", type=int, default=20_000, help="random msisdns drawn")
-    parser.add_argument("--log", default="/tmp/vasguard-bench-api.log", help="serve's log")
     args = parser.parse_args()
 
     prepare(args.database_url, args.generate)

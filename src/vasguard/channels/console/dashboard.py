@@ -1,11 +1,12 @@
 """The dashboard and the partner scorecards, drawn from the daily figures.
 
-Both pages read only the stored figures (``services/figures.py``), so they cost the same
-at a thousand subscribers or a hundred million. The dashboard's charts are drawn in the
-browser by Chart.js, served from the package (``static/vendor/chartjs``); their data is a
-JSON block in the page, and every chart has its table beside it, so the page reads
-without script too. A province-bound key sees its province only; scorecards are the
-operator's (the reports grant), as over the API.
+Both pages read only the stored figures (``services/figures.py``): their cost grows with
+the days shown and the partners with figures on each (at 1M subscribers all 5,400 are,
+and a 30-day partner table sums ~285,000 rows: docs/console-benchmark.md). The
+dashboard's charts are drawn in the browser by Chart.js, served from the package
+(``static/vendor/chartjs``); their data is a JSON block in the page, and every chart has
+its table beside it, so the page reads without script too. A province-bound key sees its
+province only; scorecards are the operator's (the reports grant), as over the API.
 """
 
 from __future__ import annotations
