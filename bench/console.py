@@ -186,9 +186,9 @@ def sample(rt: Runtime, n: int) -> tuple[list[str], str, int]:
         provider = conn.scalar(
             select(p.code)
             .join(tables.daily_figures, f.provider_id == p.id)
-            .where(p.kind == "partner", f.figure == "orders", f.province == "00")
+            .where(p.kind == "partner", f.province == "00", f.day.like("____-__-__"))
             .group_by(p.code)
-            .order_by(func.sum(f.count).desc(), p.code)
+            .order_by(func.sum(f.orders).desc(), p.code)
             .limit(1)
         )
     return msisdns, str(provider), int(total)

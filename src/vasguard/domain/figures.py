@@ -167,8 +167,13 @@ class Dashboard:
     total: Tally
     by_day: list[FigureLine]
     by_province: list[FigureLine]
-    by_provider: list[FigureLine]
+    by_provider: list[FigureLine]  # the busiest (most orders) first, at most TOP_PROVIDERS
+    providers: int  # how many providers have figures in these days
     refreshed_at: datetime | None  # when the figures job last recounted any of these days
+
+
+# The dashboard's providers: the busiest of thousands, so a page stays a few rows.
+TOP_PROVIDERS = 20
 
 
 def merged_lines(shards: Iterable[Iterable[FigureLine]]) -> list[FigureLine]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from vasguard.domain.clock import Clock
-from vasguard.domain.figures import Dashboard, Days, FigureLine, Tally, utc_offset
+from vasguard.domain.figures import TOP_PROVIDERS, Dashboard, Days, FigureLine, Tally, utc_offset
 from vasguard.domain.periods import Period
 from vasguard.domain.refusals import InvalidInput, Refused
 from vasguard.domain.scorecards import Scorecard
@@ -78,12 +78,14 @@ def dashboard(
                 raise InvalidInput(f"no provider {provider_code!r}")
         figures = uow.figures
         by_day = figures.by_day(days, province, provider_id)
+        busiest, providers = figures.by_provider(days, province, provider_id, top=TOP_PROVIDERS)
         return Dashboard(
             days=days,
             total=total_of(by_day),
             by_day=by_day,
             by_province=figures.by_province(days, province, provider_id),
-            by_provider=figures.by_provider(days, province, provider_id),
+            by_provider=busiest,
+            providers=providers,
             refreshed_at=figures.refreshed_at(days),
         )
 
@@ -96,11 +98,21 @@ def total_of(lines: list[FigureLine]) -> Tally:
     return total
 
 
-def scorecards(uow: UnitOfWork, deployment: Deployment, period: str) -> list[Scorecard]:
-    """Every partner with figures in ``period`` (``YYYY-MM``), by provider code."""
+def scorecards(
+    uow: UnitOfWork,
+    deployment: Deployment,
+    period: str,
+    *,
+    min_orders: int = 0,
+    busiest: int | None = None,
+) -> list[Scorecard]:
+    """The partners with figures in ``period`` (``YYYY-MM``), by provider code: those with
+    at least ``min_orders`` orders (only they can be flagged), or the ``busiest``."""
     month = Period.parse(period, deployment.timezone)
     with uow:
-        lines = uow.figures.partner_months(Days.of_month(month))
+        lines = uow.figures.partner_months(
+            month.year, month.month, min_orders=min_orders, busiest=busiest
+        )
     return sorted(
         (Scorecard(line.key, line.name, str(month), line.tally) for line in lines),
         key=lambda card: card.provider_code,

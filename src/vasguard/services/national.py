@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TypeVar, cast
 
-from vasguard.domain.figures import Dashboard, Days, merged_lines
+from vasguard.domain.figures import TOP_PROVIDERS, Dashboard, Days, Figure, merged_lines
 from vasguard.domain.refusals import Refused
 from vasguard.domain.reports import ReportLine, merged
 from vasguard.domain.scorecards import Scorecard
@@ -79,15 +79,36 @@ def dashboard(
         total=figures.total_of(by_day),
         by_day=by_day,
         by_province=merged_lines(b.by_province for b in boards),
-        by_provider=merged_lines(b.by_provider for b in boards),
+        by_provider=sorted(
+            merged_lines(b.by_provider for b in boards),
+            key=lambda line: (-line.tally[Figure.ORDERS], line.key),
+        )[:TOP_PROVIDERS],
+        # A partner sells in several shards' provinces: the largest shard's count is a floor.
+        providers=max(b.providers for b in boards),
         refreshed_at=min(stamps) if stamps else None,
     )
 
 
 def scorecards(
-    shards: Mapping[str, UowFactory], deployment: Deployment, period: str
+    shards: Mapping[str, UowFactory],
+    deployment: Deployment,
+    period: str,
+    *,
+    min_orders: int = 0,
+    busiest: int | None = None,
 ) -> list[Scorecard]:
-    shard_cards = _everywhere(shards, lambda uow: figures.scorecards(uow, deployment, period))
+    """Every shard's scorecards summed. ``min_orders`` and ``busiest`` narrow a single
+    shard's in SQL; over several shards a partner's orders are split between them, so
+    each shard answers for every partner and the narrowing is done on the sums."""
+    if len(shards) > 1:
+        shard_cards = _everywhere(shards, lambda uow: figures.scorecards(uow, deployment, period))
+    else:
+        shard_cards = _everywhere(
+            shards,
+            lambda uow: figures.scorecards(
+                uow, deployment, period, min_orders=min_orders, busiest=busiest
+            ),
+        )
     cards: dict[str, Scorecard] = {}
     for on_shard in shard_cards:
         for card in on_shard:
@@ -102,4 +123,7 @@ def scorecards(
                     seen.tally.joined(card.tally),
                 )
             )
-    return [cards[code] for code in sorted(cards)]
+    summed = [cards[code] for code in sorted(cards) if cards[code].orders >= min_orders]
+    if busiest is not None:
+        summed = sorted(summed, key=lambda c: (-c.orders, c.provider_code))[:busiest]
+    return sorted(summed, key=lambda c: c.provider_code)

@@ -38,6 +38,7 @@ from sqlalchemy import (
     or_,
     select,
     union_all,
+    update,
 )
 
 from vasguard.domain.figures import (
@@ -46,7 +47,6 @@ from vasguard.domain.figures import (
     CANCELLING_CAUSES,
     LISTING_CAUSES,
     NO_PROVIDER,
-    WITH_AMOUNT,
     Days,
     Figure,
     FigureLine,
@@ -68,13 +68,20 @@ from vasguard.store.tables import (
 
 f = daily_figures.c
 s = subscriptions.c
-_HELD = f.figure == Figure.HELD.value
-_NOT_HELD = f.figure != Figure.HELD.value
-_COLUMNS = ["day", "province", "provider_id", "figure", "count", "amount_fen", "refreshed_at"]
+# Each figure's column in daily_figures, and the amounts of the two that have one.
+_COUNTED: list[Figure] = [figure for figure in Figure if figure is not Figure.HELD]
+_AMOUNTS = {Figure.CHARGES: "charged_fen", Figure.REFUNDS: "refunded_fen"}
+_WIDE = [figure.value for figure in _COUNTED] + list(_AMOUNTS.values()) + ["held"]
+_KEY = ["day", "province", "provider_id"]
+_MONTH = "M"  # a month's row: day "M2026-11" (never inside a range of YYYY-MM-DD days)
 
 
 def _local_start(day: date, timezone: str) -> datetime:
     return datetime.combine(day, time(0), ZoneInfo(timezone)).astimezone(UTC)
+
+
+def month_key(year: int, month: int) -> str:
+    return f"{_MONTH}{year:04d}-{month:02d}"
 
 
 class FigureRepository:
@@ -93,14 +100,28 @@ class FigureRepository:
     def recount(
         self, days: Days, timezone: str, offset: timedelta, held_on: Sequence[date], at: datetime
     ) -> int:
-        """Replace the figures of ``days``; ``held_on``: the days (within them) whose
-        ``held`` is counted. The rows written at the finest grain."""
+        """Replace the figures of ``days`` and the month rows of the months they touch;
+        ``held_on``: the days (within them) whose ``held`` is counted. The rows written at
+        the finest grain."""
         start = _local_start(days.first, timezone)
         end = _local_start(days.last + timedelta(days=1), timezone)
         shifted = _Days(self._conn.dialect.name, offset, start, end, at)
-        self._conn.execute(delete(daily_figures).where(_in(days)))
-        arms = shifted.arms() + [shifted.held(d, _local_start(d, timezone)) for d in held_on]
-        self._conn.execute(insert(daily_figures).from_select(_COLUMNS, union_all(*arms)))
+        months = sorted({(d.year, d.month) for d in days.each()})
+        self._conn.execute(
+            delete(daily_figures).where(or_(_in(days), f.day.in_([month_key(*m) for m in months])))
+        )
+        narrow = union_all(
+            *shifted.arms(), *(shifted.held(d, _local_start(d, timezone)) for d in held_on)
+        ).subquery("narrow")
+        stamp = literal(at, daily_figures.c.refreshed_at.type)
+        self._conn.execute(
+            insert(daily_figures).from_select(
+                [*_KEY, *_WIDE, "refreshed_at"],
+                select(
+                    narrow.c.day, narrow.c.province, narrow.c.provider_id, *_pivot(narrow), stamp
+                ).group_by(narrow.c.day, narrow.c.province, narrow.c.provider_id),
+            )
+        )
         finest = (_in(days), f.province != ALL_PROVINCES, f.provider_id != ALL_PROVIDERS)
         written = self._conn.scalar(select(func.count()).where(*finest))
         every_province = literal(ALL_PROVINCES, String())
@@ -110,29 +131,60 @@ class FigureRepository:
             (every_province, f.provider_id),
             (every_province, every_provider),
         ):
-            summed = (
-                select(
-                    f.day,
-                    province,
-                    provider,
-                    f.figure,
-                    func.sum(f.count),
-                    func.sum(f.amount_fen),
-                    literal(at, daily_figures.c.refreshed_at.type),
-                )
-                .where(*finest)
-                .group_by(f.day, province, provider, f.figure)
-            )
-            self._conn.execute(insert(daily_figures).from_select(_COLUMNS, summed))
+            self._insert_sums(f.day, province, provider, stamp, *finest)
+        for year, month in months:
+            self._month(year, month, stamp)
         return int(written or 0)
+
+    def _insert_sums(
+        self, day: Any, province: Any, provider: Any, stamp: Any, *where: ColumnElement[bool]
+    ) -> None:
+        summed = (
+            select(day, province, provider, *(func.sum(f[c]) for c in _WIDE), stamp)
+            .where(*where)
+            .group_by(day, province, provider)
+        )
+        self._conn.execute(
+            insert(daily_figures).from_select([*_KEY, *_WIDE, "refreshed_at"], summed)
+        )
+
+    def _month(self, year: int, month: int, stamp: Any) -> None:
+        """Each provider's month over every province (and every provider's): its days
+        summed, but ``held`` as counted on the month's latest day that has it."""
+        key = month_key(year, month)
+        in_month = f.day.like(f"{year:04d}-{month:02d}-%")
+        self._insert_sums(
+            literal(key, String()),
+            f.province,
+            f.provider_id,
+            stamp,
+            in_month,
+            f.province == ALL_PROVINCES,
+        )
+        latest = daily_figures.alias("latest")
+        held_day = (
+            select(func.max(latest.c.day))
+            .where(latest.c.day.like(f"{year:04d}-{month:02d}-%"), latest.c.held.is_not(None))
+            .scalar_subquery()
+        )
+        held = (
+            select(latest.c.held)
+            .where(
+                latest.c.day == held_day,
+                latest.c.province == ALL_PROVINCES,
+                latest.c.provider_id == f.provider_id,
+            )
+            .scalar_subquery()
+        )
+        self._conn.execute(update(daily_figures).where(f.day == key).values(held=held))
 
     # --- reading ---------------------------------------------------------------------------
 
     def by_day(self, days: Days, province: str | None, provider_id: int | None) -> list[FigureLine]:
         """One line per day that has figures, of one province and provider or their sums."""
         rows = self._conn.execute(
-            select(f.day, f.day, *_sums(f))
-            .where(*self._grain(days, province, provider_id), _NOT_HELD)
+            select(f.day, f.day, *_summed())
+            .where(*self._grain(days, province, provider_id))
             .group_by(f.day)
             .order_by(f.day)
         ).all()
@@ -148,58 +200,69 @@ class FigureRepository:
             f.province == province if province else f.province != ALL_PROVINCES,
             f.provider_id == (ALL_PROVIDERS if provider_id is None else provider_id),
             _in(days),
-            _NOT_HELD,
         )
 
     def by_provider(
-        self, days: Days, province: str | None, provider_id: int | None
+        self, days: Days, province: str | None, provider_id: int | None, *, top: int
+    ) -> tuple[list[FigureLine], int]:
+        """The ``top`` providers by orders (the figures of none — listings, plan fees — left
+        out), and how many have figures: ranked in SQL, so thousands of partners cost a
+        sort in the database, not thousands of lines here."""
+        where = (
+            f.province == (province or ALL_PROVINCES),
+            f.provider_id == provider_id if provider_id is not None else f.provider_id > 0,
+            _in(days),
+        )
+        lines = self._per(f.provider_id, providers, providers.c.id, *where, busiest=top)
+        count = self._conn.scalar(select(func.count(f.provider_id.distinct())).where(*where))
+        return lines, int(count or 0)
+
+    def partner_months(
+        self, year: int, month: int, *, min_orders: int = 0, busiest: int | None = None
     ) -> list[FigureLine]:
-        """One line per provider (the figures of none — listings, plan fees — left out)."""
+        """Partners' months from their month rows (``held`` included): those with at least
+        ``min_orders`` orders, or the ``busiest`` by orders."""
+        partners = select(providers.c.id).where(providers.c.kind == "partner")
         return self._per(
             f.provider_id,
             providers,
             providers.c.id,
-            f.province == (province or ALL_PROVINCES),
-            f.provider_id == provider_id if provider_id is not None else f.provider_id > 0,
-            _in(days),
-            _NOT_HELD,
+            f.day == month_key(year, month),
+            f.province == ALL_PROVINCES,
+            f.provider_id.in_(partners),
+            f.orders >= min_orders,
+            held=True,
+            busiest=busiest,
         )
 
-    def partner_months(self, days: Days) -> list[FigureLine]:
-        """Each partner's figures summed over ``days`` (a month), but ``held`` as counted on
-        the latest of them that has it."""
-        partners = select(providers.c.id).where(providers.c.kind == "partner")
-        partner = (f.province == ALL_PROVINCES, f.provider_id.in_(partners))
-        held_day = (select(func.max(f.day)).where(_in(days), _HELD)).scalar_subquery()
-        named = (f.provider_id, providers, providers.c.id)
-        summed = self._per(*named, *partner, _in(days), _NOT_HELD)
-        held = self._per(*named, *partner, _HELD, f.day == held_day)
-        merged: dict[str, FigureLine] = {}
-        for line in [*summed, *held]:  # their figures are disjoint: held, and all the others
-            known = merged.get(line.key)
-            tally = line.tally
-            if known is not None:
-                tally = Tally(known.tally.counts | tally.counts, known.tally.fen | tally.fen)
-            merged[line.key] = FigureLine(line.key, line.name, tally)
-        return list(merged.values())
-
     def _per(
-        self, key: Any, named: Table, named_key: Any, *where: ColumnElement[bool]
+        self,
+        key: Any,
+        named: Table,
+        named_key: Any,
+        *where: ColumnElement[bool],
+        held: bool = False,
+        busiest: int | None = None,
     ) -> list[FigureLine]:
         """Rows of ``where`` summed per province or provider (``key``, a row of ``named``
-        by ``named_key``), named."""
-        rows = self._conn.execute(
-            select(named.c.code, named.c.name, *_sums(f))
-            .join(named, named_key == key)
-            .where(*where)
-            .group_by(named.c.code, named.c.name)
-            .order_by(named.c.code)
-        ).all()
-        return _lines(rows)
+        by ``named_key``), named; by code, or the ``busiest`` by orders first. Summed by
+        ``key`` first and named after, so the names join the few sums, not every row."""
+        summed = select(key.label("key"), *_summed(held=held)).where(*where).group_by(key)
+        if busiest is not None:
+            summed = summed.order_by(func.sum(f.orders).desc(), key).limit(busiest)
+        sums = summed.subquery("sums")
+        statement = select(named.c.code, named.c.name, *list(sums.c)[1:]).join(
+            sums, named_key == sums.c.key
+        )
+        if busiest is None:
+            statement = statement.order_by(named.c.code)
+        else:
+            statement = statement.order_by(sums.c.orders.desc(), named.c.code)
+        return _lines(self._conn.execute(statement).all())
 
     def refreshed_at(self, days: Days) -> datetime | None:
         """When ``days`` were last recounted: read from their sum over every province and
-        provider, which each recount writes with the rows it sums (a few rows a day)."""
+        provider, which each recount writes with the rows it sums (a row a day)."""
         latest: datetime | None = self._conn.scalar(
             select(func.max(f.refreshed_at)).where(*self._grain(days, None, None))
         )
@@ -219,33 +282,43 @@ def _in(days: Days) -> ColumnElement[bool]:
     return f.day.between(days.first.isoformat(), days.last.isoformat())
 
 
-# Each figure's sum of counts (then of fen, for those with an amount) as columns of one
-# row per key: a provider's 30 days come back as one row, not one per figure, and NULL
-# says the figure has no rows. At 5,400 partners that is 5,400 rows to fold, not 40,000.
-_COUNTED = list(Figure)
-_PRICED = [figure for figure in Figure if figure in WITH_AMOUNT]
+def _pivot(narrow: Any) -> list[ColumnElement[Any]]:
+    """The narrow rows (one per figure) of a key as its wide columns, in ``_WIDE`` order."""
+    c = narrow.c
 
+    def total(figure: Figure, column: Any) -> ColumnElement[Any]:
+        return func.coalesce(func.sum(case((c.figure == figure.value, column))), 0)
 
-def _sums(rows: Any) -> list[ColumnElement[Any]]:
-    """``_COUNTED``'s counts, then ``_PRICED``'s fen, summed from the ``figure``, ``count``
-    and ``amount_fen`` columns of ``rows``."""
-    sums: list[ColumnElement[Any]] = [
-        func.sum(case((rows.figure == each.value, rows.count))) for each in _COUNTED
+    held = func.sum(case((c.figure == Figure.HELD.value, c.count)))
+    return [
+        *(total(figure, c.count) for figure in _COUNTED),
+        *(total(figure, c.amount_fen) for figure in _AMOUNTS),
+        held,
     ]
-    return sums + [func.sum(case((rows.figure == each.value, rows.amount_fen))) for each in _PRICED]
+
+
+def _summed(*, held: bool = False) -> list[ColumnElement[Any]]:
+    """The wide columns summed, under their names (``held`` only where asked: a day's is
+    not a month's)."""
+    columns = [func.sum(f[name]).label(name) for name in _WIDE[:-1]]
+    last = func.sum(f.held) if held else literal(None, BigInteger())
+    return [*columns, last.label("held")]
 
 
 def _lines(rows: Any) -> list[FigureLine]:
-    """(key, name, ``_sums``…) rows, one line each, in row order."""
+    """(key, name, ``_summed``…) rows, one line each, in row order."""
     lines = []
     for key, name, *sums in rows:
-        counts = {
-            figure: int(n) for figure, n in zip(_COUNTED, sums, strict=False) if n is not None
+        by_column = dict(zip(_WIDE, sums, strict=True))
+        counts: dict[Figure, int] = {
+            figure: int(by_column[figure.value]) for figure in _COUNTED if by_column[figure.value]
         }
+        if by_column["held"] is not None:
+            counts[Figure.HELD] = int(by_column["held"])
         fen = {
-            figure: int(amount)
-            for figure, amount in zip(_PRICED, sums[len(_COUNTED) :], strict=True)
-            if amount
+            figure: int(by_column[column])
+            for figure, column in _AMOUNTS.items()
+            if by_column[column]
         }
         lines.append(FigureLine(key, name, Tally(counts, fen)))
     return lines
@@ -285,14 +358,16 @@ class _Days:
         day = self._day(instant)
         return (
             select(
-                day,
-                province,
-                provider,
-                literal(figure.value, String()),
-                func.count(),
-                func.coalesce(func.sum(amount), 0)
-                if amount is not None
-                else literal(0, BigInteger()),
+                day.label("day"),
+                province.label("province"),
+                provider.label("provider_id"),
+                literal(figure.value, String()).label("figure"),
+                func.count().label("count"),
+                (
+                    func.coalesce(func.sum(amount), 0)
+                    if amount is not None
+                    else literal(0, BigInteger())
+                ).label("amount_fen"),
                 self._at,
             )
             .select_from(source)

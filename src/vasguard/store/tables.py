@@ -394,20 +394,38 @@ refunds = Table(
 
 
 # --- the dashboard's daily figures (domain/figures.py), recounted by the figures job ------
-# One row per local day, province, provider and figure. Besides the rows of one province
-# and one provider, each refresh writes their sums: ``province`` ALL_PROVINCES ("00") is
-# every province, ``provider_id`` ALL_PROVIDERS (-1) every provider (and none: 0), and both
-# together, so an unfiltered dashboard reads a few rows a day, not one per partner and province.
+# One row per local day, province and provider, a column per figure. Besides the rows of
+# one province and one provider, each recount writes their sums: ``province``
+# ALL_PROVINCES ("00") is every province, ``provider_id`` ALL_PROVIDERS (-1) every provider
+# (and none: 0), and both together; and, for every month it touched, each provider's
+# month over every province (``day`` "M" + YYYY-MM), the scorecards' rows. ``held`` is
+# NULL on the days it is not counted.
 
 daily_figures = Table(
     "daily_figures",
     metadata,
-    Column("day", String(10), primary_key=True),  # YYYY-MM-DD, local
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD, local; or MYYYY-MM
     Column("province", String(2), primary_key=True),
     Column("provider_id", Integer, primary_key=True),
-    Column("figure", String(20), primary_key=True),
-    Column("count", BigInteger, nullable=False),
-    Column("amount_fen", BigInteger, nullable=False),
+    *(
+        Column(name, BigInteger, nullable=False)
+        for name in (
+            "orders",
+            "confirmations",
+            "reminders_sent",
+            "reminders_delivered",
+            "reminder_cancels",
+            "listings",
+            "listing_cancels",
+            "cancellations",
+            "complaints",
+            "charges",
+            "refunds",
+            "charged_fen",
+            "refunded_fen",
+        )
+    ),
+    Column("held", BigInteger),
     Column("refreshed_at", UtcDateTime(), nullable=False),
     Index("ix_daily_figures_province_provider_day", "province", "provider_id", "day"),
 )

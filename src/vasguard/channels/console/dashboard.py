@@ -63,7 +63,8 @@ TILES = (
     Figure.CANCELLATIONS,
     Figure.COMPLAINTS,
 )
-TOP_PARTNERS = 20
+# Scorecards on the page: every flagged partner, then the busiest; the API has them all.
+SHOWN_CARDS = 200
 
 
 def _today(request: Request) -> date:
@@ -162,9 +163,10 @@ def dashboard_page(
     limits = rt.deployment.scorecard_thresholds
     if may(session.principal.role, Action.REPORTS):
         month = Period.of(rt.clock().now(), rt.deployment.timezone)
-        cards = national.scorecards(rt.shard_readers(), rt.deployment, str(month))
+        cards = national.scorecards(
+            rt.shard_readers(), rt.deployment, str(month), min_orders=limits.min_orders
+        )
         flagged = [c for c in cards if c.flags(limits)]
-    partners = sorted(board.by_provider, key=lambda line: -line.tally[Figure.ORDERS])
     total = board.total
     return page(
         request,
@@ -183,8 +185,8 @@ def dashboard_page(
         refunded=yuan_decimal(total.amount(Figure.REFUNDS)),
         days_rows=[_row(line) for line in board.by_day],
         province_rows=[_row(line) for line in board.by_province],
-        partner_rows=[_row(line) for line in partners[:TOP_PARTNERS]],
-        partners_more=max(0, len(partners) - TOP_PARTNERS),
+        partner_rows=[_row(line) for line in board.by_provider],
+        partners_more=max(0, board.providers - len(board.by_provider)),
         flagged=[_card(card, limits) for card in flagged],
         refreshed_at=_at(request, board),
         chart_data=_chart_data(request, board.by_day, board.by_province),
@@ -223,7 +225,8 @@ def _card(card: Scorecard, limits: Thresholds) -> dict[str, Any]:
 def scorecards_page(
     request: Request, session: Session, period: Annotated[str, Query(max_length=7)] = ""
 ) -> HTMLResponse:
-    """Every partner's scorecard of a month (default: this one), flagged ones first."""
+    """A month's scorecards (default: this one): every partner that may be flagged, flagged
+    ones first, and the busiest."""
     rt = runtime(request)
     lang = language(request)
     if not may(session.principal.role, Action.REPORTS):
@@ -231,18 +234,21 @@ def scorecards_page(
     month = period or str(Period.of(rt.clock().now(), rt.deployment.timezone))
     limits = rt.deployment.scorecard_thresholds
     try:
-        cards = national.scorecards(rt.shard_readers(), rt.deployment, month)
+        shards = rt.shard_readers()
+        judged = national.scorecards(shards, rt.deployment, month, min_orders=limits.min_orders)
+        busiest = national.scorecards(shards, rt.deployment, month, busiest=SHOWN_CARDS)
+        cards = list({c.provider_code: c for c in [*judged, *busiest]}.values())
+        limited = len(busiest) >= SHOWN_CARDS
     except Refused as refused:
         return message_page(request, session, refusal_text(lang, refused), 400)
-    shown = sorted(
-        (_card(card, limits) for card in cards), key=lambda c: (not c["flags"], c["code"])
-    )
+    ranked = sorted(cards, key=lambda c: (not c.flags(limits), -c.orders, c.provider_code))
     return page(
         request,
         "scorecards.html",
         session=session,
         period=month,
-        cards=shown,
+        cards=[_card(card, limits) for card in ranked],
+        limited=limited,
         limits=limits,
-        flagged_count=sum(1 for card in shown if card["flags"]),
+        flagged_count=sum(1 for card in ranked if card.flags(limits)),
     )

@@ -185,6 +185,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "cards_min_orders": ("订购不少于", "orders at least"),
     "cards_complaints_per_1000": ("每千在订投诉", "Complaints per 1,000 held"),
     "cards_flags": ("标记", "Flags"),
+    "cards_more": (
+        "仅列出被标记的及订购最多的 200 家合作伙伴（全部见 GET /api/v1/reports/partners）。",
+        "Flagged partners and the 200 with most orders (all: GET /api/v1/reports/partners).",
+    ),
     "cards_flagged_count": ("{n} 家合作伙伴被标记。", "{n} partners flagged."),
     "scorecards_operator_only": (
         "评分卡仅限运营人员查看。",

@@ -23,13 +23,22 @@ def upgrade() -> None:
         sa.Column("day", sa.String(length=10), nullable=False),
         sa.Column("province", sa.String(length=2), nullable=False),
         sa.Column("provider_id", sa.Integer(), nullable=False),
-        sa.Column("figure", sa.String(length=20), nullable=False),
-        sa.Column("count", sa.BigInteger(), nullable=False),
-        sa.Column("amount_fen", sa.BigInteger(), nullable=False),
+        sa.Column("orders", sa.BigInteger(), nullable=False),
+        sa.Column("confirmations", sa.BigInteger(), nullable=False),
+        sa.Column("reminders_sent", sa.BigInteger(), nullable=False),
+        sa.Column("reminders_delivered", sa.BigInteger(), nullable=False),
+        sa.Column("reminder_cancels", sa.BigInteger(), nullable=False),
+        sa.Column("listings", sa.BigInteger(), nullable=False),
+        sa.Column("listing_cancels", sa.BigInteger(), nullable=False),
+        sa.Column("cancellations", sa.BigInteger(), nullable=False),
+        sa.Column("complaints", sa.BigInteger(), nullable=False),
+        sa.Column("charges", sa.BigInteger(), nullable=False),
+        sa.Column("refunds", sa.BigInteger(), nullable=False),
+        sa.Column("charged_fen", sa.BigInteger(), nullable=False),
+        sa.Column("refunded_fen", sa.BigInteger(), nullable=False),
+        sa.Column("held", sa.BigInteger(), nullable=True),
         sa.Column("refreshed_at", vasguard.store.types.UtcDateTime(), nullable=False),
-        sa.PrimaryKeyConstraint(
-            "day", "province", "provider_id", "figure", name=op.f("pk_daily_figures")
-        ),
+        sa.PrimaryKeyConstraint("day", "province", "provider_id", name=op.f("pk_daily_figures")),
     )
     op.create_index(
         "ix_daily_figures_province_provider_day",
