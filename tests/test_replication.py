@@ -170,6 +170,9 @@ def test_setup_migrates_every_shard_publishes_and_subscribes(replicated):
     assert [line for line in lines if "schema up to date" in line] == [
         f"shard {name}: schema up to date" for name in SPLIT
     ]
+    assert [line for line in lines if "ids from" in line] == [
+        f"shard {name}: ids from {k * 10**14}" for k, name in enumerate(SPLIT, 1)
+    ]
     assert f"national: {PUBLICATION} published (5 tables)" in lines
     assert [line.rsplit(": ", 1)[1] for line in lines if "subscribed" in line] == ["subscribed"] * 3
     for engine in replicated.shards.values():
@@ -191,6 +194,7 @@ def test_setup_run_again_changes_nothing(replicated):
     assert again.exit_code == 0, again.output
     assert f"national: {PUBLICATION} already published (5 tables)" in again.stdout
     assert again.stdout.count("already subscribed") == 3
+    assert again.stdout.count("(already)") == 3  # the id ranges too
 
 
 def test_a_service_added_nationally_appears_on_every_shard(replicated):

@@ -31,6 +31,7 @@ from vasguard.services.outbox import flush, record_receipt
 from vasguard.services.unit_of_work import UnitOfWork
 from vasguard.store.engine import open_engine
 from vasguard.store.migrate import check_schema
+from vasguard.store.moves import ported_province
 from vasguard.store.uow import SqlUnitOfWork
 
 
@@ -96,12 +97,19 @@ class Runtime:
         return {name: partial(SqlUnitOfWork, e, reads_only=True) for name, e in engines.items()}
 
     def shard_of(self, msisdn: str) -> str | None:
-        """The shard holding ``msisdn``'s province; ``None`` for a number of no province
-        of ours (its MO is kept on the national database, and refused there)."""
+        """The shard holding ``msisdn``'s province (a ported number's, or its segment's);
+        ``None`` for a number of no province of ours (its MO is kept on the national
+        database, and refused there)."""
         try:
-            province = _segments().province_of(normalise(msisdn))
+            number = normalise(msisdn)
+            province = _segments().province_of(number)
         except (Refused, UnknownSegment):
             return None
+        if self.shard_map.configured:
+            # One primary-key probe of a small national table per routed request (a pooled
+            # connection, well under a millisecond on a LAN); unsharded, nothing is asked.
+            with self.engine.connect() as conn:
+                province = ported_province(conn, number) or province
         return self.shard_map.shard_for(province).name
 
     def uow_for(self, msisdn: str) -> UnitOfWork:

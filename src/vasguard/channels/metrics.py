@@ -12,7 +12,7 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 
 MOS = Counter(
     "vasguard_mo_total",
-    "MOs taken from the network, by outcome (handled, duplicate, refused, not_handled)",
+    "MOs taken from the network, by outcome (handled, duplicate, refused, deferred, not_handled)",
     ["outcome"],
     registry=REGISTRY,
 )

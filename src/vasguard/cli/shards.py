@@ -9,16 +9,30 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from typing import Annotated
 
 import typer
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from vasguard.cli.console import JsonOption, emit, fail, out, runtime, sub_app
+from vasguard.cli.console import (
+    AtOption,
+    JsonOption,
+    MsisdnOption,
+    cli_cause,
+    emit,
+    err,
+    fail,
+    out,
+    runtime,
+    sub_app,
+)
 from vasguard.domain.shards import Shard, ShardMap
 from vasguard.store.engine import open_engine
 from vasguard.store.migrate import check_schema, upgrade
+from vasguard.store.moves import move_subscriber
+from vasguard.store.relocation import ID_RANGE, claim_id_range, split_customers
 from vasguard.store.replication import (
     CATALOGUE,
     PUBLICATION,
@@ -29,6 +43,10 @@ from vasguard.store.replication import (
     require_publishable,
     subscribe_catalogue,
 )
+
+# A split prints a line per table when it is done, and on the way each time this many more
+# rows are copied (row by row: a COPY says its count at the end).
+PROGRESS_EVERY = 100_000
 
 app = sub_app("The subscriber shards and the catalogue replicated to them.")
 
@@ -86,7 +104,8 @@ def setup() -> None:
     """Migrate every shard, publish the catalogue nationally and subscribe each shard.
 
     Everything is checked before anything is changed; run again, it changes only what is
-    missing.
+    missing. Each shard's ids start at its own 10^14 (the k-th shard's at k * 10^14), so
+    a subscriber's rows move between shards with their ids.
     """
     national, shard_map = _configured()
     engines = {s.name: open_engine(s.url) for s in shard_map.shards}
@@ -96,10 +115,14 @@ def setup() -> None:
         for name, engine in engines.items():
             with _answering(f"shard {name}"):
                 check_subscribable(engine, national, name)
-        for name, engine in engines.items():
+        for number, (name, engine) in enumerate(engines.items(), 1):
             with _answering(f"shard {name}"):
                 upgrade(engine)
+                with engine.begin() as conn:
+                    moved = claim_id_range(conn, number)
             out.print(f"shard {name}: schema up to date")
+            already = "" if moved else " (already)"
+            out.print(f"shard {name}: ids from {number * ID_RANGE}{already}")
         with _answering("the national database"):
             changed = publish_catalogue(national)
         state = "published" if changed else "already published"
@@ -133,3 +156,84 @@ def status(as_json: JsonOption = False) -> None:
     emit(as_json, {"shards": [asdict(row) for row in found]}, human)
     if any(row.state is not SubscriptionState.STREAMING for row in found):
         raise typer.Exit(1)
+
+
+@app.command("split")
+def split(
+    source: Annotated[
+        str, typer.Option("--from", metavar="URL", help="the single database to split")
+    ],
+) -> None:
+    """Copy a single database's customers onto the empty shards, each its provinces' rows
+    (ids kept); the catalogue reaches the shards by ``setup``, not by this."""
+    _, shard_map = _configured()
+    rt = runtime(check_schema=False)
+    try:
+        from_engine = open_engine(source)
+    except ArgumentError:
+        fail(f"--from {source!r} is not a database URL (postgresql://host/db, sqlite:///file)")
+    with _answering("the database to split"):
+        check_schema(from_engine)
+    with _answering("a shard"):
+        rt.check_schema()
+    marks: dict[tuple[str, str], int] = {}
+
+    def told(shard: str, table: str, rows: int, done: bool) -> None:
+        if done or rows // PROGRESS_EVERY > marks.get((shard, table), 0):
+            marks[(shard, table)] = rows // PROGRESS_EVERY
+            err.print(f"shard {shard}: {table} {rows:,} rows{'' if done else '…'}")
+
+    targets = {s.name: (rt.shard_engines[s.name], s.provinces) for s in shard_map.shards}
+    try:
+        with _answering("the split"):
+            copied = split_customers(from_engine, targets, told)
+    finally:
+        from_engine.dispose()
+        rt.dispose()
+    for name, rows in copied.items():
+        shown = ", ".join(f"{table} {n:,}" for table, n in rows.items() if n)
+        out.print(f"shard {name}: {sum(rows.values()):,} rows ({shown})", soft_wrap=True)
+
+
+@app.command("move")
+def move(
+    msisdn: MsisdnOption,
+    to: Annotated[str, typer.Option("--to", metavar="SHARD", help="the shard to move it to")],
+    province: Annotated[
+        str | None,
+        typer.Option(help="its new province (one of SHARD's); needed if SHARD holds several"),
+    ] = None,
+    at: AtOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Move a ported number's subscriber, with all its history, to another shard.
+
+    Its MOs and requests meanwhile are refused as temporary (503, ESME_RX_T_APPN) and
+    taken on the new shard when sent again. Run again after a crash, it finishes the move.
+    """
+    national, shard_map = _configured()
+    rt = runtime()
+    try:
+        with _answering("the move"):
+            moved = move_subscriber(
+                national,
+                rt.shard_engines,
+                shard_map,
+                msisdn=msisdn,
+                to=to,
+                province=province,
+                at=rt.clock(at).now(),
+                cause=cli_cause(),
+            )
+    finally:
+        rt.dispose()
+
+    def human() -> None:
+        again = " (resumed)" if moved.resumed else ""
+        out.print(
+            f"{moved.msisdn}: moved from shard {moved.source} to {moved.target}, province "
+            f"{moved.province}{again}; {sum(moved.rows.values())} rows",
+            soft_wrap=True,
+        )
+
+    emit(as_json, moved, human)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from vasguard.domain.refusals import Refused
+from vasguard.domain.refusals import Refused, TryLater
 
 
 class BillingMode(StrEnum):
@@ -50,6 +50,24 @@ class UnknownSubscriber(Refused):
 
     def __init__(self, msisdn: str) -> None:
         super().__init__(f"{msisdn} is not a subscriber of this operator")
+        self.msisdn = msisdn
+
+
+# A subscriber being copied to another shard (``vasguard shards move``) for a moment.
+MOVING = "moving"
+
+
+class SubscriberMoving(TryLater):
+    """The subscriber's records are being moved to another shard: send it again shortly,
+    and it is taken where they are then."""
+
+    code = "subscriber_moving"
+
+    def __init__(self, msisdn: str) -> None:
+        super().__init__(
+            f"{msisdn} is moving to another shard; nothing was stored: send it again in "
+            f"{self.retry_after} seconds"
+        )
         self.msisdn = msisdn
 
 

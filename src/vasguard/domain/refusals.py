@@ -24,6 +24,14 @@ class Refused(Exception):
             self.code = code
 
 
+class TryLater(Refused):
+    """A refusal that passes: nothing was stored, and the same request sent again after
+    ``retry_after`` seconds is taken (the HTTP API's 503, SMPP's ESME_RX_T_APPN)."""
+
+    code = "try_later"
+    retry_after = 5
+
+
 class InvalidInput(Refused, ValueError):
     """Input that is not of the form asked for: a time, a period, a number, a chunk size."""
 

@@ -15,13 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
-from vasguard.domain.catalogue import UnknownSubscriber
+from vasguard.domain.catalogue import MOVING, SubscriberMoving, UnknownSubscriber
 from vasguard.domain.clock import Clock
 from vasguard.domain.commands import parse
 from vasguard.domain.group_commit import transactions
 from vasguard.domain.messages import NewMo
 from vasguard.domain.msisdn import InvalidMsisdn, normalise
-from vasguard.domain.refusals import Refused
+from vasguard.domain.refusals import Refused, TryLater
 from vasguard.services.deployment import Deployment, templates_for
 from vasguard.services.dialogue import act
 from vasguard.services.handled_mo import HandledMo
@@ -82,7 +82,8 @@ def receive_mo(
     The caller acknowledges the SMSC only after that, so an MO is durable before it is
     acknowledged (invariant 6). Should acting fail, the MO alone is kept, unhandled, and
     a redelivery of the same SMSC id acts on it then. Raises a ``Refused`` (the MO is
-    stored, nothing else changed) for an unknown sender or a wrong destination.
+    stored, nothing else changed) for an unknown sender or a wrong destination, and a
+    ``TryLater`` (nothing stored) for a sender being moved between shards.
     """
     mo = _new_mo(IncomingMo(msisdn, to, text, smsc_message_id), clock)
     result = _receive_one(uow, deployment, mo, rng)
@@ -98,6 +99,9 @@ def _receive_one(
         try:
             result = _take(uow, deployment, mo, rng)
             uow.commit()
+        except TryLater:
+            uow.rollback()
+            raise
         except Exception:
             uow.rollback()
             uow.messages.receive(mo, handled_at=None)
@@ -177,6 +181,8 @@ def _alone(
 ) -> MoResult | Exception:
     try:
         return _receive_one(uow, deployment, mo, rng)
+    except TryLater as later:
+        return later
     except Exception as failed:
         log.exception("MO %s from %s stored but not handled", mo.smsc_message_id, mo.msisdn)
         return failed
@@ -206,6 +212,8 @@ def _take(uow: UnitOfWork, deployment: Deployment, mo: NewMo, rng: random.Random
         mo_id = stored.id
         uow.messages.mark_handled(mo_id, at)
         subscriber = uow.subscribers.by_msisdn(mo.msisdn)
+    if subscriber is not None and subscriber.status == MOVING:
+        raise SubscriberMoving(mo.msisdn)  # not even stored: the SMSC sends it again
     if not deployment.accepts(mo.service_number):
         return WrongDestination(mo.service_number, deployment)
     if subscriber is None:

@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from vasguard.domain.access import Principal, check_provider, sees_province
-from vasguard.domain.catalogue import Service, Subscriber, UnknownSubscriber
+from vasguard.domain.catalogue import (
+    MOVING,
+    Service,
+    Subscriber,
+    SubscriberMoving,
+    UnknownSubscriber,
+)
 from vasguard.domain.clock import Clock
 from vasguard.domain.events import Cause, Event
 from vasguard.domain.messages import MessageKind
@@ -49,6 +55,8 @@ def find_subscriber(
     subscriber = uow.subscribers.by_msisdn(msisdn)
     if subscriber is None or not sees_province(principal, subscriber.province):
         raise UnknownSubscriber(msisdn)
+    if subscriber.status == MOVING:  # a change now would stay behind on the old shard
+        raise SubscriberMoving(msisdn)
     return subscriber
 
 

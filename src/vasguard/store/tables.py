@@ -110,7 +110,9 @@ subscribers = Table(
     Column("status", String(10), nullable=False, default="active"),
     Column("created_at", UtcDateTime(), nullable=False),
     CheckConstraint("language IN ('zh', 'en')", name="language"),
-    CheckConstraint("status IN ('active', 'suspended', 'closed')", name="status"),
+    # 'moving': being copied to another shard (``vasguard shards move``); its MOs and
+    # requests are refused for a moment, to be sent again.
+    CheckConstraint("status IN ('active', 'suspended', 'closed', 'moving')", name="status"),
     # The API's lists: a filter value then the id, so a page is one index range.
     Index("ix_subscribers_province_id", "province", "id"),
     Index("ix_subscribers_status_id", "status", "id"),
@@ -544,6 +546,16 @@ customer_sessions = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("expires_at", UtcDateTime(), nullable=False),
     Column("ended_at", UtcDateTime()),
+)
+
+# A number ported to a province other than its segment's, so to another shard: routing
+# asks here first (national database only; see ``Runtime.shard_of``).
+ported_numbers = Table(
+    "ported_numbers",
+    metadata,
+    Column("msisdn", String(11), primary_key=True),
+    Column("province", String(2), ForeignKey("provinces.code"), nullable=False),
+    Column("moved_at", UtcDateTime(), nullable=False),
 )
 
 # --- partial indexes: only the rows a job looks for --------------------------------------

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from vasguard.channels.http.auth import NotAllowed, NotAuthenticated
-from vasguard.domain.refusals import Refused
+from vasguard.domain.refusals import Refused, TryLater
 
 PROBLEM_BASE = "https://vasguard.example/problems/"
 _PROBLEM_JSON = "application/problem+json"
@@ -38,6 +38,7 @@ _STATUS = {
     "idempotency_key_reused": 422,
     "subscription_needed": 409,
     "schema_mismatch": 503,
+    "subscriber_moving": 503,
 }
 
 
@@ -56,7 +57,8 @@ def refusal_body(refused: Refused) -> dict[str, Any]:
     """A refusal as a problem: its code gives the type and the status, its text the detail."""
     status = _STATUS.get(refused.code, 409)
     title = refused.code.replace("_", " ").capitalize()
-    return problem_body(status, refused.code.replace("_", "-"), title, refused.detail)
+    extra = {"retry_after_seconds": refused.retry_after} if isinstance(refused, TryLater) else {}
+    return problem_body(status, refused.code.replace("_", "-"), title, refused.detail, **extra)
 
 
 def mo_problem(failed: Exception) -> dict[str, Any]:
@@ -131,7 +133,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Refused)
     async def refused(_: Request, exc: Refused) -> JSONResponse:
         body = refusal_body(exc)
-        return JSONResponse(body, status_code=body["status"], media_type=_PROBLEM_JSON)
+        response = JSONResponse(body, status_code=body["status"], media_type=_PROBLEM_JSON)
+        if isinstance(exc, TryLater):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:

@@ -8,7 +8,8 @@ returned, so after the commit: invariant 6):
   refused but stored: an unknown sender or a wrong destination would be refused again),
   a part of a concatenated MO stored.
 * ESME_RX_T_APPN - not committed: the MO's transaction failed (it may be stored,
-  unhandled), so the SMSC redelivers it and the intake acts on it then. Anything that
+  unhandled), or its sender is being moved between shards (nothing stored), so the SMSC
+  redelivers it and the intake acts on it then. Anything that
   raises here gets the whole batch this status (the link's rule).
 * ESME_RX_P_APPN - unreadable (an alphabet not read here, a receipt without an id):
   a redelivery would be just as unreadable; it is logged with the sender.
@@ -42,7 +43,7 @@ from vasguard.domain.concatenation import DEFAULT_TIMEOUT, FragmentSet
 from vasguard.domain.messages import Receipt
 from vasguard.domain.mo_ids import MoIds
 from vasguard.domain.receipts import as_receipt
-from vasguard.domain.refusals import Refused
+from vasguard.domain.refusals import Refused, TryLater
 from vasguard.services import concatenation
 from vasguard.services.deployment import Deployment
 from vasguard.services.intake import IncomingMo, MoResult, receive_mos
@@ -133,6 +134,9 @@ class Deliveries:
             if isinstance(result, MoResult):
                 MOS.labels(outcome="duplicate" if result.duplicate else "handled").inc()
                 statuses.append(int(Status.ESME_ROK))
+            elif isinstance(result, TryLater):  # nothing stored: the SMSC redelivers it
+                MOS.labels(outcome="deferred").inc()
+                statuses.append(int(Status.ESME_RX_T_APPN))
             elif isinstance(result, Refused):
                 MOS.labels(outcome="refused").inc()
                 statuses.append(int(Status.ESME_ROK))
