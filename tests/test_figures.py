@@ -221,3 +221,16 @@ def test_the_partner_report_carries_each_partners_scorecard_and_flags(operator, 
             assert [line["code"] for line in only["lines"]] == ["801001"]
     finally:
         rt.engine.dispose()
+
+
+def test_a_preset_span_reads_each_partners_rolling_row_with_the_same_figures(operator):
+    week = Days.ending(operator.clock.now(), "Asia/Shanghai", 7)  # a preset: its rolling rows
+    rolled = dashboard(operator.uow(), week)
+    by_days = dashboard(operator.uow(), Days(NOV_24, NOV_25))  # no preset: the day rows
+    assert rolled.by_provider == by_days.by_provider and rolled.providers == 2
+    f = tables.daily_figures.c
+    assert {r["day"] for r in operator.rows(tables.daily_figures, f.day.like("L%"))} == {
+        "L007261125",
+        "L030261125",
+        "L090261125",
+    }

@@ -74,6 +74,8 @@ _AMOUNTS = {Figure.CHARGES: "charged_fen", Figure.REFUNDS: "refunded_fen"}
 _WIDE = [figure.value for figure in _COUNTED] + list(_AMOUNTS.values()) + ["held"]
 _KEY = ["day", "province", "provider_id"]
 _MONTH = "M"  # a month's row: day "M2026-11" (never inside a range of YYYY-MM-DD days)
+_ROLLING = "L"  # the last n days to a day: "L030261201", the 30 days to 2026-12-01
+ROLLING = (7, 30, 90)  # the dashboard's preset spans
 
 
 def _local_start(day: date, timezone: str) -> datetime:
@@ -82,6 +84,10 @@ def _local_start(day: date, timezone: str) -> datetime:
 
 def month_key(year: int, month: int) -> str:
     return f"{_MONTH}{year:04d}-{month:02d}"
+
+
+def rolling_key(span: int, last: date) -> str:
+    return f"{_ROLLING}{span:03d}{last:%y%m%d}"
 
 
 class FigureRepository:
@@ -134,7 +140,25 @@ class FigureRepository:
             self._insert_sums(f.day, province, provider, stamp, *finest)
         for year, month in months:
             self._month(year, month, stamp)
+        self._rolling(days.last, stamp)
         return int(written or 0)
+
+    def _rolling(self, last: date, stamp: Any) -> None:
+        """Each provider's last ``ROLLING`` days to ``last`` over every province: the
+        dashboard's partner table for those spans reads a row per provider, not one per
+        provider and day (5,400 partners × 90 days)."""
+        self._conn.execute(delete(daily_figures).where(f.day.like(f"{_ROLLING}%")))
+        for span in ROLLING:
+            first = last - timedelta(days=span - 1)
+            self._insert_sums(
+                literal(rolling_key(span, last), String()),
+                f.province,
+                f.provider_id,
+                stamp,
+                f.day.between(first.isoformat(), last.isoformat()),
+                f.province == ALL_PROVINCES,
+                f.provider_id > 0,
+            )
 
     def _insert_sums(
         self, day: Any, province: Any, provider: Any, stamp: Any, *where: ColumnElement[bool]
@@ -208,10 +232,15 @@ class FigureRepository:
         """The ``top`` providers by orders (the figures of none — listings, plan fees — left
         out), and how many have figures: ranked in SQL, so thousands of partners cost a
         sort in the database, not thousands of lines here."""
+        span = _in(days)
+        if province is None and provider_id is None and days.count in ROLLING:
+            rolled = f.day == rolling_key(days.count, days.last)
+            if self._conn.scalar(select(f.day).where(rolled).limit(1)) is not None:
+                span = rolled
         where = (
             f.province == (province or ALL_PROVINCES),
             f.provider_id == provider_id if provider_id is not None else f.provider_id > 0,
-            _in(days),
+            span,
         )
         lines = self._per(f.provider_id, providers, providers.c.id, *where, busiest=top)
         count = self._conn.scalar(select(func.count(f.provider_id.distinct())).where(*where))

@@ -400,13 +400,13 @@ refunds = Table(
 # one province and one provider, each recount writes their sums: ``province``
 # ALL_PROVINCES ("00") is every province, ``provider_id`` ALL_PROVIDERS (-1) every provider
 # (and none: 0), and both together; and, for every month it touched, each provider's
-# month over every province (``day`` "M" + YYYY-MM), the scorecards' rows. ``held`` is
-# NULL on the days it is not counted.
+# month over every province (``day`` "M" + YYYY-MM), the scorecards' rows, and each
+# provider's last 7, 30 and 90 days ("L030" + YYMMDD). ``held`` is NULL where not counted.
 
 daily_figures = Table(
     "daily_figures",
     metadata,
-    Column("day", String(10), primary_key=True),  # YYYY-MM-DD, local; or MYYYY-MM
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD local, MYYYY-MM, LnnnYYMMDD
     Column("province", String(2), primary_key=True),
     Column("provider_id", Integer, primary_key=True),
     *(
@@ -430,6 +430,14 @@ daily_figures = Table(
     Column("held", BigInteger),
     Column("refreshed_at", UtcDateTime(), nullable=False),
     Index("ix_daily_figures_province_provider_day", "province", "provider_id", "day"),
+    # The sums over every provider, by day: the dashboard's days and provinces read these.
+    Index(
+        "ix_daily_figures_every_provider",
+        "day",
+        "province",
+        postgresql_where=literal_column("provider_id = -1"),
+        sqlite_where=literal_column("provider_id = -1"),
+    ),
 )
 
 # --- access: API keys, idempotency, the partner change feed and its webhooks ------------

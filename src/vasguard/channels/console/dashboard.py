@@ -63,7 +63,8 @@ TILES = (
     Figure.CANCELLATIONS,
     Figure.COMPLAINTS,
 )
-# Scorecards on the page: every flagged partner, then the busiest; the API has them all.
+# Scorecards on the page: flagged partners first, then the busiest, this many at most
+# (a page of thousands of rows helps nobody); the API has them all.
 SHOWN_CARDS = 200
 
 
@@ -237,18 +238,22 @@ def scorecards_page(
         shards = rt.shard_readers()
         judged = national.scorecards(shards, rt.deployment, month, min_orders=limits.min_orders)
         busiest = national.scorecards(shards, rt.deployment, month, busiest=SHOWN_CARDS)
-        cards = list({c.provider_code: c for c in [*judged, *busiest]}.values())
+        flagged = [c for c in judged if c.flags(limits)]
+        cards = list({c.provider_code: c for c in [*flagged, *busiest]}.values())
         limited = len(busiest) >= SHOWN_CARDS
     except Refused as refused:
         return message_page(request, session, refusal_text(lang, refused), 400)
-    ranked = sorted(cards, key=lambda c: (not c.flags(limits), -c.orders, c.provider_code))
+    shown = sorted(
+        (_card(card, limits) for card in cards),
+        key=lambda c: (not c["flags"], -c["orders"], c["code"]),
+    )
     return page(
         request,
         "scorecards.html",
         session=session,
         period=month,
-        cards=[_card(card, limits) for card in ranked],
-        limited=limited,
+        cards=shown[:SHOWN_CARDS],
+        limited=limited or len(shown) > SHOWN_CARDS,
         limits=limits,
-        flagged_count=sum(1 for card in ranked if card.flags(limits)),
+        flagged_count=sum(1 for card in shown if card["flags"]),
     )

@@ -186,8 +186,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "cards_complaints_per_1000": ("每千在订投诉", "Complaints per 1,000 held"),
     "cards_flags": ("标记", "Flags"),
     "cards_more": (
-        "仅列出被标记的及订购最多的 200 家合作伙伴（全部见 GET /api/v1/reports/partners）。",
-        "Flagged partners and the 200 with most orders (all: GET /api/v1/reports/partners).",
+        "仅列出 200 家：先被标记的，再按订购量（全部见 GET /api/v1/reports/partners）。",
+        "200 shown: flagged first, then by orders (all: GET /api/v1/reports/partners).",
     ),
     "cards_flagged_count": ("{n} 家合作伙伴被标记。", "{n} partners flagged."),
     "scorecards_operator_only": (

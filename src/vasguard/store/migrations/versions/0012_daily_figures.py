@@ -46,8 +46,18 @@ def upgrade() -> None:
         ["province", "provider_id", "day"],
         unique=False,
     )
+    every_provider = sa.text("provider_id = -1")
+    op.create_index(
+        "ix_daily_figures_every_provider",
+        "daily_figures",
+        ["day", "province"],
+        unique=False,
+        postgresql_where=every_provider,
+        sqlite_where=every_provider,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_daily_figures_every_provider", table_name="daily_figures")
     op.drop_index("ix_daily_figures_province_provider_day", table_name="daily_figures")
     op.drop_table("daily_figures")
