@@ -238,7 +238,9 @@ def in_process(
         "dashboard 90 days": board(90),
         "dashboard, province 31": board(30, province="31"),
         f"dashboard, partner {provider}": board(30, provider_code=provider),
-        "scorecards, this month": lambda: scorecards(rt.reader(), rt.deployment, month),
+        "scorecards, this month": lambda: scorecards(
+            rt.reader(), rt.deployment, month, flagged_by=rt.deployment.scorecard_thresholds
+        ),
         "subscriber page (50 subs)": page,
     }
     timed: dict[str, float] = {}

@@ -153,7 +153,7 @@ def test_a_recount_is_idempotent_and_a_day_out_of_it_is_kept(operator):
 def test_the_scorecards_match_the_hand_count_and_flag_by_the_thresholds(operator):
     cards = {
         card.provider_code: card
-        for card in scorecards(operator.uow(), operator.deployment, "2026-11")
+        for card in scorecards(operator.uow(), operator.deployment, "2026-11")[0]
     }
     assert sorted(cards) == ["801001", "802001"]  # the operator's own provider has none
     weather = cards["801001"]
@@ -183,7 +183,7 @@ def test_the_scorecards_match_the_hand_count_and_flag_by_the_thresholds(operator
         None,
     )
     assert farm.flags(Thresholds(min_orders=1)) == (Flag.REMINDER_CANCELS,)
-    assert scorecards(operator.uow(), operator.deployment, "2026-10") == []
+    assert scorecards(operator.uow(), operator.deployment, "2026-10") == ([], 0)
     with pytest.raises(InvalidInput):
         scorecards(operator.uow(), operator.deployment, "2026-13")
 
@@ -234,3 +234,26 @@ def test_a_preset_span_reads_each_partners_rolling_row_with_the_same_figures(ope
         "L030261125",
         "L090261125",
     }
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        Thresholds(),
+        Thresholds(min_orders=1),
+        Thresholds(min_orders=4),
+        Thresholds(min_orders=1, min_confirmation_rate=0.5, max_reminder_cancel_rate=0.5),
+        Thresholds(min_orders=1, max_reminder_cancel_rate=1.0, max_complaints_per_1000=999.0),
+        Thresholds(min_orders=1, max_reminder_cancel_rate=1.0, max_complaints_per_1000=1000.0),
+    ],
+)
+def test_the_flag_rule_in_sql_narrows_to_exactly_the_flagged_cards(operator, limits):
+    every, count = scorecards(operator.uow(), operator.deployment, "2026-11")
+    flagged, flagged_count = scorecards(
+        operator.uow(), operator.deployment, "2026-11", flagged_by=limits
+    )
+    expected = [card.provider_code for card in every if card.flags(limits)]
+    assert [card.provider_code for card in flagged] == expected
+    assert (count, flagged_count) == (2, len(expected))
+    top, _ = scorecards(operator.uow(), operator.deployment, "2026-11", busiest=1)
+    assert [card.provider_code for card in top] == ["801001"]  # 4 orders against 1

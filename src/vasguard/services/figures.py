@@ -16,7 +16,7 @@ from vasguard.domain.clock import Clock
 from vasguard.domain.figures import TOP_PROVIDERS, Dashboard, Days, FigureLine, Tally, utc_offset
 from vasguard.domain.periods import Period
 from vasguard.domain.refusals import InvalidInput, Refused
-from vasguard.domain.scorecards import Scorecard
+from vasguard.domain.scorecards import Scorecard, Thresholds
 from vasguard.services.deployment import Deployment
 from vasguard.services.unit_of_work import UnitOfWork
 
@@ -103,17 +103,19 @@ def scorecards(
     deployment: Deployment,
     period: str,
     *,
-    min_orders: int = 0,
+    flagged_by: Thresholds | None = None,
     busiest: int | None = None,
-) -> list[Scorecard]:
-    """The partners with figures in ``period`` (``YYYY-MM``), by provider code: those with
-    at least ``min_orders`` orders (only they can be flagged), or the ``busiest``."""
+) -> tuple[list[Scorecard], int]:
+    """The partners with figures in ``period`` (``YYYY-MM``) — only those ``flagged_by``
+    the thresholds if given, the ``busiest`` of them if given — by provider code; and how
+    many there are in all."""
     month = Period.parse(period, deployment.timezone)
     with uow:
-        lines = uow.figures.partner_months(
-            month.year, month.month, min_orders=min_orders, busiest=busiest
+        lines, count = uow.figures.partner_months(
+            month.year, month.month, flagged_by=flagged_by, busiest=busiest
         )
-    return sorted(
+    cards = sorted(
         (Scorecard(line.key, line.name, str(month), line.tally) for line in lines),
         key=lambda card: card.provider_code,
     )
+    return cards, count

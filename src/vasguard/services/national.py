@@ -16,7 +16,7 @@ from typing import TypeVar, cast
 from vasguard.domain.figures import TOP_PROVIDERS, Dashboard, Days, Figure, merged_lines
 from vasguard.domain.refusals import Refused
 from vasguard.domain.reports import ReportLine, merged
-from vasguard.domain.scorecards import Scorecard
+from vasguard.domain.scorecards import Scorecard, Thresholds
 from vasguard.services import figures, reports
 from vasguard.services.deployment import Deployment
 from vasguard.services.shards import UowFactory, on_every_shard
@@ -94,26 +94,28 @@ def scorecards(
     deployment: Deployment,
     period: str,
     *,
-    min_orders: int = 0,
+    flagged_by: Thresholds | None = None,
     busiest: int | None = None,
-) -> list[Scorecard]:
-    """Every shard's scorecards summed. ``min_orders`` and ``busiest`` narrow a single
-    shard's in SQL; over several shards a partner's orders are split between them, so
-    each shard answers for every partner and the narrowing is done on the sums."""
-    if len(shards) > 1:
-        shard_cards = _everywhere(shards, lambda uow: figures.scorecards(uow, deployment, period))
-    else:
-        shard_cards = _everywhere(
+) -> tuple[list[Scorecard], int]:
+    """Every shard's scorecards summed, and how many there are. ``flagged_by`` and
+    ``busiest`` narrow a single shard's in SQL; over several shards a partner's orders are
+    split between them, so each shard answers for every partner and the sums are narrowed
+    here."""
+    if len(shards) == 1:
+        [(cards, count)] = _everywhere(
             shards,
             lambda uow: figures.scorecards(
-                uow, deployment, period, min_orders=min_orders, busiest=busiest
+                uow, deployment, period, flagged_by=flagged_by, busiest=busiest
             ),
         )
-    cards: dict[str, Scorecard] = {}
-    for on_shard in shard_cards:
+        return cards, count
+    summed: dict[str, Scorecard] = {}
+    for on_shard, _count in _everywhere(
+        shards, lambda uow: figures.scorecards(uow, deployment, period)
+    ):
         for card in on_shard:
-            seen = cards.get(card.provider_code)
-            cards[card.provider_code] = (
+            seen = summed.get(card.provider_code)
+            summed[card.provider_code] = (
                 card
                 if seen is None
                 else Scorecard(
@@ -123,7 +125,10 @@ def scorecards(
                     seen.tally.joined(card.tally),
                 )
             )
-    summed = [cards[code] for code in sorted(cards) if cards[code].orders >= min_orders]
+    cards = [summed[code] for code in sorted(summed)]
+    if flagged_by is not None:
+        cards = [card for card in cards if card.flags(flagged_by)]
+    count = len(cards)
     if busiest is not None:
-        summed = sorted(summed, key=lambda c: (-c.orders, c.provider_code))[:busiest]
-    return sorted(summed, key=lambda c: c.provider_code)
+        cards = sorted(cards, key=lambda c: (-c.orders, c.provider_code))[:busiest]
+    return sorted(cards, key=lambda c: c.provider_code), count

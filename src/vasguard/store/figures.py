@@ -52,6 +52,7 @@ from vasguard.domain.figures import (
     FigureLine,
     Tally,
 )
+from vasguard.domain.scorecards import Thresholds
 from vasguard.store.locks import holding
 from vasguard.store.tables import (
     charges,
@@ -247,22 +248,29 @@ class FigureRepository:
         return lines, int(count or 0)
 
     def partner_months(
-        self, year: int, month: int, *, min_orders: int = 0, busiest: int | None = None
-    ) -> list[FigureLine]:
-        """Partners' months from their month rows (``held`` included): those with at least
-        ``min_orders`` orders, or the ``busiest`` by orders."""
+        self,
+        year: int,
+        month: int,
+        *,
+        flagged_by: Thresholds | None = None,
+        busiest: int | None = None,
+    ) -> tuple[list[FigureLine], int]:
+        """Partners' months from their month rows (``held`` included) — those
+        ``flagged_by`` the thresholds if given — the ``busiest`` by orders if given; and how
+        many there are in all."""
         partners = select(providers.c.id).where(providers.c.kind == "partner")
-        return self._per(
-            f.provider_id,
-            providers,
-            providers.c.id,
+        where = [
             f.day == month_key(year, month),
             f.province == ALL_PROVINCES,
             f.provider_id.in_(partners),
-            f.orders >= min_orders,
-            held=True,
-            busiest=busiest,
+        ]
+        if flagged_by is not None:
+            where.append(_flagged(flagged_by))
+        lines = self._per(
+            f.provider_id, providers, providers.c.id, *where, held=True, busiest=busiest
         )
+        count = self._conn.scalar(select(func.count()).select_from(daily_figures).where(*where))
+        return lines, int(count or 0)
 
     def _per(
         self,
@@ -305,6 +313,22 @@ class FigureRepository:
             f.province == (province or ALL_PROVINCES),
             f.provider_id == (ALL_PROVIDERS if provider_id is None else provider_id),
         ]
+
+
+def _flagged(limits: Thresholds) -> ColumnElement[bool]:
+    """``Scorecard.flags`` (``domain/scorecards.py``, the rule) restated over a month row,
+    so a month of thousands of partners is narrowed to the flagged ones in the database;
+    ``tests/test_figures.py`` holds the two together. A rate with no base is no flag."""
+    held = func.coalesce(f.held, 0)
+    return and_(
+        f.orders >= limits.min_orders,
+        or_(
+            f.confirmations < limits.min_confirmation_rate * f.orders,
+            f.reminder_cancels > limits.max_reminder_cancel_rate * f.confirmations,
+            and_(held > 0, f.listing_cancels > limits.max_listing_cancel_rate * held),
+            and_(held > 0, 1000 * f.complaints > limits.max_complaints_per_1000 * held),
+        ),
+    )
 
 
 def _in(days: Days) -> ColumnElement[bool]:

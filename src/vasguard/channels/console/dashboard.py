@@ -63,6 +63,8 @@ TILES = (
     Figure.CANCELLATIONS,
     Figure.COMPLAINTS,
 )
+# Flagged partners named on the dashboard (the busiest; the scorecards page has more).
+FLAGGED_SHOWN = 10
 # Scorecards on the page: flagged partners first, then the busiest, this many at most
 # (a page of thousands of rows helps nobody); the API has them all.
 SHOWN_CARDS = 200
@@ -161,13 +163,13 @@ def dashboard_page(
     except Refused as refused:
         return message_page(request, session, refusal_text(language(request), refused), 400)
     flagged: list[Scorecard] = []
+    flagged_count = 0
     limits = rt.deployment.scorecard_thresholds
     if may(session.principal.role, Action.REPORTS):
         month = Period.of(rt.clock().now(), rt.deployment.timezone)
-        cards = national.scorecards(
-            rt.shard_readers(), rt.deployment, str(month), min_orders=limits.min_orders
+        flagged, flagged_count = national.scorecards(
+            rt.shard_readers(), rt.deployment, str(month), flagged_by=limits, busiest=FLAGGED_SHOWN
         )
-        flagged = [c for c in cards if c.flags(limits)]
     total = board.total
     return page(
         request,
@@ -189,6 +191,7 @@ def dashboard_page(
         partner_rows=[_row(line) for line in board.by_provider],
         partners_more=max(0, board.providers - len(board.by_provider)),
         flagged=[_card(card, limits) for card in flagged],
+        flagged_more=max(0, flagged_count - len(flagged)),
         refreshed_at=_at(request, board),
         chart_data=_chart_data(request, board.by_day, board.by_province),
     )
@@ -236,11 +239,11 @@ def scorecards_page(
     limits = rt.deployment.scorecard_thresholds
     try:
         shards = rt.shard_readers()
-        judged = national.scorecards(shards, rt.deployment, month, min_orders=limits.min_orders)
-        busiest = national.scorecards(shards, rt.deployment, month, busiest=SHOWN_CARDS)
-        flagged = [c for c in judged if c.flags(limits)]
+        flagged, flagged_count = national.scorecards(
+            shards, rt.deployment, month, flagged_by=limits, busiest=SHOWN_CARDS
+        )
+        busiest, partners = national.scorecards(shards, rt.deployment, month, busiest=SHOWN_CARDS)
         cards = list({c.provider_code: c for c in [*flagged, *busiest]}.values())
-        limited = len(busiest) >= SHOWN_CARDS
     except Refused as refused:
         return message_page(request, session, refusal_text(lang, refused), 400)
     shown = sorted(
@@ -253,7 +256,7 @@ def scorecards_page(
         session=session,
         period=month,
         cards=shown[:SHOWN_CARDS],
-        limited=limited or len(shown) > SHOWN_CARDS,
+        limited=partners > SHOWN_CARDS,
         limits=limits,
-        flagged_count=sum(1 for card in shown if card["flags"]),
+        flagged_count=flagged_count,
     )

@@ -104,7 +104,8 @@ def get_partner_report(
     partner with its scorecard and the thresholds it crosses."""
     limits = rt.deployment.scorecard_thresholds
     shards = rt.shard_readers()
-    cards = {c.provider_code: c for c in national.scorecards(shards, rt.deployment, period)}
+    every, _count = national.scorecards(shards, rt.deployment, period)
+    cards = {c.provider_code: c for c in every}
     lines: list[PartnerLineOut] = []
     for line in national.partner_report(shards, rt.deployment, period):
         card = cards.get(line.code)
