@@ -1,6 +1,7 @@
 """The dashboard in a real browser, on a generated operator: its four charts are drawn by
 the Chart.js the package serves (no other origin asked), with the figures the job counted,
-and its totals agree with a count made here from the records themselves."""
+and its totals agree with a count made here from the records themselves. And a partner's
+key is refused by the console's login."""
 
 from __future__ import annotations
 
@@ -85,3 +86,26 @@ def test_the_dashboard_draws_its_charts_from_the_generated_operators_figures(
     page.click("text=合作伙伴")
     expect(page.locator("h1")).to_contain_text("合作伙伴评分卡")
     screenshot("scorecards")
+
+
+def test_a_partner_key_is_refused_by_the_console(world, db_url, serve, page, screenshot):
+    rt = Runtime(Settings(database_url=db_url, scheduler=False), fixed_clock=world.clock)
+    key, _ = create_key(
+        rt.uow(),
+        rt.clock(),
+        role=Role.PARTNER,
+        name="xingyun",
+        provider_code="801001",
+        province=None,
+        created_by="tests",
+    )
+    served = serve(rt)
+    page.goto(f"{served.url}/console/login")
+    page.fill("#key", key)
+    page.click("button[type=submit]")
+    expect(page.locator(".error")).to_contain_text("合作伙伴和网关的密钥不能登录管理台")
+    expect(page.locator(".who")).to_have_count(0)
+    screenshot("partner-refused")
+    page.goto(f"{served.url}/console/dashboard")
+    expect(page).to_have_url(re.compile(r"/console/login"))
+    assert world.rows(tables.console_sessions) == []
