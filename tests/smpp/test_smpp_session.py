@@ -550,9 +550,7 @@ def test_a_generic_nack_to_a_submit_is_a_refusal_with_its_status(smsc, config, r
     assert (refused.status_name, refused.retryable) == ("ESME_RTHROTTLED", True)
 
 
-def test_mos_beyond_the_backlog_are_answered_temporary_error_at_once(
-    smsc, config, run, caplog
-):
+def test_mos_beyond_the_backlog_are_answered_temporary_error_at_once(smsc, config, run, caplog):
     async def slow(batch: Sequence[DeliverSm]) -> list[int]:
         await asyncio.sleep(0.3)
         return [Status.ESME_ROK] * len(batch)
