@@ -43,6 +43,7 @@ from vasguard.services.billing import BillRunSummary, run_bill
 from vasguard.services.figures import recount_figures
 from vasguard.services.intake import IncomingMo, receive_mos, receive_routed
 from vasguard.services.shards import UowFactory, on_every_shard
+from vasguard.store.tables import daily_figures
 
 PROVINCES = {
     "east": ["31", "32", "33", "34", "35", "36", "37", "44", "45", "46"],
@@ -149,23 +150,11 @@ def build_fdw(sharded: Runtime) -> None:
         conn.execute(text(f"CREATE OR REPLACE VIEW {FDW_VIEW} AS " + " UNION ALL ".join(arms)))
 
 
+# Every figure column of daily_figures (not the key, held or the stamp), summed.
 SUMS = ", ".join(
-    f"sum({c})"
-    for c in (
-        "orders",
-        "confirmations",
-        "reminders_sent",
-        "reminders_delivered",
-        "reminder_cancels",
-        "listings",
-        "listing_cancels",
-        "cancellations",
-        "complaints",
-        "charges",
-        "refunds",
-        "charged_fen",
-        "refunded_fen",
-    )
+    f"sum({c.name})"
+    for c in daily_figures.c
+    if c.name not in ("day", "province", "provider_id", "held", "refreshed_at")
 )
 # The dashboard's three reads (``store/figures.py``) as SQL over the foreign tables.
 BY_DAY = (
