@@ -118,3 +118,23 @@ def test_the_scorecards_page_lists_flagged_partners_first(console):
     assert client.get("/console/partners", params={"period": "2026-13"}).status_code == 400
     october = client.get("/console/partners", params={"period": "2026-10"})
     assert october.status_code == 200 and "这段时间没有数据" in october.text
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"province": "3\x001"},
+        {"provider": "80\x001001"},
+        {"provider": "x" * 20},
+        {"first": "2026-11-2\x00"},
+        {"period_": "x"},
+    ],
+)
+def test_a_bad_filter_is_a_clear_page_and_never_a_server_error(console, bad):
+    client, keys = console
+    log_in(client, keys["operator"])
+    answer = client.get("/console/dashboard", params=bad)
+    assert answer.status_code in (200, 400), answer.text
+    assert "Traceback" not in answer.text
+    cards = client.get("/console/partners", params={"period": "2026\x0011"})
+    assert cards.status_code == 400 and "Traceback" not in cards.text

@@ -21,6 +21,7 @@ day in the deployment zone. What each figure counts:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -28,6 +29,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from vasguard.domain.periods import Period
+from vasguard.domain.refusals import InvalidInput
 from vasguard.domain.subscription import EndCause
 
 # The provider of a figure that belongs to none (a listing, a plan fee).
@@ -98,6 +100,19 @@ class Days:
             raise ValueError("at least one day")
         today = now.astimezone(ZoneInfo(timezone)).date()
         return cls(today - timedelta(days=count - 1), today)
+
+
+_PROVINCE = re.compile(r"\d{2}")
+_PROVIDER = re.compile(r"[0-9A-Za-z]{1,12}")
+
+
+def check_filters(province: str | None, provider_code: str | None) -> None:
+    """A dashboard's province is two digits and a provider's code up to 12 letters or
+    digits: anything else is refused before a database is asked about it."""
+    if province is not None and not _PROVINCE.fullmatch(province):
+        raise InvalidInput(f"{province[:20]!r} is not a province code; use two digits such as 31")
+    if provider_code is not None and not _PROVIDER.fullmatch(provider_code):
+        raise InvalidInput(f"{provider_code[:20]!r} is not a provider code (letters and digits)")
 
 
 def utc_offset(timezone: str, day: date) -> timedelta:

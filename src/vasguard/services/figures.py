@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from datetime import date
 
 from vasguard.domain.clock import Clock
-from vasguard.domain.figures import TOP_PROVIDERS, Dashboard, Days, FigureLine, Tally, utc_offset
+from vasguard.domain.figures import (
+    TOP_PROVIDERS,
+    Dashboard,
+    Days,
+    FigureLine,
+    Tally,
+    check_filters,
+    utc_offset,
+)
 from vasguard.domain.periods import Period
 from vasguard.domain.refusals import InvalidInput, Refused
 from vasguard.domain.scorecards import Scorecard, Thresholds
@@ -68,6 +76,7 @@ def dashboard(
     """The figures of ``days``, of one province and/or one provider if given."""
     if days.count > MAX_DAYS:
         raise InvalidInput(f"a dashboard covers at most {MAX_DAYS} days")
+    check_filters(province, provider_code)
     with uow:
         if province is not None and not uow.catalogue.is_province(province):
             raise InvalidInput(f"no province {province!r}; use a two-digit code such as 31")

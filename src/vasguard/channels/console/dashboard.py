@@ -28,7 +28,7 @@ from vasguard.channels.console.web import (
     runtime,
 )
 from vasguard.domain.access import Action, may
-from vasguard.domain.figures import Dashboard, Days, Figure, FigureLine
+from vasguard.domain.figures import Dashboard, Days, Figure, FigureLine, check_filters
 from vasguard.domain.money import yuan_decimal
 from vasguard.domain.periods import Period
 from vasguard.domain.refusals import InvalidInput, Refused
@@ -154,6 +154,7 @@ def dashboard_page(
     shown_province = bound or province or None
     try:
         picked = _days(request, first, last, days)
+        check_filters(shown_province, provider or None)
         board = national.dashboard(
             rt.shard_readers(shown_province),
             picked,
