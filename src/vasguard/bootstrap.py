@@ -112,11 +112,14 @@ class Runtime:
                 province = ported_province(conn, number) or province
         return self.shard_map.shard_for(province).name
 
+    def uow_on(self, shard: str | None) -> UnitOfWork:
+        """A unit of work on the shard named (``None``: the national database)."""
+        return self.uow() if shard is None else SqlUnitOfWork(self.shard_engines[shard])
+
     def uow_for(self, msisdn: str) -> UnitOfWork:
         """A unit of work on the shard of ``msisdn``'s subscriber: an online request
         touches that one database."""
-        shard = self.shard_of(msisdn)
-        return self.uow() if shard is None else SqlUnitOfWork(self.shard_engines[shard])
+        return self.uow_on(self.shard_of(msisdn))
 
     def reader_for(self, msisdn: str) -> UnitOfWork:
         """``reader`` on the shard of ``msisdn``'s subscriber."""

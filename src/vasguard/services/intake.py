@@ -149,13 +149,14 @@ def receive_routed(
     rng: random.Random | None = None,
 ) -> list[MoResult | Exception]:
     """``receive_mos`` with each MO on its sender's shard: the MOs of a shard share its
-    transactions, and no shard waits for another's. Results in the MOs' order."""
+    transactions, and no shard waits for another's. Each sender's shard is looked up once
+    (a ported number's costs a national read). Results in the MOs' order."""
     by_shard: dict[str | None, list[int]] = {}
     for n, mo in enumerate(mos):
         by_shard.setdefault(router.shard_of(mo.msisdn), []).append(n)
     results: dict[int, MoResult | Exception] = {}
-    for positions in by_shard.values():
-        on_shard = partial(router.uow_for, mos[positions[0]].msisdn)
+    for shard, positions in by_shard.items():
+        on_shard = partial(router.uow_on, shard)
         taken = receive_mos(on_shard, clock, deployment, [mos[n] for n in positions], rng=rng)
         results.update(zip(positions, taken, strict=True))
     return [results[n] for n in range(len(mos))]
