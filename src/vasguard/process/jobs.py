@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TypeVar, cast
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from vasguard.bootstrap import Runtime
@@ -35,7 +35,7 @@ from vasguard.services.billing import BillRunSummary, run_bill
 from vasguard.services.figures import recount_figures
 from vasguard.services.orders import expire_orders
 from vasguard.services.reminders import ReminderRun, run_reminders
-from vasguard.services.shards import UowFactory, on_every_shard
+from vasguard.services.shards import UowFactory, on_every_shard, results
 
 _JUST_AFTER = timedelta(microseconds=1)
 CATCH_UP = timedelta(days=1)
@@ -142,16 +142,9 @@ T = TypeVar("T")
 
 
 def _everywhere(rt: Runtime, work: Callable[[str, UowFactory], T]) -> list[T]:
-    """``work`` on every shard at once; the results, or (once all have run) an error
-    naming the shards that failed — the scheduler logs it, and the job's next run
-    resumes them while the others' work stands."""
-    outcomes = on_every_shard(rt.shard_uows(), work, parallel=rt.settings.shard_parallelism)
-    failed = [o for o in outcomes if not o.ok]
-    if len(failed) == 1 and failed[0].failure is not None:
-        raise failed[0].failure  # as it was raised: a refusal stays one for the scheduler
-    if failed:
-        raise RuntimeError("; ".join(f"shard {o.shard}: {o.error}" for o in failed))
-    return [cast(T, o.result) for o in outcomes]  # each ok, so each has its result
+    """``work`` on every shard at once; what stopped one is raised once all have run (the
+    scheduler logs it; the job's next run resumes it while the others' work stands)."""
+    return results(on_every_shard(rt.shard_uows(), work, parallel=rt.settings.shard_parallelism))
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,15 +11,14 @@ database, is measured in ``docs/scale-out.md``.)
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TypeVar, cast
+from typing import TypeVar
 
 from vasguard.domain.figures import TOP_PROVIDERS, Dashboard, Days, Figure, merged_lines
-from vasguard.domain.refusals import Refused
 from vasguard.domain.reports import ReportLine, merged
 from vasguard.domain.scorecards import Scorecard, Thresholds
 from vasguard.services import figures, reports
 from vasguard.services.deployment import Deployment
-from vasguard.services.shards import UowFactory, on_every_shard
+from vasguard.services.shards import UowFactory, on_every_shard, results
 from vasguard.services.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
@@ -28,24 +27,12 @@ T = TypeVar("T")
 PARALLEL = 8
 
 
-class ShardUnavailable(RuntimeError):
-    """A shard did not answer: a national figure without it would be wrong, not partial."""
-
-
 def _everywhere(shards: Mapping[str, UowFactory], work: Callable[[UnitOfWork], T]) -> list[T]:
-    """``work`` on a new unit of work of every shard, all at once; every shard's answer,
-    or what stopped one: a refusal as it is (the same bad input on every shard), anything
-    else as ``ShardUnavailable`` naming the shards."""
-    done = on_every_shard(shards, lambda _name, new_uow: work(new_uow()), parallel=PARALLEL)
-    failed = [o for o in done if not o.ok]
-    for outcome in failed:
-        if isinstance(outcome.failure, Refused):
-            raise outcome.failure
-    if failed:
-        raise ShardUnavailable(
-            "; ".join(f"shard {o.shard}: {o.error}" for o in failed) + " — try again later"
-        )
-    return [cast(T, o.result) for o in done]
+    """``work`` on a new unit of work of every shard, all at once: every shard's answer
+    (a national figure without one shard would be wrong, not partial)."""
+    return results(
+        on_every_shard(shards, lambda _name, new_uow: work(new_uow()), parallel=PARALLEL)
+    )
 
 
 def province_report(

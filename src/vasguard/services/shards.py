@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, cast
 
+from vasguard.domain.refusals import Refused
 from vasguard.services.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
@@ -73,3 +74,22 @@ def on_every_shard(
         max_workers=min(parallel, len(names)), thread_name_prefix="shard"
     ) as pool:
         return list(pool.map(attempt, names))
+
+
+class ShardsFailed(RuntimeError):
+    """Work that needed every shard stopped on some: named, with their errors."""
+
+
+def results(outcomes: list[ShardOutcome[T]]) -> list[T]:
+    """Every shard's result, or what stopped a shard: a refusal or a single shard's error
+    as it was raised (the scheduler and the channels tell those apart), several shards'
+    errors as ``ShardsFailed`` naming them. Raised once all have run, so the other shards'
+    work stands and a re-run resumes the failed ones."""
+    failures = [(o, o.failure) for o in outcomes if o.failure is not None]
+    for _outcome, failure in failures:
+        if isinstance(failure, Refused) or len(failures) == 1:
+            raise failure
+    failed = [o for o, _failure in failures]
+    if failed:
+        raise ShardsFailed("; ".join(f"shard {o.shard}: {o.error}" for o in failed))
+    return [cast(T, o.result) for o in outcomes]  # each ok, so each has its result
