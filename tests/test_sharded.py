@@ -40,6 +40,7 @@ from vasguard.services.intake import IncomingMo, receive_mo, receive_routed
 from vasguard.services.orders import place_order
 from vasguard.store import tables
 from vasguard.store.bill_runs import BillRunRepository
+from vasguard.store.relocation import claim_id_range
 
 pytestmark = pytest.mark.xdist_group("sharded")
 
@@ -117,7 +118,9 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
     ):
         engines = {"east": east, "north": north, "west": west}
         urls = {n: e.url.render_as_string(hide_password=False) for n, e in engines.items()}
-        for name, province in zip(SHARDS, PROVINCES, strict=True):
+        for number, (name, province) in enumerate(zip(SHARDS, PROVINCES, strict=True), 1):
+            with engines[name].begin() as conn:
+                claim_id_range(conn, number)  # as ``vasguard shards setup`` does
             _seed(engines[name], NUMBERS[province])
         _seed(single, EVERY)
         seed_world(nat)  # the catalogue's home; the world's own subscribers never write

@@ -105,7 +105,7 @@ def run_bill(
         if progress is not None:
             progress(min(cursor, last), last)
         while cursor < last:
-            hi = min(cursor + chunk, last)
+            hi = min(runs.chunk_end(cursor, chunk) or last, last)
             tally = tally.add(runs.charge_chunk(run, cursor, hi))
             runs.save_progress(run, hi, tally)
             uow.commit()

@@ -171,6 +171,20 @@ class BillRunRepository:
     def last_subscriber_id(self) -> int:
         return int(self._conn.scalar(select(func.max(subscribers.c.id))) or 0)
 
+    def chunk_end(self, after: int, size: int) -> int | None:
+        """The id of the ``size``-th subscriber after ``after`` (the last one's when fewer
+        are left; ``None`` when none is): chunks hold subscribers, not id spans, because a
+        shard's ids start at its range (10^14 a shard) and a split or a move leaves gaps."""
+        ahead = (
+            select(subscribers.c.id)
+            .where(subscribers.c.id > after)
+            .order_by(subscribers.c.id)
+            .limit(size)
+            .subquery()
+        )
+        found = self._conn.scalar(select(func.max(ahead.c.id)))
+        return None if found is None else int(found)
+
     def _insert(self) -> Any:
         dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
         return dialect.insert(charges)
