@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from vasguard.bootstrap import Runtime
 from vasguard.cli.main import app
 from vasguard.config import ConfigError, load_settings
-from vasguard.domain.shards import InvalidShardMap, Shard, ShardMap, province_codes
+from vasguard.domain.shards import ID_RANGE, InvalidShardMap, Shard, ShardMap, province_codes
 
 ALL = sorted(province_codes())
 EAST, WEST = ALL[:15], ALL[15:]
@@ -183,3 +183,12 @@ def test_a_national_database_that_does_not_answer_is_one_line(monkeypatch):
         [line] = result.stderr.strip().splitlines()
         assert line.startswith("error: the national database: connection failed")
         assert "s3cret" not in result.output and "Traceback" not in result.output
+
+
+def test_an_id_names_the_shard_of_its_range_and_none_outside_them():
+    shards = ShardMap.parse(TWO)
+    assert shards.maker_of(ID_RANGE + 5) == "east"
+    assert shards.maker_of(2 * ID_RANGE + 1) == "west"
+    assert shards.maker_of(5) is None  # made before the split: no range
+    assert shards.maker_of(3 * ID_RANGE) is None
+    assert ShardMap.single("sqlite:///x").maker_of(ID_RANGE + 5) is None

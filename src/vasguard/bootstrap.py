@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from functools import cache, cached_property, partial
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -21,17 +22,20 @@ from vasguard.channels.sms.loopback import LoopbackSmsc
 from vasguard.config import Settings
 from vasguard.domain.clock import Clock, FixedClock, SystemClock
 from vasguard.domain.commands import DEFAULT_KEYWORDS, ENGLISH_REGIME
+from vasguard.domain.complaints import complaint_id_of
 from vasguard.domain.msisdn import UnknownSegment, load_segments, normalise
 from vasguard.domain.refusals import Refused
 from vasguard.domain.scorecards import Thresholds
-from vasguard.domain.shards import ShardMap
+from vasguard.domain.shards import Addressed, ShardMap, province_codes
 from vasguard.domain.templates import Branding
 from vasguard.services.deployment import Deployment
 from vasguard.services.outbox import flush, record_receipt
+from vasguard.services.shards import locate, merged_page
 from vasguard.services.unit_of_work import UnitOfWork
 from vasguard.store.engine import open_engine
 from vasguard.store.migrate import check_schema
 from vasguard.store.moves import ported_province
+from vasguard.store.relocation import holds
 from vasguard.store.uow import SqlUnitOfWork
 
 
@@ -55,6 +59,7 @@ class ShiftedClock:
 
 
 _segments = cache(load_segments)
+T = TypeVar("T")
 
 
 @dataclass
@@ -89,9 +94,9 @@ class Runtime:
 
     def shard_readers(self, province: str | None = None) -> dict[str, Callable[[], UnitOfWork]]:
         """Read-only unit-of-work factories per shard (``reader``), or the one of
-        ``province``'s shard: the national view's queries."""
+        ``province``'s shard (every shard for a code of no province: none holds it)."""
         engines = self.shard_engines
-        if province is not None:
+        if province is not None and province in province_codes():
             held = self.shard_map.shard_for(province).name
             engines = {held: engines[held]} if held in engines else engines
         return {name: partial(SqlUnitOfWork, e, reads_only=True) for name, e in engines.items()}
@@ -127,6 +132,56 @@ class Runtime:
         if shard is None:
             return self.reader()
         return SqlUnitOfWork(self.shard_engines[shard], reads_only=True)
+
+    def shard_holding(self, kind: Addressed, key: int | str) -> str | None:
+        """The shard holding the subscription, charge or complaint a request names by its
+        id or ticket (``None``: unsharded, or on no shard: the lookup there says unknown)."""
+        shards = self.shard_map
+        if not shards.configured:
+            return None
+        row_id = complaint_id_of(key) if isinstance(key, str) else key
+        made_on = None if row_id is None else shards.maker_of(row_id)
+
+        def has_it(name: str) -> bool:
+            with self.shard_engines[name].connect() as conn:
+                return holds(conn, kind, key)
+
+        return locate(
+            list(self.shard_engines), made_on, has_it, parallel=self.settings.shard_parallelism
+        )
+
+    def uow_holding(self, kind: Addressed, key: int | str) -> UnitOfWork:
+        """A unit of work on the shard holding what ``kind`` and ``key`` name."""
+        return self.uow_on(self.shard_holding(kind, key))
+
+    def reader_holding(self, kind: Addressed, key: int | str) -> UnitOfWork:
+        """``reader`` on the shard holding what ``kind`` and ``key`` name."""
+        shard = self.shard_holding(kind, key)
+        if shard is None:
+            return self.reader()
+        return SqlUnitOfWork(self.shard_engines[shard], reads_only=True)
+
+    def listed(
+        self,
+        page: Callable[[UnitOfWork], list[T]],
+        key: Callable[[T], int],
+        *,
+        rows: int,
+        msisdn: str | None = None,
+        province: str | None = None,
+    ) -> list[T]:
+        """A list route's page: ``page`` on the number's shard when the request names one,
+        else its first ``rows`` by id over every shard (``province``'s alone for a
+        provincial key). ``rows`` is how many ``page`` returns at most."""
+        if msisdn is not None:
+            return page(self.reader_for(msisdn))
+        return merged_page(
+            self.shard_readers(province),
+            page,
+            key,
+            limit=rows,
+            parallel=self.settings.shard_parallelism,
+        )
 
     def dispose(self) -> None:
         """Close every pooled connection (the national database's and the shards')."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from vasguard.domain.refusals import InvalidInput
-from vasguard.services.shards import ShardsFailed, on_every_shard, results
+from vasguard.services.shards import ShardsFailed, locate, merged_page, on_every_shard, results
 
 SHARDS = {"east": lambda: None, "north": lambda: None, "west": lambda: None}
 
@@ -44,3 +44,29 @@ def test_several_failures_name_their_shards_and_a_refusal_stays_one():
     assert results(on_every_shard(SHARDS, work({}), parallel=3)) == ["EAST", "NORTH", "WEST"]
     with pytest.raises(ValueError):
         on_every_shard(SHARDS, work({}), parallel=0)
+
+
+def test_a_row_is_looked_for_where_its_id_was_made_first_then_everywhere_else():
+    asked: list[str] = []
+
+    def holds(where: str) -> bool:
+        asked.append(where)
+        return where == "west"
+
+    assert locate(list(SHARDS), "west", holds, parallel=2) == "west" and asked == ["west"]
+    asked.clear()
+    assert locate(list(SHARDS), "east", holds, parallel=1) == "west"  # moved there
+    assert asked == ["east", "north", "west"]
+    assert locate(list(SHARDS), None, lambda _: False, parallel=3) is None  # nowhere
+
+
+def test_a_merged_page_is_the_first_rows_by_id_over_every_shard():
+    rows = {"east": [1, 4, 9], "north": [2, 3], "west": [5, 6, 7]}
+    shards = {name: (lambda name=name: name) for name in rows}
+
+    def page(uow, after=0, limit=3):
+        return [i for i in rows[uow] if i > after][:limit]
+
+    assert merged_page(shards, page, lambda i: i, limit=3, parallel=3) == [1, 2, 3]
+    after_three = merged_page(shards, lambda u: page(u, after=3), lambda i: i, limit=3, parallel=1)
+    assert after_three == [4, 5, 6]

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from vasguard.cli.console import AtOption, JsonOption, cli_cause, emit, out, runtime, sub_app
+from vasguard.domain.shards import Addressed
 
 app = sub_app("Resolve complaints (care).")
 
@@ -28,7 +29,7 @@ def complaint_resolve(
     rt = runtime()
     clock = rt.clock(at)
     resolution = resolve_complaint(
-        rt.uow(),
+        rt.uow_holding(Addressed.COMPLAINT, ticket),
         clock,
         rt.deployment,
         ticket=ticket,
@@ -59,7 +60,11 @@ def refund(
 
     rt = runtime()
     made = refund_charge(
-        rt.uow(), rt.clock(at), charge_id=charge, amount_fen=amount, cause=cli_cause()
+        rt.uow_holding(Addressed.CHARGE, charge),
+        rt.clock(at),
+        charge_id=charge,
+        amount_fen=amount,
+        cause=cli_cause(),
     )
 
     def human() -> None:

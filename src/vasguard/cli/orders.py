@@ -23,7 +23,7 @@ def order(
     rt = runtime()
     clock = rt.clock(at)
     placed = place_order(
-        rt.uow(),
+        rt.uow_for(msisdn),
         clock,
         rt.deployment,
         msisdn=msisdn,

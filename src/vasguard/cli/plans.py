@@ -34,7 +34,7 @@ def plan_order(
 
     rt = runtime()
     ordered = order_plan(
-        rt.uow(),
+        rt.uow_for(msisdn),
         rt.clock(at),
         rt.deployment,
         msisdn=msisdn,

@@ -28,11 +28,11 @@ from vasguard.cli.console import (
     runtime,
     sub_app,
 )
-from vasguard.domain.shards import Shard, ShardMap
+from vasguard.domain.shards import ID_RANGE, Shard, ShardMap
 from vasguard.store.engine import open_engine
 from vasguard.store.migrate import check_schema, upgrade
 from vasguard.store.moves import move_subscriber
-from vasguard.store.relocation import ID_RANGE, claim_id_range, split_customers
+from vasguard.store.relocation import claim_id_range, split_customers
 from vasguard.store.replication import (
     CATALOGUE,
     PUBLICATION,

@@ -56,7 +56,7 @@ def sms_inbox(
     from vasguard.services.messaging import conversation
 
     rt = runtime()
-    rows = conversation(rt.uow(), msisdn=msisdn, last=last)
+    rows = conversation(rt.reader_for(msisdn), msisdn=msisdn, last=last)
 
     def human() -> None:
         for row in rows:

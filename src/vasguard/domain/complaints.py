@@ -12,6 +12,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from vasguard.domain.refusals import Refused
+from vasguard.domain.shards import ID_RANGE
 
 
 class ComplaintStatus(StrEnum):
@@ -34,13 +35,32 @@ class Complaint:
 
 
 def ticket_for(opened_at: datetime, complaint_id: int, zone: str) -> str:
-    """``TS`` + the local opening date (``yymmdd``) + the id in seven digits.
+    """``TS`` + the local opening date (``yymmdd``) + the id in seven digits; on a shard,
+    the shard's number in two digits before them.
 
     The id makes the ticket unique; the date is the one the customer lived when they
     complained, in the deployment zone, so it agrees with the month a refund covers from
     (a complaint at 07:00 on the 1st in Shanghai is dated the 1st, not the day before).
+    A shard's ids start at its number times ``ID_RANGE``; written whole they would make a
+    23-character ticket for a customer to read out, so the shard's number stands for them
+    (``TS26120103`` ``0000042``: the 42nd of shard 3), and ``complaint_id_of`` reads it back.
     """
-    return f"TS{opened_at.astimezone(ZoneInfo(zone)):%y%m%d}{complaint_id:07d}"
+    shard, serial = divmod(complaint_id, ID_RANGE)
+    prefix = f"{shard:02d}" if shard else ""
+    return f"TS{opened_at.astimezone(ZoneInfo(zone)):%y%m%d}{prefix}{serial:07d}"
+
+
+def complaint_id_of(ticket: str) -> int | None:
+    """The id ``ticket_for`` wrote into ``ticket`` (``None``: not a ticket's shape), to find
+    its shard by; a ticket is looked up by its text, so a misread id only costs a search."""
+    digits = ticket[8:]
+    if not (ticket.startswith("TS") and ticket[2:].isascii() and ticket[2:].isdigit()):
+        return None
+    if len(digits) < 7:
+        return None
+    if len(digits) == 7:
+        return int(digits)
+    return int(digits[:2]) * ID_RANGE + int(digits[2:])
 
 
 @dataclass(frozen=True, slots=True)

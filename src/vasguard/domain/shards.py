@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cache
 from urllib.parse import urlsplit
 
@@ -22,6 +23,21 @@ from vasguard.domain.refusals import InvalidInput
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _POSTGRESQL_SCHEMES = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
 SINGLE_SHARD = "main"
+
+# Shard k (1-based, in the map's order) makes ids from k * ID_RANGE (``vasguard shards
+# setup``): 10^14 ids a shard, and 90 shards stay below 2^53, the largest id the API's JSON
+# promises exact. An id thus names the shard that made it; rows copied in by a split (ids
+# below ID_RANGE) or a move keep theirs, so the name is where to look first, not a proof.
+ID_RANGE = 10**14
+
+
+class Addressed(StrEnum):
+    """What an online request can name by its own key instead of a number: the shard is
+    then found from the key (``ShardMap.maker_of``, ``services.shards.locate``)."""
+
+    SUBSCRIPTION = "subscription"  # by id
+    CHARGE = "charge"  # by id
+    COMPLAINT = "complaint"  # by ticket
 
 
 class InvalidShardMap(InvalidInput):
@@ -63,6 +79,14 @@ class ShardMap:
         """A configured map from ``{"name", "url", "provinces"}`` entries; each URL must
         name a PostgreSQL database, since the catalogue reaches it by logical replication."""
         return cls(tuple(_shard(entry) for entry in entries))
+
+    def maker_of(self, row_id: int) -> str | None:
+        """The shard whose id range ``row_id`` is in (``None``: below every range, or past
+        the map's shards): where a row addressed by its id was made."""
+        number = row_id // ID_RANGE
+        if not self.configured or not 1 <= number <= len(self.shards):
+            return None
+        return self.shards[number - 1].name
 
     def shard_for(self, province: str) -> Shard:
         for shard in self.shards:

@@ -10,7 +10,8 @@ reminders already queued). With one shard this is the job itself, in this thread
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import heapq
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar, cast
@@ -19,6 +20,7 @@ from vasguard.domain.refusals import Refused
 from vasguard.services.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
+S = TypeVar("S")  # what a shard's work is handed: usually its unit-of-work factory
 
 # How a shard is reached: a new unit of work on its database, each time it is called.
 UowFactory = Callable[[], UnitOfWork]
@@ -51,8 +53,8 @@ class ShardOutcome(Generic[T]):
 
 
 def on_every_shard(
-    shards: Mapping[str, UowFactory],
-    work: Callable[[str, UowFactory], T],
+    shards: Mapping[str, S],
+    work: Callable[[str, S], T],
     *,
     parallel: int,
 ) -> list[ShardOutcome[T]]:
@@ -93,3 +95,39 @@ def results(outcomes: list[ShardOutcome[T]]) -> list[T]:
     if failed:
         raise ShardsFailed("; ".join(f"shard {o.shard}: {o.error}" for o in failed))
     return [cast(T, o.result) for o in outcomes]  # each ok, so each has its result
+
+
+def locate(
+    shards: Sequence[str],
+    made_on: str | None,
+    holds: Callable[[str], bool],
+    *,
+    parallel: int,
+) -> str | None:
+    """The shard holding a row addressed by its id: the shard that made it (``made_on``,
+    from its id range) when it is there, which it nearly always is; otherwise (a row
+    copied in by a split, or moved with its subscriber) whichever other shard holds it,
+    asked at once. ``None``: no shard holds it (the caller's own lookup answers unknown)."""
+    if made_on is not None and holds(made_on):
+        return made_on
+    others = {name: name for name in shards if name != made_on}
+    if not others:
+        return None
+    found = on_every_shard(others, lambda name, _: holds(name), parallel=parallel)
+    return next((o.shard for o in found if o.result), None)
+
+
+def merged_page(
+    shards: Mapping[str, UowFactory],
+    page: Callable[[UnitOfWork], list[T]],
+    key: Callable[[T], int],
+    *,
+    limit: int,
+    parallel: int,
+) -> list[T]:
+    """The first ``limit`` rows by ``key`` over every shard, each shard asked for its own
+    first ``limit`` after the same cursor. Ids are unique across shards (each makes them
+    from its own range), so one id cursor pages the whole deployment; a row that a shard
+    makes behind the cursor meanwhile is not shown, as a list is not a feed."""
+    pages = results(on_every_shard(shards, lambda _, new_uow: page(new_uow()), parallel=parallel))
+    return heapq.nsmallest(limit, (row for rows in pages for row in rows), key=key)

@@ -69,7 +69,8 @@ class ComplaintRepository:
         ``mo_id`` is the customer's TS, or ``None`` for one care opened on their behalf.
         Until the id is known the ticket holds a placeholder no other insert can share.
         """
-        placeholder = f"pending-{mo_id}" if mo_id is not None else f"care-{token_hex(7)}"
+        # Both fit the column with a shard's 15-digit ids; a ticket starts with TS.
+        placeholder = f"mo-{mo_id}" if mo_id is not None else f"care-{token_hex(7)}"
         complaint_id: int = self._conn.execute(
             complaints.insert()
             .values(

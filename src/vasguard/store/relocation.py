@@ -42,6 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from vasguard.domain.refusals import Refused
+from vasguard.domain.shards import ID_RANGE, Addressed
 from vasguard.store import tables
 from vasguard.store.replication import CATALOGUE
 
@@ -64,10 +65,6 @@ _NOT_CUSTOMERS = frozenset(CATALOGUE + NATIONAL_ONLY + PER_DATABASE)
 CUSTOMER_TABLES: tuple[Table, ...] = tuple(
     t for t in tables.metadata.sorted_tables if t not in _NOT_CUSTOMERS
 )
-
-# Shard k (1-based, in the map's order) makes ids from k * ID_RANGE: 10^14 ids a shard,
-# and 90 shards stay below 2^53, the largest id the API's JSON promises exact.
-ID_RANGE = 10**14
 
 # Rows fetched (server-side cursor on PostgreSQL) and inserted (one executemany) at a time.
 CHUNK = 5_000
@@ -200,6 +197,18 @@ def delete_customers(conn: Connection, subscriber_ids: Collection[int]) -> dict[
         t.name: conn.execute(delete(t).where(_owner(t).in_(ids))).rowcount
         for t in reversed(CUSTOMER_TABLES)
     }
+
+
+_KEYS: dict[Addressed, Column[Any]] = {
+    Addressed.SUBSCRIPTION: tables.subscriptions.c.id,
+    Addressed.CHARGE: tables.charges.c.id,
+    Addressed.COMPLAINT: tables.complaints.c.ticket,
+}
+
+
+def holds(conn: Connection, kind: Addressed, key: int | str) -> bool:
+    """Whether this database holds the row ``kind`` names by ``key`` (a unique-index probe)."""
+    return bool(conn.scalar(select(exists().where(_KEYS[kind] == key))))
 
 
 def holds_customers(conn: Connection) -> bool:

@@ -49,6 +49,7 @@ from vasguard.services.self_service import (
     chosen_services,
     held_services,
 )
+from vasguard.services.unit_of_work import UnitOfWork
 
 PREFIX = "/my"
 SESSION_COOKIE = "vg_my"
@@ -95,10 +96,43 @@ def mount(app: FastAPI, rt: Runtime) -> None:
     app.mount(PREFIX, my_app(rt))
 
 
-def current_customer(request: Request) -> CustomerSession:
-    token = request.cookies.get(SESSION_COOKIE)
+def _session_cookie(rt: Runtime, msisdn: str, token: str) -> str:
+    """The cookie of a new login: its token, after the shard that holds it when the
+    deployment is sharded (``east.<token>``), so each page asks that shard alone."""
+    if not rt.shard_map.configured:
+        return token
+    return f"{rt.shard_of(msisdn)}.{token}"
+
+
+def _from_cookie(request: Request) -> tuple[str | None, str] | None:
+    """The shard (``None``: the national database, unsharded) and the token of the session
+    cookie; ``None`` when there is none, or it names no shard of ours (a forged or stale
+    one: the token is looked up nowhere)."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    shard, _, token = cookie.rpartition(".")  # a token is URL-safe base64: no dots
+    if shard and shard not in runtime(request).shard_engines:
+        return None
+    return shard or None, token
+
+
+def _session(request: Request) -> CustomerSession | None:
+    found = _from_cookie(request)
+    if found is None:
+        return None
     rt = runtime(request)
-    found = customer_session(rt.uow(), rt.clock(), token) if token else None
+    return customer_session(rt.uow_on(found[0]), rt.clock(), found[1])
+
+
+def _uow(request: Request) -> UnitOfWork:
+    """A unit of work on the shard of the logged-in customer's session."""
+    found = _from_cookie(request)
+    return runtime(request).uow_on(None if found is None else found[0])
+
+
+def current_customer(request: Request) -> CustomerSession:
+    found = _session(request)
     if found is None:
         raise CustomerLoginNeeded
     return found
@@ -134,8 +168,7 @@ def my_app(rt: Runtime) -> FastAPI:
 
     @my.get("/", response_class=HTMLResponse)
     def home(request: Request) -> Response:
-        token = request.cookies.get(SESSION_COOKIE)
-        found = customer_session(rt.uow(), rt.clock(), token) if token else None
+        found = _session(request)
         if found is None:
             return _number_page(request)
         return _services_page(request, found)
@@ -153,7 +186,7 @@ def my_app(rt: Runtime) -> FastAPI:
             shown = text(language(request), "address_too_many")
             return _number_page(request, typed=msisdn, error=shown, status=429)
         try:
-            sent = request_code(rt.uow(), rt.clock(), rt.deployment, msisdn)
+            sent = request_code(rt.uow_for(msisdn), rt.clock(), rt.deployment, msisdn)
         except Refused as refused:
             shown = refusal_text(language(request), refused)
             if refused.code == "code_too_soon":
@@ -172,14 +205,15 @@ def my_app(rt: Runtime) -> FastAPI:
         if not _login_csrf_ok(request, csrf):
             return _number_page(request, error=text(language(request), "csrf_failed"), status=403)
         try:
-            opened = log_in_with_code(rt.uow(), rt.clock(), msisdn, code)
+            opened = log_in_with_code(rt.uow_for(msisdn), rt.clock(), msisdn, code)
         except Refused as refused:
             shown = refusal_text(language(request), refused)
             if refused.code == "code_wrong":
                 return _code_page(request, msisdn, error=shown, status=403)
             return _number_page(request, typed=msisdn, error=shown, status=403)
         response = redirect(f"{PREFIX}/")
-        set_cookie(request, response, SESSION_COOKIE, opened.token, PREFIX)
+        cookie = _session_cookie(rt, msisdn, opened.token)
+        set_cookie(request, response, SESSION_COOKIE, cookie, PREFIX)
         response.delete_cookie(LOGIN_CSRF_COOKIE, path=PREFIX)
         return response
 
@@ -193,9 +227,9 @@ def my_app(rt: Runtime) -> FastAPI:
         """The confirmation step: the chosen services named, nothing cancelled yet."""
         try:
             if every:
-                chosen = held_services(rt.uow(), rt.clock(), customer)
+                chosen = held_services(_uow(request), rt.clock(), customer)
             else:
-                chosen = chosen_services(rt.uow(), rt.clock(), customer, _as_ids(ids))
+                chosen = chosen_services(_uow(request), rt.clock(), customer, _as_ids(ids))
         except Refused as refused:
             return _services_page(request, customer, refusal_text(language(request), refused), 400)
         return page(
@@ -209,14 +243,17 @@ def my_app(rt: Runtime) -> FastAPI:
     @my.post("/cancel/confirmed", response_class=HTMLResponse)
     def cancel(request: Request, customer: CheckedCustomer, ids: Ids = None) -> Response:
         try:
-            done = cancel_services(rt.uow(), rt.clock(), rt.deployment, customer, _as_ids(ids))
+            done = cancel_services(
+                _uow(request), rt.clock(), rt.deployment, customer, _as_ids(ids)
+            )
         except Refused as refused:
             return _services_page(request, customer, refusal_text(language(request), refused), 400)
         return page(request, "my_done.html", prefix=PREFIX, customer=customer, done=done)
 
     @my.post("/logout")
     def logout(request: Request, _: CheckedCustomer) -> Response:
-        log_out_customer(rt.uow(), rt.clock(), request.cookies[SESSION_COOKIE])
+        token = request.cookies[SESSION_COOKIE].rpartition(".")[2]
+        log_out_customer(_uow(request), rt.clock(), token)
         response = redirect(f"{PREFIX}/")
         response.delete_cookie(SESSION_COOKIE, path=PREFIX)
         return response
@@ -282,7 +319,7 @@ def _services_page(
     request: Request, customer: CustomerSession, error: str | None = None, status: int = 200
 ) -> HTMLResponse:
     rt = runtime(request)
-    held = held_services(rt.uow(), rt.clock(), customer)
+    held = held_services(_uow(request), rt.clock(), customer)
     return page(
         request,
         "my_services.html",

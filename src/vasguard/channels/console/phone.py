@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from functools import partial
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -60,8 +61,18 @@ def picker(request: Request, session: Session, msisdn: str = "") -> Response:
     lately (kept by the browser)."""
     if not msisdn:
         rt = runtime(request)
-        some = list_subscribers(
-            rt.uow(), session.principal, province=None, status="active", after=0, limit=PICKS
+        some = rt.listed(
+            partial(
+                list_subscribers,
+                principal=session.principal,
+                province=None,
+                status="active",
+                after=0,
+                limit=PICKS,
+            ),
+            lambda s: s.id,
+            rows=PICKS,
+            province=session.principal.province,
         )
         return _phone_page(request, session, picks=[s.msisdn for s in some])
     try:
@@ -77,7 +88,9 @@ def picker(request: Request, session: Session, msisdn: str = "") -> Response:
 def handset(request: Request, session: Session, msisdn: Number) -> Response:
     rt = runtime(request)
     try:
-        messages = conversation(rt.reader(), msisdn=msisdn, last=SHOWN, principal=session.principal)
+        messages = conversation(
+            rt.reader_for(msisdn), msisdn=msisdn, last=SHOWN, principal=session.principal
+        )
     except Refused as refused:
         return _phone_page(
             request,
@@ -96,7 +109,9 @@ def messages_json(request: Request, session: Session, msisdn: Number) -> JSONRes
     """The conversation for the page to poll: replies appear without a reload."""
     rt = runtime(request)
     try:
-        messages = conversation(rt.reader(), msisdn=msisdn, last=SHOWN, principal=session.principal)
+        messages = conversation(
+            rt.reader_for(msisdn), msisdn=msisdn, last=SHOWN, principal=session.principal
+        )
     except Refused as refused:
         return JSONResponse({"error": refusal_text(language(request), refused)}, 404)
     return JSONResponse({"messages": _shown(rt, messages, request)})

@@ -36,6 +36,7 @@ from vasguard.domain.console import ConsoleSession
 from vasguard.domain.ledger import ChargeEvidence
 from vasguard.domain.msisdn import normalise
 from vasguard.domain.refusals import Refused
+from vasguard.domain.shards import Addressed
 from vasguard.domain.timeline import (
     Entry,
     EventEntry,
@@ -281,7 +282,9 @@ def _evidence_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     rt = runtime(request)
-    found = charge_evidence(rt.reader(), session.principal, charge_id)
+    found = charge_evidence(
+        rt.reader_holding(Addressed.CHARGE, charge_id), session.principal, charge_id
+    )
     return page(
         request,
         "charge.html",
@@ -356,7 +359,7 @@ def refund(
     if error is None:
         try:
             refund_charge(
-                rt.uow(),
+                rt.uow_holding(Addressed.CHARGE, charge_id),
                 rt.clock(),
                 charge_id=charge_id,
                 amount_fen=None,

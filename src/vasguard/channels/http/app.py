@@ -32,6 +32,7 @@ from vasguard.channels.sms.engine import SmsEngine
 from vasguard.domain.access import Action, Principal, Role
 from vasguard.domain.msisdn import normalise
 from vasguard.domain.receipts import DeliveryReport, as_receipt
+from vasguard.domain.shards import Addressed
 from vasguard.domain.subscription import Channel
 from vasguard.services.intake import IncomingMo, receive_mo, receive_routed
 from vasguard.services.messaging import conversation
@@ -285,7 +286,7 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
         principal: Annotated[Principal, Depends(requires(Action.RESOLVE_COMPLAINT))],
     ) -> ResolutionOut:
         resolution = resolve_complaint(
-            rt.uow(),
+            rt.uow_holding(Addressed.COMPLAINT, ticket),
             rt.clock(),
             rt.deployment,
             ticket=ticket,
@@ -309,7 +310,7 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
         body: RefundIn, principal: Annotated[Principal, Depends(requires(Action.REFUND))]
     ) -> RefundOut:
         made = refund_charge(
-            rt.uow(),
+            rt.uow_holding(Addressed.CHARGE, body.charge_id),
             rt.clock(),
             charge_id=body.charge_id,
             amount_fen=body.amount_fen,

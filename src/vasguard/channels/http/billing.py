@@ -13,6 +13,7 @@ console starts runs the same way (``services/bill_run_thread.py``).
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -33,6 +34,7 @@ from vasguard.channels.http.pages import (
 from vasguard.domain.access import Action, Principal
 from vasguard.domain.charging import Kind
 from vasguard.domain.ledger import ChargeStatus
+from vasguard.domain.shards import Addressed
 from vasguard.services.bill_run_thread import start_bill_run
 from vasguard.services.ledger import (
     bill_run,
@@ -206,15 +208,21 @@ def get_charges(
     limit: Limit = 50,
 ) -> Page[ChargeOut]:
     """Charges by id, filtered; a provincial key sees its province's only."""
-    found = charges_page(
-        rt.uow(),
-        rt.deployment,
-        principal,
-        after=decode_cursor(cursor),
-        limit=limit,
+    found = rt.listed(
+        partial(
+            charges_page,
+            deployment=rt.deployment,
+            principal=principal,
+            after=decode_cursor(cursor),
+            limit=limit,
+            msisdn=msisdn,
+            period=period,
+            kind=kind,
+        ),
+        lambda c: c.id,
+        rows=limit + 1,
         msisdn=msisdn,
-        period=period,
-        kind=kind,
+        province=principal.province,
     )
     return page_by_id(found, limit, from_attributes(ChargeOut))
 
@@ -227,7 +235,7 @@ def get_charge(
 ) -> ChargeDetailOut:
     """The charge and its evidence chain: order, confirmation request, confirming MO,
     reminder and its receipt, the bill run, any refund, and what holds it."""
-    found = charge_evidence(rt.uow(), principal, charge_id)
+    found = charge_evidence(rt.reader_holding(Addressed.CHARGE, charge_id), principal, charge_id)
     return ChargeDetailOut(
         **ChargeOut.model_validate(found.charge, from_attributes=True).model_dump(),
         evidence=EvidenceOut.model_validate(found, from_attributes=True),
@@ -242,8 +250,18 @@ def get_refunds(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[RefundOut]:
-    found = refunds_page(
-        rt.uow(), principal, after=decode_cursor(cursor), limit=limit, msisdn=msisdn
+    found = rt.listed(
+        partial(
+            refunds_page,
+            principal=principal,
+            after=decode_cursor(cursor),
+            limit=limit,
+            msisdn=msisdn,
+        ),
+        lambda r: r.id,
+        rows=limit + 1,
+        msisdn=msisdn,
+        province=principal.province,
     )
     return page_by_id(found, limit, from_attributes(RefundOut))
 

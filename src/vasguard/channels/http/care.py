@@ -6,6 +6,7 @@ opened by care on a customer's behalf, holding charges as the customer's TS does
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -18,6 +19,7 @@ from vasguard.channels.http.fields import DbId, Line, Msisdn, Prose
 from vasguard.channels.http.pages import Cursor, Limit, Page, decode_cursor, page_of
 from vasguard.domain.access import Action, Principal
 from vasguard.domain.complaints import ComplaintStatus
+from vasguard.domain.shards import Addressed
 from vasguard.services.care import complaint, complaints_page, open_for_customer
 
 router = APIRouter(prefix="/api/v1", tags=["complaints"])
@@ -60,8 +62,19 @@ def get_complaints(
     limit: Limit = 50,
 ) -> Page[ComplaintOut]:
     """Complaints by when they were opened; a partner sees its own services' only."""
-    found = complaints_page(
-        rt.uow(), principal, after=decode_cursor(cursor), limit=limit, status=status, msisdn=msisdn
+    found = rt.listed(
+        partial(
+            complaints_page,
+            principal=principal,
+            after=decode_cursor(cursor),
+            limit=limit,
+            status=status,
+            msisdn=msisdn,
+        ),
+        lambda c: c.id,
+        rows=limit + 1,
+        msisdn=msisdn,
+        province=principal.province,
     )
     page = page_of(found, limit, key=lambda c: c.id)
     return Page(
@@ -76,7 +89,8 @@ def get_complaint(
     rt: Rt,
     principal: Annotated[Principal, Depends(requires(Action.READ_COMPLAINTS))],
 ) -> ComplaintOut:
-    return ComplaintOut.model_validate(complaint(rt.uow(), principal, ticket), from_attributes=True)
+    found = complaint(rt.reader_holding(Addressed.COMPLAINT, ticket), principal, ticket)
+    return ComplaintOut.model_validate(found, from_attributes=True)
 
 
 @router.post(

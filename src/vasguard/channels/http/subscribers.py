@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -101,13 +102,18 @@ def get_subscribers(
     limit: Limit = 50,
 ) -> Page[SubscriberListed]:
     """Subscribers in id order; a provincial key's list holds its province's only."""
-    found = subscribers.list_subscribers(
-        rt.uow(),
-        principal,
-        province=province,
-        status=status,
-        after=decode_cursor(cursor),
-        limit=limit + 1,
+    found = rt.listed(
+        partial(
+            subscribers.list_subscribers,
+            principal=principal,
+            province=province,
+            status=status,
+            after=decode_cursor(cursor),
+            limit=limit + 1,
+        ),
+        lambda s: s.id,
+        rows=limit + 1,
+        province=principal.province or province,
     )
     return page_by_id(
         found, limit, lambda s: SubscriberListed(id=s.id, **SubscriberOut.of(s).model_dump())

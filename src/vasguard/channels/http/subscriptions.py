@@ -9,6 +9,7 @@ either; docs/api.md has the mapping.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Literal, Self
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -20,6 +21,7 @@ from vasguard.channels.http.auth import requires, runtime_of
 from vasguard.channels.http.fields import DbId, Line, Msisdn
 from vasguard.channels.http.pages import Cursor, Limit, Page, decode_cursor, page_by_id
 from vasguard.domain.access import Action, Principal
+from vasguard.domain.shards import Addressed
 from vasguard.domain.subscription import State, SubscriptionRecord
 from vasguard.services import subscriptions
 
@@ -167,14 +169,20 @@ def get_subscriptions(
 ) -> Page[SubscriptionOut]:
     """Subscriptions in id order; a partner key's hold its own services' only, a
     provincial key's its province's."""
-    found = subscriptions.list_subscriptions(
-        rt.uow(),
-        principal,
+    found = rt.listed(
+        partial(
+            subscriptions.list_subscriptions,
+            principal=principal,
+            msisdn=msisdn,
+            service_code=service,
+            state=state,
+            after=decode_cursor(cursor),
+            limit=limit + 1,
+        ),
+        lambda s: s.id,
+        rows=limit + 1,
         msisdn=msisdn,
-        service_code=service,
-        state=state,
-        after=decode_cursor(cursor),
-        limit=limit + 1,
+        province=principal.province,
     )
     return page_by_id(found, limit, SubscriptionOut.of)
 
@@ -186,7 +194,8 @@ def get_subscription(
     principal: Annotated[Principal, Depends(requires(Action.READ_SUBSCRIPTIONS))],
 ) -> SubscriptionOut:
     """One subscription; one out of the key's scope is unknown (404)."""
-    return SubscriptionOut.of(subscriptions.find_subscription(rt.uow(), subscription_id, principal))
+    held = rt.reader_holding(Addressed.SUBSCRIPTION, subscription_id)
+    return SubscriptionOut.of(subscriptions.find_subscription(held, subscription_id, principal))
 
 
 @router.post(
@@ -202,15 +211,16 @@ def post_confirmation(
 ) -> ConfirmationOut:
     """Care confirms a pending order on the customer's behalf, with the code the customer
     reads out from the request SMS: the rules of their own 是, the key in the event."""
+    shard = rt.shard_holding(Addressed.SUBSCRIPTION, subscription_id)
     confirmed = subscriptions.confirm_for_customer(
-        rt.uow(),
+        rt.uow_on(shard),
         rt.clock(),
         rt.deployment,
         subscription_id=subscription_id,
         code=body.code,
         principal=principal,
     )
-    record = subscriptions.find_subscription(rt.uow(), subscription_id, principal)
+    record = subscriptions.find_subscription(rt.uow_on(shard), subscription_id, principal)
     return ConfirmationOut(
         subscription=SubscriptionOut.of(record),
         consent_message_id=confirmed.consent_message_id,

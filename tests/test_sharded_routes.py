@@ -1,0 +1,225 @@
+"""Routes that name a row by its id or ticket, and lists, on a three-shard deployment.
+
+A subscription, a charge or a complaint is found on the shard that made it (its id range,
+or the shard number in a ticket); one a subscriber took along when moved is found on its
+new shard. A list without a number pages every shard in one id order (each row once); a
+provincial key's list is its province's shard alone. Reuses ``test_sharded``'s deployment
+(a national database and shards east, north, west, with their id ranges claimed).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from access_keys import KeyedClient, bearer, issue_keys
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+from test_my import form_csrf
+from test_sharded import (
+    AT,
+    NUMBERS,
+    PROVINCES,
+    SHARDS,
+    _customers,
+    _order_and_confirm,
+    _run,
+    deployment,
+)
+
+from vasguard.channels.http.app import create_app
+from vasguard.domain.complaints import complaint_id_of
+from vasguard.domain.shards import ID_RANGE, Addressed
+from vasguard.services.intake import receive_mo
+from vasguard.store import tables
+
+pytestmark = pytest.mark.xdist_group("sharded")
+
+__all__ = ["deployment"]  # the fixture, imported for pytest to find
+
+SHARD_OF = dict(zip(PROVINCES, SHARDS, strict=True))
+
+
+def _ids(engine: Engine, table) -> list[int]:
+    with engine.connect() as conn:
+        return sorted(conn.scalars(select(table.c.id)))
+
+
+def _paged(client, path: str, limit: int) -> list[dict]:
+    """Every item of a list route, ``limit`` at a time by its cursor."""
+    items, cursor = [], None
+    while True:
+        params = {"limit": limit} | ({"cursor": cursor} if cursor else {})
+        page = client.get(path, params=params)
+        assert page.status_code == 200, page.text
+        items += page.json()["items"]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            return items
+
+
+def test_rows_are_made_in_their_shards_id_range(deployment):
+    d = deployment
+    for province in PROVINCES:
+        _order_and_confirm(d.sharded, NUMBERS[province][0])
+    for number, name in enumerate(SHARDS, 1):
+        ids = _ids(d.shards[name], tables.subscriptions)
+        assert ids and all(number * ID_RANGE <= i < (number + 1) * ID_RANGE for i in ids)
+
+
+def test_a_subscription_charge_and_complaint_are_found_on_their_shard(deployment):
+    d = deployment
+    _customers(d)
+    assert _run(d.env, "jobs", "bill", "--period", "2026-11", "--at", AT).exit_code == 0
+    keys = issue_keys(d.sharded, "11")
+    with KeyedClient(create_app(d.sharded), keys) as client:
+        for province in PROVINCES:
+            engine = d.shards[SHARD_OF[province]]
+            for sid in _ids(engine, tables.subscriptions):
+                found = client.get(f"/api/v1/subscriptions/{sid}")
+                assert found.status_code == 200, found.text
+                assert found.json()["msisdn"] in NUMBERS[province]
+            for cid in _ids(engine, tables.charges):
+                charge = client.get(f"/api/v1/charges/{cid}")
+                assert charge.status_code == 200, charge.text
+                assert charge.json()["msisdn"] in NUMBERS[province]
+        west = NUMBERS["51"][0]
+        west_charge = _ids(d.shards["west"], tables.charges)[0]
+        refund = client.post("/api/v1/refunds", json={"charge_id": west_charge})
+        assert refund.status_code == 201, refund.text
+        assert client.get(f"/api/v1/subscriptions/{4 * ID_RANGE + 1}").status_code == 404
+        assert client.get("/api/v1/charges/7").status_code == 404
+
+        reply = receive_mo(
+            d.sharded.uow_for(west),
+            d.sharded.clock(),
+            d.sharded.deployment,
+            msisdn=west,
+            to="10086",
+            text="TS80100001 我没订过",
+        ).replies[0]
+        with d.shards["west"].connect() as conn:
+            ticket = conn.scalar(select(tables.complaints.c.ticket))
+        assert ticket in reply and len(ticket) <= 20
+        assert complaint_id_of(ticket) == _ids(d.shards["west"], tables.complaints)[0]
+        seen = client.get(f"/api/v1/complaints/{ticket}")
+        assert seen.status_code == 200 and seen.json()["msisdn"] == west, seen.text
+        elsewhere = client.get(f"/api/v1/complaints/{ticket}", headers=bearer(keys["care-home"]))
+        assert elsewhere.status_code == 404  # a Beijing care key: not its province
+        resolved = client.post(f"/api/v1/complaints/{ticket}/resolution", json={"refund": False})
+        assert resolved.status_code == 200, resolved.text
+    r = tables.refunds.c
+    with d.shards["west"].connect() as conn:
+        assert conn.scalar(select(r.charge_id)) == west_charge
+        assert conn.scalar(select(tables.complaints.c.status)) == "resolved"
+    for name in ("east", "north"):
+        assert _ids(d.shards[name], tables.refunds) == []
+        assert _ids(d.shards[name], tables.complaints) == []
+
+
+def test_care_confirms_an_order_on_its_subscribers_shard(deployment):
+    d = deployment
+    north = NUMBERS["11"][1]
+    with KeyedClient(create_app(d.sharded), issue_keys(d.sharded, "11")) as client:
+        placed = client.post("/api/v1/orders", json={"msisdn": north, "service": "80100001"})
+        assert placed.status_code == 201, placed.text
+        sid = placed.json()["subscription_id"]
+        with d.shards["north"].connect() as conn:
+            code = conn.scalar(
+                select(tables.subscriptions.c.confirmation_code).where(
+                    tables.subscriptions.c.id == sid
+                )
+            )
+        confirmed = client.post(
+            f"/api/v1/subscriptions/{sid}/confirmation",
+            json={"code": code},
+            headers=bearer(client.keys["care"]) | {"Idempotency-Key": "confirm-1"},
+        )
+        assert confirmed.status_code == 200, confirmed.text
+        assert confirmed.json()["subscription"]["state"] == "active"
+
+
+def test_lists_page_every_shard_once_in_id_order(deployment):
+    d = deployment
+    _customers(d)
+    assert _run(d.env, "jobs", "bill", "--period", "2026-11", "--at", AT).exit_code == 0
+    keys = issue_keys(d.sharded, "11")
+    everywhere = {
+        "/api/v1/subscriptions": tables.subscriptions,
+        "/api/v1/charges": tables.charges,
+        "/api/v1/subscribers": tables.subscribers,
+    }
+    with KeyedClient(create_app(d.sharded), keys) as client:
+        for path, table in everywhere.items():
+            expected = sorted(i for name in SHARDS for i in _ids(d.shards[name], table))
+            assert len({i // ID_RANGE for i in expected}) == 3
+            listed = [item["id"] for item in _paged(client, path, limit=2)]
+            assert listed == expected, path
+        beijing = client.get(
+            "/api/v1/subscriptions", params={"limit": 50}, headers=bearer(keys["care-home"])
+        )
+        assert beijing.status_code == 200
+        assert {s["msisdn"] for s in beijing.json()["items"]} == set(NUMBERS["11"])
+        one = client.get("/api/v1/charges", params={"msisdn": NUMBERS["31"][0]})
+        assert {c["msisdn"] for c in one.json()["items"]} == {NUMBERS["31"][0]}
+
+
+def test_a_moved_subscribers_rows_are_found_by_id_on_the_new_shard(deployment):
+    d = deployment
+    east = NUMBERS["31"][0]
+    _order_and_confirm(d.sharded, east)
+    sid = _ids(d.shards["east"], tables.subscriptions)[0]
+    moved = _run(d.env, "shards", "move", "--msisdn", east, "--to", "north", "--province", "11")
+    assert moved.exit_code == 0, moved.output
+    assert _ids(d.shards["east"], tables.subscriptions) == []
+    assert d.sharded.shard_holding(Addressed.SUBSCRIPTION, sid) == "north"
+    with KeyedClient(create_app(d.sharded), issue_keys(d.sharded, "11")) as client:
+        found = client.get(f"/api/v1/subscriptions/{sid}")
+        assert found.status_code == 200 and found.json()["msisdn"] == east, found.text
+
+
+def _code_sent(engine: Engine) -> str:
+    m = tables.messages.c
+    with engine.connect() as conn:
+        texts = list(conn.scalars(select(m.text).where(m.kind == "login_code")))
+    found = re.search(r"\d{6}", texts[-1]) if texts else None
+    assert found, texts
+    return found.group(0)
+
+
+def test_a_customer_logs_in_and_cancels_on_their_own_shard(deployment):
+    d = deployment
+    west = NUMBERS["51"][0]
+    _order_and_confirm(d.sharded, west)
+    with TestClient(create_app(d.sharded), follow_redirects=False) as client:
+        asked = client.post(
+            "/my/code", data={"msisdn": west, "csrf": form_csrf(client.get("/my/").text)}
+        )
+        assert asked.status_code == 200, asked.text
+        done = client.post(
+            "/my/login",
+            data={
+                "msisdn": west,
+                "code": _code_sent(d.shards["west"]),
+                "csrf": form_csrf(asked.text),
+            },
+        )
+        assert done.status_code == 303, done.text
+        cookie = client.cookies["vg_my"]
+        assert cookie.startswith("west.")
+        services = client.get("/my/")
+        assert "80100001" in services.text or "天气" in services.text, services.text
+        [sid] = _ids(d.shards["west"], tables.subscriptions)
+        csrf = form_csrf(services.text)
+        cancelled = client.post("/my/cancel/confirmed", data={"ids": str(sid), "csrf": csrf})
+        assert cancelled.status_code == 200, cancelled.text
+        client.cookies.set("vg_my", "east." + cookie.split(".", 1)[1], path="/my")
+        assert client.get("/my/").status_code == 200  # another shard's: not logged in there
+        assert 'name="msisdn"' in client.get("/my/").text
+    s = tables.subscriptions.c
+    with d.shards["west"].connect() as conn:
+        assert conn.scalar(select(s.state).where(s.id == sid)) == "cancelled"
+    for name in ("east", "north"):
+        assert _ids(d.shards[name], tables.customer_sessions) == []
+        assert _ids(d.shards[name], tables.login_codes) == []
+    assert _ids(d.sharded.engine, tables.customer_sessions) == []
