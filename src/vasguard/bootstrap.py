@@ -266,7 +266,9 @@ class Runtime:
         the loopback SMSC, drained in this process.
 
         The engine's claims name this process (host and pid), so a part's claim says which
-        of several processes on one database holds it.
+        of several processes on one database holds it. Sharded, one SMPP engine serves
+        every shard through the same binds (MOs and receipts routed to their shards, each
+        shard's outbox drained); the loopback runs an engine per shard.
         """
         clock, owner = self.clock(), f"{socket.gethostname()}:{os.getpid()}"
         smpp = self.settings.smpp_config()
@@ -281,9 +283,13 @@ class Runtime:
                     for name, new_uow in self.shard_uows().items()
                 ]
             )
+        from vasguard.channels.smpp.databases import Databases
         from vasguard.channels.smpp.engine import SmppEngine
 
-        return SmppEngine(self.uow, clock, self.deployment, smpp, owner=f"smpp@{owner}")
+        if not self.shard_map.configured:
+            return SmppEngine(self.uow, clock, self.deployment, smpp, owner=f"smpp@{owner}")
+        databases = Databases(self, self.shard_uows(), national_apart=True)
+        return SmppEngine(databases, clock, self.deployment, smpp, owner=f"smpp@{owner}")
 
     def deliver(self, clock: Clock) -> int:
         """Send what is due through the loopback and apply its receipts: a one-shot CLI

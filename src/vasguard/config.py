@@ -242,11 +242,6 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _smpp_usable(self) -> Settings:
         self.smpp_config()  # raises ValueError naming what the SMSC settings lack
-        if self.smpp_host is not None and self.shards:
-            raise ValueError(
-                "VASGUARD_SMPP_HOST with VASGUARD_SHARDS is not supported yet (an SMPP "
-                "bind's MOs and receipts are not routed to shards): run a platform per shard"
-            )
         return self
 
     def shard_map(self) -> ShardMap:

@@ -14,17 +14,24 @@ returned, so after the commit: invariant 6):
 * ESME_RX_P_APPN - unreadable (an alphabet not read here, a receipt without an id):
   a redelivery would be just as unreadable; it is logged with the sender.
 
-MOs of one batch, whole and reassembled, go to the intake in one call (group commit).
+MOs of one batch, whole and reassembled, go to the intake in one call, grouped by their
+senders' shards (group commit per shard, ``services.intake.receive_routed``); each part of
+a concatenated MO is kept on its sender's shard, where the message is reassembled, and
+the sweep runs on every database holding parts. A receipt goes to the shard its part
+was submitted from (``submitted``, ``services.routed_receipts``). Unsharded, all of this
+is the one database.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from vasguard.channels.metrics import MOS, MTS, RECEIPTS
+from vasguard.channels.smpp.databases import Databases
 from vasguard.channels.smpp.mo import (
     Inbound,
     PartMo,
@@ -37,20 +44,51 @@ from vasguard.channels.smpp.mo import (
 )
 from vasguard.channels.smpp.pdus import DeliverSm
 from vasguard.channels.smpp.status import Status
+from vasguard.channels.smpp.submitted import SubmittedIds
 from vasguard.channels.smpp.text import UnreadableText
 from vasguard.domain.clock import Clock
-from vasguard.domain.concatenation import DEFAULT_TIMEOUT, FragmentSet
+from vasguard.domain.concatenation import DEFAULT_TIMEOUT, Fragment, FragmentSet
 from vasguard.domain.messages import Receipt
 from vasguard.domain.mo_ids import MoIds
 from vasguard.domain.receipts import as_receipt
 from vasguard.domain.refusals import Refused, TryLater
 from vasguard.services import concatenation
 from vasguard.services.deployment import Deployment
-from vasguard.services.intake import IncomingMo, MoResult, receive_mos
-from vasguard.services.outbox import forget_unmatched, record_receipts
+from vasguard.services.intake import IncomingMo, MoResult, receive_routed
+from vasguard.services.outbox import forget_unmatched
+from vasguard.services.routed_receipts import record_on_shards
+from vasguard.services.shards import Router, UowFactory
 from vasguard.services.unit_of_work import UnitOfWork
 
 log = logging.getLogger("vasguard.channels.smpp")
+
+# Told after each batch is committed, on the event loop, with the shards its MOs were
+# taken on: their replies are queued there.
+Committed = Callable[[Collection[str | None]], None]
+
+
+@dataclass(slots=True)
+class _BatchRouter:
+    """A ``Router`` that looks each sender's shard up once for one batch (a ported
+    number's costs a national read), for its parts and its MOs alike."""
+
+    router: Router
+    seen: dict[str, str | None] = field(default_factory=dict)
+
+    def shard_of(self, msisdn: str) -> str | None:
+        if msisdn not in self.seen:
+            self.seen[msisdn] = self.router.shard_of(msisdn)
+        return self.seen[msisdn]
+
+    def uow_on(self, shard: str | None) -> UnitOfWork:
+        return self.router.uow_on(shard)
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    statuses: list[int]
+    taken_on: set[str | None]
+    receipt_shards: dict[str, str]
 
 
 class Deliveries:
@@ -59,16 +97,20 @@ class Deliveries:
 
     def __init__(
         self,
-        new_uow: Callable[[], UnitOfWork],
+        databases: Databases,
         clock: Clock,
         deployment: Deployment,
         *,
+        submitted: SubmittedIds | None = None,
+        receipt_wait: float = 1.0,
         mo_ids: MoIds | None = None,
         fragment_timeout: timedelta = DEFAULT_TIMEOUT,
-        committed: Callable[[], None] | None = None,
+        committed: Committed | None = None,
     ) -> None:
-        self._new_uow = new_uow
-        # Told after each batch is committed, on the event loop: its replies are queued.
+        self._databases = databases
+        self._submitted = submitted or SubmittedIds()
+        # How long a receipt of an id not known yet waits for the submits in flight.
+        self._receipt_wait = receipt_wait
         self._committed = committed
         self._clock = clock
         self._deployment = deployment
@@ -78,12 +120,25 @@ class Deliveries:
     async def __call__(self, batch: Sequence[DeliverSm]) -> list[int]:
         now = self._clock.now()
         items = [classify(pdu, self._mo_ids, now) for pdu in batch]
-        statuses = await asyncio.to_thread(self._commit, items)
+        known = await self._receipt_shards(items)
+        done = await asyncio.to_thread(self._commit, items, known)
+        self._submitted.remember(done.receipt_shards)
         if self._committed is not None:
-            self._committed()
-        return statuses
+            self._committed(done.taken_on)
+        return done.statuses
 
-    def _commit(self, items: Sequence[Inbound]) -> list[int]:
+    async def _receipt_shards(self, items: Sequence[Inbound]) -> dict[str, str]:
+        """The shard each receipt's part was submitted from, as far as this process knows
+        (nothing to know with one shard)."""
+        ids = [item.report.smsc_message_id for item in items if isinstance(item, ReceiptIn)]
+        if not ids or len(self._databases.shards) == 1:
+            return {}
+        unknown = set(ids) - self._submitted.shards_of(ids).keys()
+        if unknown:  # perhaps a receipt ahead of its submit_sm_resp: that comes at once
+            await self._submitted.wait_for(unknown, self._receipt_wait)
+        return self._submitted.shards_of(ids)
+
+    def _commit(self, items: Sequence[Inbound], known: Mapping[str, str]) -> _Done:
         statuses = [int(Status.ESME_ROK)] * len(items)
         receipts: list[Receipt] = []
         now = self._clock.now()
@@ -98,39 +153,47 @@ class Deliveries:
                 case Unreadable(reason=reason):
                     log.warning("deliver_sm not read: %s; answering ESME_RX_P_APPN", reason)
                     statuses[n] = Status.ESME_RX_P_APPN
-        record_receipts(self._new_uow(), receipts)
+        receipt_shards = record_on_shards(self._databases.shards, receipts, known)
+        router = _BatchRouter(self._databases.router)
         mos: list[IncomingMo] = []
         owners: list[list[int]] = []
         fragments = [(n, item.fragment) for n, item in enumerate(items) if isinstance(item, PartMo)]
-        if fragments:
-            stored = concatenation.keep_fragments(
-                self._new_uow(), self._clock, [f for _, f in fragments]
-            )
-            for fragment_set in stored:
-                if not fragment_set.complete:
-                    continue
-                mine = [n for n, f in fragments if f.key == fragment_set.key]
-                try:
-                    mos.append(_reassembled(fragment_set))
-                except UnreadableText as exc:
-                    log.warning("concatenated MO not read: %s", exc)
-                    continue
-                owners.append(mine)
+        for fragment_set in self._keep_fragments(router, [f for _, f in fragments]):
+            if not fragment_set.complete:
+                continue
+            mine = [n for n, f in fragments if f.key == fragment_set.key]
+            try:
+                mos.append(_reassembled(fragment_set))
+            except UnreadableText as exc:
+                log.warning("concatenated MO not read: %s", exc)
+                continue
+            owners.append(mine)
         for n, item in enumerate(items):
             if isinstance(item, WholeMo):
                 mos.append(item.mo)
                 owners.append([n])
-        for result, positions in zip(self._take(mos), owners, strict=True):
+        for result, positions in zip(self._take(router, mos), owners, strict=True):
             for n in positions:
                 statuses[n] = result
-        return statuses
+        taken_on = {router.shard_of(mo.msisdn) for mo in mos}
+        return _Done(statuses, taken_on, receipt_shards)
 
-    def _take(self, mos: Sequence[IncomingMo]) -> list[int]:
+    def _keep_fragments(self, router: Router, fragments: Sequence[Fragment]) -> list[FragmentSet]:
+        """Store parts on their senders' shards; the sets they belong to, as stored now."""
+        by_shard: dict[str | None, list[Fragment]] = {}
+        for fragment in fragments:
+            by_shard.setdefault(router.shard_of(fragment.key.sender), []).append(fragment)
+        stored: list[FragmentSet] = []
+        for shard, on_shard in by_shard.items():
+            stored += concatenation.keep_fragments(router.uow_on(shard), self._clock, on_shard)
+        return stored
+
+    def _take(self, router: Router, mos: Sequence[IncomingMo]) -> list[int]:
         """The intake's verdict on each MO, as a deliver_sm_resp status."""
         if not mos:
             return []
         statuses = []
-        for result in receive_mos(self._new_uow, self._clock, self._deployment, mos):
+        for result in receive_routed(router, self._clock, self._deployment, mos):
             if isinstance(result, MoResult):
                 MOS.labels(outcome="duplicate" if result.duplicate else "handled").inc()
                 statuses.append(int(Status.ESME_ROK))
@@ -146,13 +209,24 @@ class Deliveries:
         return statuses
 
     async def sweep(self) -> int:
-        """Settle concatenated MOs past their timeout (see ``services.concatenation``)
-        and drop receipts that never found their part; how many sets were settled."""
+        """On every database holding parts: settle concatenated MOs past their timeout
+        (see ``services.concatenation``) and drop receipts that never found their part;
+        how many sets were settled. A database that fails is logged and swept next time;
+        the others are swept now."""
         return await asyncio.to_thread(self._sweep)
 
     def _sweep(self) -> int:
-        forget_unmatched(self._new_uow(), self._clock)
-        expired = concatenation.sweep(self._new_uow(), self._clock, self.fragment_timeout)
+        settled = 0
+        for shard, new_uow in self._databases.holding_parts().items():
+            try:
+                settled += self._sweep_one(new_uow)
+            except Exception:
+                log.exception("sweeping concatenated MOs on shard %s failed", shard or "national")
+        return settled
+
+    def _sweep_one(self, new_uow: UowFactory) -> int:
+        forget_unmatched(new_uow(), self._clock)
+        expired = concatenation.sweep(new_uow(), self._clock, self.fragment_timeout)
         complete = [s for s in expired if s.complete]
         readable = []
         for fragment_set in complete:
@@ -160,11 +234,11 @@ class Deliveries:
                 readable.append((fragment_set, _reassembled(fragment_set)))
             except UnreadableText:
                 concatenation.keep_incomplete(
-                    self._new_uow(), self._clock, fragment_set, incomplete_text(fragment_set)
+                    new_uow(), self._clock, fragment_set, incomplete_text(fragment_set)
                 )
-        results = self._take([mo for _, mo in readable])
+        results = self._take(_BatchRouter(self._databases.router), [mo for _, mo in readable])
         concatenation.forget(
-            self._new_uow(),
+            new_uow(),
             [s for (s, _), status in zip(readable, results, strict=True) if status == 0],
         )
         for fragment_set in expired:
@@ -179,7 +253,7 @@ class Deliveries:
                     self.fragment_timeout,
                 )
                 concatenation.keep_incomplete(
-                    self._new_uow(), self._clock, fragment_set, incomplete_text(fragment_set)
+                    new_uow(), self._clock, fragment_set, incomplete_text(fragment_set)
                 )
         return len(expired)
 

@@ -6,6 +6,12 @@ pool's window in flight and at the session's rate; concatenated MOs past their t
 swept every ``sweep_every`` seconds. ``stop`` stops claiming and closes the pool
 concurrently: the sessions stop taking submits and MOs, let what is in flight finish and
 unbind, and every submit outcome is recorded before ``stop`` returns.
+
+Sharded (``Databases`` of several shards), the one set of binds serves them all: each
+shard's outbox has a sender of its own (claiming from its database, under a claim that
+names the process and the shard), the senders share the window (``WindowShares``), each
+is woken after an MO's commit on its shard, and the id of every part submitted is
+remembered with its shard (``SubmittedIds``) so that its receipt goes there.
 """
 
 from __future__ import annotations
@@ -13,17 +19,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import timedelta
+from functools import partial
 
-from vasguard.channels.metrics import BINDS_UP
+from vasguard.channels.metrics import BINDS_UP, OUTBOX_DEPTH
 from vasguard.channels.smpp.config import SmppConfig
+from vasguard.channels.smpp.databases import Databases
 from vasguard.channels.smpp.deliveries import Deliveries
 from vasguard.channels.smpp.errors import InvalidMessage, NotBound, OutcomeUnknown, SubmitRefused
 from vasguard.channels.smpp.pdus import ESM_CLASS_UDHI, Address, ShortMessage
 from vasguard.channels.smpp.pool import BindPool
+from vasguard.channels.smpp.submitted import SubmittedIds
 from vasguard.channels.smpp.text import GSM7, UCS2
 from vasguard.channels.sms.sender import OutboxSender
+from vasguard.channels.sms.shares import WindowShares
 from vasguard.domain.clock import Clock
 from vasguard.domain.concatenation import DEFAULT_TIMEOUT
 from vasguard.domain.mo_ids import MoIds
@@ -68,7 +78,7 @@ def short_message(part: Outgoing, *, source_ton: int = 0, destination_ton: int =
 class SmppEngine:
     def __init__(
         self,
-        new_uow: Callable[[], UnitOfWork],
+        databases: Databases | Callable[[], UnitOfWork],
         clock: Clock,
         deployment: Deployment,
         config: SmppConfig,
@@ -80,22 +90,36 @@ class SmppEngine:
         interval: float = 0.05,
         sweep_every: float = 30.0,
     ) -> None:
-        self.sender = OutboxSender(
-            new_uow,
-            clock,
-            self._submit,
-            owner=owner,
-            capacity=self._capacity,
-            interval=interval,
-            lease=lease,
-        )
+        """``databases``: the shards served, or the unit-of-work factory of the one
+        database of an unsharded deployment."""
+        if not isinstance(databases, Databases):
+            databases = Databases.one(databases)
+        shards = databases.shards
+        self.submitted = SubmittedIds()
+        shares = WindowShares(self._capacity)
+        self._depths = dict.fromkeys(shards, 0)
+        self.senders = {
+            name: OutboxSender(
+                new_uow,
+                clock,
+                shares.counted(name, partial(self._submit, name)),
+                owner=owner if len(shards) == 1 else f"{owner}/{name}",
+                capacity=shares.capacity(name),
+                interval=interval,
+                lease=lease,
+                depth=partial(self._depth, name),
+            )
+            for name, new_uow in shards.items()
+        }
         self.deliveries = Deliveries(
-            new_uow,
+            databases,
             clock,
             deployment,
+            submitted=self.submitted,
+            receipt_wait=config.response_timeout,
             mo_ids=mo_ids,
             fragment_timeout=fragment_timeout,
-            committed=self.sender.wake,
+            committed=self._wake,
         )
         self.pool = BindPool(config, self.deliveries)
         self._window = config.window
@@ -107,9 +131,20 @@ class SmppEngine:
         BINDS_UP.set(self.pool.bound)
         return self.pool.bound * self._window
 
+    def _wake(self, shards: Collection[str | None]) -> None:
+        """MOs were taken on these shards: their senders claim the replies now."""
+        for shard in shards:
+            if shard in self.senders:
+                self.senders[shard].wake()
+
+    def _depth(self, shard: str, depth: int) -> None:
+        self._depths[shard] = depth
+        OUTBOX_DEPTH.set(sum(self._depths.values()))
+
     async def start(self) -> None:
         self.pool.start()
-        self.sender.start()
+        for sender in self.senders.values():
+            sender.start()
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="smpp-sweep")
 
     def ready(self) -> bool:
@@ -120,12 +155,12 @@ class SmppEngine:
         if self._sweeper is not None:
             self._sweeper.cancel()
             await asyncio.gather(self._sweeper, return_exceptions=True)
-        await asyncio.gather(self.sender.stop(), self.pool.close())
+        await asyncio.gather(*(s.stop() for s in self.senders.values()), self.pool.close())
         BINDS_UP.set(0)
 
-    async def _submit(self, part: Outgoing) -> SubmitOutcome:
+    async def _submit(self, shard: str, part: Outgoing) -> SubmitOutcome:
         try:
-            smsc_id = await self.pool.submit(short_message(part))
+            smsc_id = await self.submitted.track(shard, self.pool.submit(short_message(part)))
         except NotBound:
             return NotSent(part)
         except SubmitRefused as refused:

@@ -59,6 +59,7 @@ class OutboxSender:
         interval: float = 0.05,
         lease: timedelta = DEFAULT_LEASE,
         depth_every: float = 5.0,
+        depth: Callable[[int], None] = OUTBOX_DEPTH.set,
     ) -> None:
         self._new_uow = new_uow
         self._clock = clock
@@ -68,6 +69,8 @@ class OutboxSender:
         self._interval = interval
         self._lease = lease
         self._depth_every = depth_every
+        # Where the outbox's depth goes: the gauge, or a sum over several shards' senders.
+        self._depth = depth
         self._in_flight: set[asyncio.Task[None]] = set()
         self._outcomes: asyncio.Queue[SubmitOutcome | None] = asyncio.Queue()
         self._stopping = asyncio.Event()
@@ -103,9 +106,7 @@ class OutboxSender:
             try:
                 if time.monotonic() >= next_depth:
                     next_depth = time.monotonic() + self._depth_every
-                    OUTBOX_DEPTH.set(
-                        await asyncio.to_thread(outbox_depth, self._new_uow(), self._clock)
-                    )
+                    self._depth(await asyncio.to_thread(outbox_depth, self._new_uow(), self._clock))
                 room = self._capacity() - len(self._in_flight)
                 parts = []
                 if room > 0:
