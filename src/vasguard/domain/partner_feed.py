@@ -6,7 +6,9 @@ partner's own order needs and nothing more of the subscriber: the subscription, 
 service code, the partner's ``order_ref``, the number it ordered for, when and why.
 
 The feed and the webhooks number events by ``seq``, given after commit by one sequencer
-at a time in commit order; a partner pages by it and dedupes by it. A webhook body is
+at a time in commit order; a partner pages by it and dedupes by it. On a sharded
+deployment the seqs of every shard come from one national counter, so the order and the
+cursor stay one integer (``services.sharded_feed``). A webhook body is
 signed as ``Vasguard-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">``
 with the partner's own secret; ``verify`` is what a receiver runs (docs/partner-feed.md).
 """

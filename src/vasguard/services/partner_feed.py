@@ -10,6 +10,11 @@ one sequencer at a time (a named lock). An id is taken at insert, so a row can c
 after one with a higher id; a ``seq`` is only ever given to committed rows and only ever
 grows, so a reader continuing after the last ``seq`` it saw never misses a row.
 
+Where the events are: a ``Feed``. ``LocalFeed`` is one database (unsharded: the national
+one); ``services.sharded_feed.ShardedFeed`` numbers every shard's rows from one national
+counter and reads all shards up to its published mark. The webhooks themselves, and
+their cursors, are always the national database's.
+
 Delivery: the last part of this module is the transactions the webhook dispatcher
 (``channels/webhooks``) runs between its HTTP calls, never across one.
 """
@@ -21,6 +26,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from vasguard.domain.access import NotYourService, Principal
 from vasguard.domain.catalogue import Subscriber
@@ -168,6 +174,51 @@ def sequence_feed(new_uow: NewUow, hold: Hold, *, chunk: int = SEQUENCE_CHUNK) -
     return total
 
 
+# --- where the feed is ------------------------------------------------------------------
+
+
+class Feed(Protocol):
+    """The feed's events, wherever they are kept, and their numbering."""
+
+    def sequence(self, hold: Hold) -> int:
+        """Number what has committed unnumbered (one sequencer at a time); how many."""
+        ...
+
+    def page(self, provider_id: int, after: int, limit: int) -> list[FeedEvent]:
+        """The provider's events after ``after`` that a reader may see now, in seq order."""
+        ...
+
+    def last_seq(self, provider_id: int) -> int:
+        """The provider's last seq a reader may see now (0: none)."""
+        ...
+
+    def due(self, at: datetime, limit: int) -> list[int]:
+        """Providers whose webhook has events past its cursor and is not backing off."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFeed:
+    """The feed of one database: its events and its webhooks (an unsharded deployment)."""
+
+    new_uow: NewUow
+
+    def sequence(self, hold: Hold) -> int:
+        return sequence_feed(self.new_uow, hold)
+
+    def page(self, provider_id: int, after: int, limit: int) -> list[FeedEvent]:
+        with self.new_uow() as uow:
+            return uow.partner_feed.page(provider_id, after, limit)
+
+    def last_seq(self, provider_id: int) -> int:
+        with self.new_uow() as uow:
+            return uow.partner_feed.last_seq(provider_id)
+
+    def due(self, at: datetime, limit: int) -> list[int]:
+        with self.new_uow() as uow:
+            return [w.provider_id for w in uow.partner_feed.due_webhooks(at, limit)]
+
+
 # --- the feed ------------------------------------------------------------------------------
 
 
@@ -185,16 +236,13 @@ def provider_of(principal: Principal) -> int:
     return principal.provider_id
 
 
-def feed_page(
-    new_uow: NewUow, hold: Hold, principal: Principal, *, after: int, limit: int
-) -> FeedPage:
+def feed_page(feed: Feed, hold: Hold, principal: Principal, *, after: int, limit: int) -> FeedPage:
     """The principal's provider's events after ``after``, oldest first (numbering what has
     just committed first, so a page is current)."""
     provider_id = provider_of(principal)
     limit = max(1, min(limit, MAX_PAGE))
-    sequence_feed(new_uow, hold)
-    with new_uow() as uow:
-        events = uow.partner_feed.page(provider_id, after, limit + 1)
+    feed.sequence(hold)
+    events = feed.page(provider_id, after, limit + 1)
     shown = events[:limit]
     return FeedPage(shown, shown[-1].seq if shown else after, len(events) > limit)
 
@@ -210,10 +258,12 @@ def register_webhook(
     url: str,
     secret: str,
     after: int | None = None,
+    feed: Feed | None = None,
 ) -> Webhook:
     """Register (or change) the partner's webhook. A new one delivers the events numbered
     after this moment, unless ``after`` says where to start (a feed cursor); a changed
-    one keeps its cursor unless ``after`` is given, and is tried again at once."""
+    one keeps its cursor unless ``after`` is given, and is tried again at once. ``feed``
+    is where the events are when not in ``uow``'s database (a sharded deployment)."""
     provider_id = provider_of(principal)
     url = check_webhook(url, secret)
     at = clock.now()
@@ -221,7 +271,11 @@ def register_webhook(
         existing = uow.partner_feed.webhook(provider_id)
         start = after
         if start is None and existing is None:
-            start = uow.partner_feed.last_seq(provider_id)
+            start = (
+                uow.partner_feed.last_seq(provider_id)
+                if feed is None
+                else feed.last_seq(provider_id)
+            )
         uow.partner_feed.put_webhook(
             provider_id, url=url, secret=secret, delivered_seq=start, at=at
         )
@@ -278,23 +332,21 @@ class Delivery:
         return self.events[-1].seq
 
 
-def due_webhooks(new_uow: NewUow, at: datetime, *, limit: int = 1000) -> list[int]:
+def due_webhooks(feed: Feed, at: datetime, *, limit: int = 1000) -> list[int]:
     """Providers whose webhook has events to deliver and is not backing off."""
-    with new_uow() as uow:
-        return [w.provider_id for w in uow.partner_feed.due_webhooks(at, limit)]
+    return feed.due(at, limit)
 
 
 def next_delivery(
-    new_uow: NewUow, provider_id: int, at: datetime, *, batch: int
+    new_uow: NewUow, feed: Feed, provider_id: int, at: datetime, *, batch: int
 ) -> Delivery | None:
-    """The provider's next POST, read afresh (its webhook may have changed or gone)."""
+    """The provider's next POST, read afresh (its webhook may have changed or gone):
+    the webhook from ``new_uow``'s database, the events from ``feed``."""
     with new_uow() as uow:
         webhook = uow.partner_feed.webhook(provider_id)
-        if webhook is None or (
-            webhook.next_attempt_at is not None and webhook.next_attempt_at > at
-        ):
-            return None
-        events = uow.partner_feed.page(provider_id, webhook.delivered_seq, batch)
+    if webhook is None or (webhook.next_attempt_at is not None and webhook.next_attempt_at > at):
+        return None
+    events = feed.page(provider_id, webhook.delivered_seq, batch)
     return Delivery(webhook, events) if events else None
 
 

@@ -4,6 +4,10 @@ the partners' webhooks with how far each has been delivered.
 Events are queued on the unit of work's ``Appends`` like the audit events, so the
 dialogue pays no round trip for them. ``seq`` is NULL until the sequencer numbers the row
 (see ``sequence``); the feed and the webhooks read by ``seq`` only.
+
+On a sharded deployment the seqs come from one national counter instead
+(``partner_feed_counter``, national database: see ``services.sharded_feed``), and a
+reader stops at its published mark (``through``).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from sqlalchemy import Connection, RowMapping, bindparam, delete, exists, func, 
 
 from vasguard.domain.partner_feed import FeedEvent, PartnerEvent, Webhook
 from vasguard.store.appends import Appends
-from vasguard.store.tables import UNSEQUENCED, partner_events, webhooks
+from vasguard.store.tables import UNSEQUENCED, partner_events, partner_feed_counter, webhooks
 
 _NUMBER = (
     update(partner_events)
@@ -34,6 +38,11 @@ _PAGE = (
     )
     .order_by(partner_events.c.seq)
     .limit(bindparam("limit"))
+)
+_PAGE_THROUGH = _PAGE.where(partner_events.c.seq <= bindparam("through"))
+_COUNTER = partner_feed_counter.c
+_NOT_BACKING_OFF = or_(
+    webhooks.c.next_attempt_at.is_(None), webhooks.c.next_attempt_at <= bindparam("at")
 )
 _PENDING_FOR = exists().where(
     partner_events.c.provider_id == webhooks.c.provider_id,
@@ -65,7 +74,14 @@ class PartnerFeedRepository:
         """Number up to ``limit`` unsequenced rows in id order, after the highest ``seq``
         given so far; how many. Only one sequencer may run at a time, and the caller
         commits."""
-        ids = list(
+        ids = self.unsequenced(limit)
+        if ids:
+            self.number(ids, first=self.max_seq() + 1)
+        return len(ids)
+
+    def unsequenced(self, limit: int) -> list[int]:
+        """The ids of up to ``limit`` rows waiting for their ``seq``, in id order."""
+        return list(
             self._conn.scalars(
                 select(partner_events.c.id)
                 .where(UNSEQUENCED)
@@ -73,21 +89,58 @@ class PartnerFeedRepository:
                 .limit(limit)
             )
         )
-        if not ids:
-            return 0
-        last = self._conn.scalar(select(func.max(partner_events.c.seq))) or 0
+
+    def number(self, ids: list[int], *, first: int) -> None:
+        """Give ``ids`` (still unsequenced) the seqs from ``first`` on, in their order."""
         self._conn.execute(
-            _NUMBER, [{"b_id": row_id, "b_seq": last + n} for n, row_id in enumerate(ids, 1)]
+            _NUMBER, [{"b_id": row_id, "b_seq": first + n} for n, row_id in enumerate(ids)]
         )
-        return len(ids)
+
+    def max_seq(self) -> int:
+        """The highest seq on this database (0: none yet)."""
+        return self._conn.scalar(select(func.max(partner_events.c.seq))) or 0
+
+    # --- the national counter (sharded: national database, the sequencer's lock held) ---
+
+    def has_counter(self) -> bool:
+        """Whether the counter has started (the first sharded sequencing starts it)."""
+        return self._conn.execute(select(_COUNTER.id)).first() is not None
+
+    def start_counter(self, at: int) -> None:
+        """The counter's first row: reserved and published at ``at`` (the highest seq the
+        shards hold already, so seqs numbered before sharding are never given again)."""
+        self._conn.execute(partner_feed_counter.insert().values(id=1, reserved=at, published=at))
+
+    def reserve(self, n: int) -> int:
+        """Take ``n`` seqs from the counter; the first of them."""
+        reserved: int = self._conn.execute(
+            update(partner_feed_counter)
+            .values(reserved=_COUNTER.reserved + n)
+            .returning(_COUNTER.reserved)
+        ).scalar_one()
+        return reserved - n + 1
+
+    def publish(self) -> None:
+        """Move the high-water mark to the counter: every seq reserved so far is on its
+        shard, or was never written (a crash between the reservation and the shard)."""
+        self._conn.execute(update(partner_feed_counter).values(published=_COUNTER.reserved))
+
+    def high_water(self) -> int:
+        """The published mark: readers on the shards stop at it (0: nothing published)."""
+        return self._conn.scalar(select(_COUNTER.published)) or 0
 
     # --- reading by seq ---------------------------------------------------------------------
 
-    def page(self, provider_id: int, after: int, limit: int) -> list[FeedEvent]:
-        """The provider's events after ``after``, in seq order."""
-        rows = self._conn.execute(
-            _PAGE, {"provider_id": provider_id, "after": after, "limit": limit}
-        )
+    def page(
+        self, provider_id: int, after: int, limit: int, *, through: int | None = None
+    ) -> list[FeedEvent]:
+        """The provider's events after ``after`` (up to ``through``, if given), in seq
+        order."""
+        params = {"provider_id": provider_id, "after": after, "limit": limit}
+        if through is None:
+            rows = self._conn.execute(_PAGE, params)
+        else:
+            rows = self._conn.execute(_PAGE_THROUGH, {**params, "through": through})
         return [FeedEvent(r.seq, r.kind, r.at, json.loads(r.payload)) for r in rows]
 
     def last_seq(self, provider_id: int) -> int:
@@ -96,6 +149,17 @@ class PartnerFeedRepository:
             partner_events.c.provider_id == provider_id
         )
         return self._conn.scalar(query) or 0
+
+    def last_seqs(self, provider_ids: list[int], *, through: int) -> dict[int, int]:
+        """The highest seq up to ``through`` of each of the providers that has one here
+        (one index probe a provider: ``ix_partner_events_provider_seq``)."""
+        e = partner_events.c
+        rows = self._conn.execute(
+            select(e.provider_id, func.max(e.seq))
+            .where(e.provider_id.in_(provider_ids), e.seq <= through)
+            .group_by(e.provider_id)
+        )
+        return {provider_id: seq for provider_id, seq in rows}
 
     # --- webhooks -----------------------------------------------------------------------------
 
@@ -137,12 +201,19 @@ class PartnerFeedRepository:
         """Webhooks with events past their cursor whose back-off (if any) has passed."""
         rows = self._conn.execute(
             select(webhooks)
-            .where(
-                or_(webhooks.c.next_attempt_at.is_(None), webhooks.c.next_attempt_at <= at),
-                _PENDING_FOR,
-            )
+            .where(_NOT_BACKING_OFF, _PENDING_FOR)
             .order_by(webhooks.c.provider_id)
-            .limit(limit)
+            .limit(limit),
+            {"at": at},
+        )
+        return [_webhook(r._mapping) for r in rows]
+
+    def ready_webhooks(self, at: datetime) -> list[Webhook]:
+        """Every webhook whose back-off (if any) has passed, events or not: on a sharded
+        deployment the events are on the shards, asked separately."""
+        rows = self._conn.execute(
+            select(webhooks).where(_NOT_BACKING_OFF).order_by(webhooks.c.provider_id),
+            {"at": at},
         )
         return [_webhook(r._mapping) for r in rows]
 

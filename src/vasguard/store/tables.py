@@ -510,6 +510,19 @@ webhooks = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
 )
 
+# The national order of the feed on a sharded deployment (one row, national database):
+# ``reserved`` is the last seq handed to a shard's sequencing, ``published`` the
+# high-water mark readers stop at, every seq up to it committed on its shard.
+partner_feed_counter = Table(
+    "partner_feed_counter",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("reserved", BigInteger, nullable=False),
+    Column("published", BigInteger, nullable=False),
+    CheckConstraint("id = 1", name="one_row"),
+    CheckConstraint("published <= reserved", name="published_reserved"),
+)
+
 # A web console login: the browser holds a random session id in a cookie, the store only
 # its SHA-256 (a copy of this table opens no session). Each request checks the key behind
 # it, so revoking the key ends the session; ``csrf_token`` is asked of every form.

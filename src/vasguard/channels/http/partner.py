@@ -18,6 +18,7 @@ from vasguard.bootstrap import Runtime
 from vasguard.channels.http import problems
 from vasguard.channels.http.auth import requires, runtime_of
 from vasguard.channels.http.fields import BIGGEST_ID, Line
+from vasguard.channels.webhooks.feed import feed_of, sharded_feed
 from vasguard.domain.access import Action, Principal
 from vasguard.domain.partner_feed import (
     SECRET_MAX_LENGTH,
@@ -118,7 +119,7 @@ def get_events(
     """Your services' confirmations, cancellations and complaints after ``after``, oldest
     first. Keep the last ``seq`` you processed and ask again with it."""
     page = feed_page(
-        rt.uow,
+        feed_of(rt),
         lambda name: holding(rt.engine, name),
         principal,
         after=after,
@@ -135,7 +136,13 @@ def get_events(
 def put_webhook(body: WebhookIn, rt: Rt, principal: Partner) -> WebhookOut:
     """Register or change where your feed is pushed, signed with ``secret``."""
     webhook = register_webhook(
-        rt.uow(), rt.clock(), principal, url=body.url, secret=body.secret, after=body.after
+        rt.uow(),
+        rt.clock(),
+        principal,
+        url=body.url,
+        secret=body.secret,
+        after=body.after,
+        feed=sharded_feed(rt),
     )
     return _out(webhook)
 

@@ -1,6 +1,7 @@
 """The webhook dispatcher: pushes each partner's change feed to the URL it registered.
 
-Every poll it numbers what has committed (``services.partner_feed.sequence_feed``), finds
+Every poll it numbers what has committed (``Feed.sequence``: one database's, or every
+shard's from the national counter on a sharded deployment: ``services.sharded_feed``), finds
 the webhooks with events past their cursor and not backing off, and starts one delivery
 task per provider that has none in flight. A task posts the next events after the
 cursor (``batch`` at most, in seq order, signed), moves the cursor on a 2xx and posts
@@ -41,11 +42,12 @@ from vasguard.domain.clock import Clock
 from vasguard.domain.partner_feed import SIGNATURE_HEADER, sign, webhook_body
 from vasguard.services.partner_feed import (
     Delivery,
+    Feed,
+    LocalFeed,
     due_webhooks,
     next_delivery,
     record_delivered,
     record_failed,
-    sequence_feed,
 )
 from vasguard.services.unit_of_work import UnitOfWork
 from vasguard.store.locks import NamedLock, holding, named_lock
@@ -80,6 +82,9 @@ class Outcome:
 
 
 class WebhookDispatcher:
+    """``new_uow`` and ``engine`` are the database of the webhooks and of the locks (the
+    national one); ``feed`` is where the events are (default: that same database)."""
+
     def __init__(
         self,
         new_uow: Callable[[], UnitOfWork],
@@ -93,8 +98,10 @@ class WebhookDispatcher:
         poll: float = 1.0,
         rng: random.Random | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        feed: Feed | None = None,
     ) -> None:
         self._new_uow = new_uow
+        self._feed = feed if feed is not None else LocalFeed(new_uow)
         self._clock = clock
         self._engine = engine
         self._timeout = timeout
@@ -168,8 +175,8 @@ class WebhookDispatcher:
     # --- a pass ---------------------------------------------------------------------------
 
     async def _start_due(self) -> list[asyncio.Task[Outcome]]:
-        await asyncio.to_thread(sequence_feed, self._new_uow, self._hold)
-        due = await asyncio.to_thread(due_webhooks, self._new_uow, self._clock.now())
+        await asyncio.to_thread(self._feed.sequence, self._hold)
+        due = await asyncio.to_thread(due_webhooks, self._feed, self._clock.now())
         started = []
         for provider_id in due:
             if provider_id in self._in_flight:
@@ -193,6 +200,7 @@ class WebhookDispatcher:
                 delivery = await asyncio.to_thread(
                     next_delivery,
                     self._new_uow,
+                    self._feed,
                     provider_id,
                     self._clock.now(),
                     batch=self._batch,
