@@ -10,24 +10,31 @@ provincial key's list is its province's shard alone. Reuses ``test_sharded``'s d
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from access_keys import KeyedClient, bearer, issue_keys
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
+from test_api_billing import wait_for_bill_runs
+from test_console import log_in, session_csrf
 from test_my import form_csrf
 from test_sharded import (
     AT,
     NUMBERS,
     PROVINCES,
     SHARDS,
+    _charges,
     _customers,
     _order_and_confirm,
     _run,
     deployment,
 )
 
+from vasguard.bootstrap import Runtime
 from vasguard.channels.http.app import create_app
+from vasguard.domain.clock import FixedClock
 from vasguard.domain.complaints import complaint_id_of
 from vasguard.domain.shards import ID_RANGE, Addressed
 from vasguard.services.intake import receive_mo
@@ -223,3 +230,62 @@ def test_a_customer_logs_in_and_cancels_on_their_own_shard(deployment):
         assert _ids(d.shards[name], tables.customer_sessions) == []
         assert _ids(d.shards[name], tables.login_codes) == []
     assert _ids(d.sharded.engine, tables.customer_sessions) == []
+
+
+def _at(deployment) -> Runtime:
+    """The sharded runtime a day after the reminders: November's first month is due."""
+    zone = ZoneInfo(deployment.sharded.settings.timezone)
+    return Runtime(
+        deployment.sharded.settings,
+        fixed_clock=FixedClock(datetime.fromisoformat(AT).replace(tzinfo=zone)),
+    )
+
+
+def _single_database_billed(d) -> list[tuple]:
+    single = {"VASGUARD_DATABASE_URL": d.single.settings.database_url}
+    billed = _run(single, "jobs", "bill", "--period", "2026-11", "--at", AT)
+    assert billed.exit_code == 0, billed.output
+    return _charges([d.single.engine])
+
+
+def test_a_bill_run_started_over_the_api_runs_on_every_shard(deployment):
+    d = deployment
+    _customers(d)
+    rt = _at(d)
+    with KeyedClient(create_app(rt), issue_keys(rt, "11")) as client:
+        started = client.post("/api/v1/bill-runs", json={"period": "2026-11"})
+        assert started.status_code == 202, started.text
+        runs = started.json()["runs"]
+        assert sorted(r // ID_RANGE for r in runs) == [1, 2, 3] and started.json()["id"] in runs
+        wait_for_bill_runs()
+        for run_id in runs:
+            run = client.get(f"/api/v1/bill-runs/{run_id}")
+            assert run.status_code == 200 and run.json()["status"] == "finished", run.text
+        assert [r["id"] for r in _paged(client, "/api/v1/bill-runs", limit=2)] == sorted(runs)
+    assert _charges(list(d.shards.values())) == _single_database_billed(d)
+
+
+def test_a_bill_run_started_in_the_console_runs_on_every_shard(deployment):
+    d = deployment
+    _customers(d)
+    rt = _at(d)
+    keys = issue_keys(rt, "11")
+    with TestClient(create_app(rt), follow_redirects=False) as console:
+        log_in(console, keys["operator"])
+        csrf = session_csrf(console, "/console/bill-runs")
+        started = console.post("/console/bill-runs", data={"period": "2026-11", "csrf": csrf})
+        assert started.status_code == 303, started.text
+        assert started.headers["location"] == "/console/bill-runs?period=2026-11"
+        wait_for_bill_runs()
+        runs = [i for name in SHARDS for i in _ids(d.shards[name], tables.bill_runs)]
+        assert len(runs) == 3
+        listing = console.get(started.headers["location"])
+        assert all(f"/console/bill-runs/{i}" in listing.text for i in runs), listing.text
+        for name in SHARDS:  # each run's page: its summary and its own shard's audit
+            [run_id] = _ids(d.shards[name], tables.bill_runs)
+            with d.shards[name].connect() as conn:
+                charged = conn.scalar(select(func.count()).select_from(tables.charges))
+            one = console.get(f"/console/bill-runs/{run_id}")
+            assert one.status_code == 200 and "无违规" in one.text, one.text
+            assert f"共核查 {charged} 笔扣费" in one.text and charged > 0
+    assert _charges(list(d.shards.values())) == _single_database_billed(d)

@@ -38,6 +38,7 @@ class Addressed(StrEnum):
     SUBSCRIPTION = "subscription"  # by id
     CHARGE = "charge"  # by id
     COMPLAINT = "complaint"  # by ticket
+    BILL_RUN = "bill_run"  # by id: a shard's own run of a period
 
 
 class InvalidShardMap(InvalidInput):

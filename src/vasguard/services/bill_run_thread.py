@@ -3,7 +3,8 @@
 The request waits only until the run's record is committed, or the run is refused (a
 period not begun, a period another run holds), then answers with the run, whose progress
 its record shows. A process that stops mid-run leaves the run ``running`` with its
-cursor; starting it again resumes or supersedes it (``services/billing.py``).
+cursor; starting it again resumes or supersedes it (``services/billing.py``). A sharded
+deployment starts a run on every shard (``start_bill_runs``), each as on a single database.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from vasguard.domain.charging import BillRun
 from vasguard.domain.clock import Clock
 from vasguard.domain.events import Cause
 from vasguard.services.billing import run_bill
 from vasguard.services.deployment import Deployment
+from vasguard.services.shards import on_every_shard, results
 from vasguard.services.unit_of_work import UnitOfWork
 
 _log = logging.getLogger(__name__)
@@ -70,3 +72,23 @@ def start_bill_run(
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
+
+
+def start_bill_runs(
+    shards: Mapping[str, Callable[[], UnitOfWork]],
+    clock: Clock,
+    deployment: Deployment,
+    period: str,
+    *,
+    cause: Cause,
+    parallel: int,
+) -> list[BillRun]:
+    """``start_bill_run`` on every shard, in the shards' order; a refusal on one (another
+    run holds its period) is raised once every shard has answered, and the runs that did
+    start go on: starting again resumes them and retries the refused one."""
+    started = on_every_shard(
+        shards,
+        lambda _, new_uow: start_bill_run(new_uow, clock, deployment, period, cause=cause),
+        parallel=parallel,
+    )
+    return results(started)

@@ -51,7 +51,6 @@ NATIONAL_ONLY = (
     tables.idempotency_keys,
     tables.console_sessions,
     tables.webhooks,
-    tables.partner_feed_counter,
     tables.ported_numbers,
 )
 PER_DATABASE = (
@@ -204,6 +203,7 @@ _KEYS: dict[Addressed, Column[Any]] = {
     Addressed.SUBSCRIPTION: tables.subscriptions.c.id,
     Addressed.CHARGE: tables.charges.c.id,
     Addressed.COMPLAINT: tables.complaints.c.ticket,
+    Addressed.BILL_RUN: tables.bill_runs.c.id,
 }
 
 
@@ -217,14 +217,15 @@ def holds_customers(conn: Connection) -> bool:
 
 
 def claim_id_range(conn: Connection, shard_number: int) -> int:
-    """Start each customer table's id sequence at ``shard_number * ID_RANGE`` unless it is
-    there or past it already; how many sequences were moved (0 when run again).
+    """Start each customer table's id sequence, and the bill runs', at ``shard_number *
+    ID_RANGE`` unless it is there or past it already; how many sequences were moved (0 when
+    run again). A bill run's id then names its shard too (``/bill-runs/{id}``).
 
     Only PostgreSQL: the sequence behind each ``id`` is asked of ``pg_get_serial_sequence``.
     """
     start = shard_number * ID_RANGE
     moved = 0
-    for t in CUSTOMER_TABLES:
+    for t in (*CUSTOMER_TABLES, tables.bill_runs):
         if list(t.primary_key.columns) != [t.c.get("id")]:
             continue  # listing_items: keyed by its listing, no sequence of its own
         sequence = conn.execute(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -39,8 +40,9 @@ from vasguard.domain.ledger import BillRunRecord
 from vasguard.domain.money import yuan_decimal
 from vasguard.domain.periods import Period
 from vasguard.domain.refusals import InvalidInput, Refused
+from vasguard.domain.shards import Addressed
 from vasguard.services.audit import audit_period
-from vasguard.services.bill_run_thread import start_bill_run
+from vasguard.services.bill_run_thread import start_bill_runs
 from vasguard.services.ledger import bill_run, bill_runs_page
 
 log = logging.getLogger("vasguard.channels.console")
@@ -91,8 +93,16 @@ def _runs_page(
 ) -> HTMLResponse:
     rt = runtime(request)
     try:
-        found = bill_runs_page(
-            rt.reader(), rt.deployment, after=after, limit=SHOWN + 1, period=period or None
+        found = rt.listed(
+            partial(
+                bill_runs_page,
+                deployment=rt.deployment,
+                after=after,
+                limit=SHOWN,
+                period=period or None,
+            ),
+            lambda r: r.id,
+            rows=SHOWN + 1,
         )
     except InvalidInput:
         found, error, status_code = [], text(language(request), "bill_bad_period"), 400
@@ -149,17 +159,28 @@ def start(
         error = text(lang, "bill_bad_period")
         return _runs_page(request, session, typed=typed, error=error, status_code=400)
     try:
-        run = start_bill_run(
-            rt.uow, rt.clock(), rt.deployment, period.strip(), cause=session.principal.cause
+        runs = start_bill_runs(
+            rt.shard_uows(),
+            rt.clock(),
+            rt.deployment,
+            period.strip(),
+            cause=session.principal.cause,
+            parallel=rt.settings.shard_parallelism,
         )
     except Refused as refused:
         error = refusal_text(lang, refused)
         return _runs_page(request, session, typed=typed, error=error, status_code=409)
     log.info(
         "console bill run",
-        extra={"key": session.principal.name, "period": typed, "bill_run_id": run.id},
+        extra={
+            "key": session.principal.name,
+            "period": typed,
+            "bill_run_ids": [r.id for r in runs],
+        },
     )
-    return redirect(f"{PREFIX}/bill-runs/{run.id}")
+    if len(runs) > 1:  # a run a shard: the period's list shows them all
+        return redirect(f"{PREFIX}/bill-runs?{urlencode({'period': str(runs[0].period)})}")
+    return redirect(f"{PREFIX}/bill-runs/{runs[0].id}")
 
 
 @router.get("/{bill_run_id}", response_class=HTMLResponse)
@@ -167,13 +188,18 @@ def one_run(request: Request, session: Session, bill_run_id: RunId) -> Response:
     """The run's progress; once it has stopped running, its summary and the audit of its
     period (every charge of the period re-checked from stored rows)."""
     rt = runtime(request)
+    shard = rt.shard_holding(Addressed.BILL_RUN, bill_run_id)
     try:
-        run = bill_run(rt.reader(), bill_run_id)
+        run = bill_run(rt.uow_on(shard), bill_run_id)
     except Refused as refused:
         message = refusal_text(language(request), refused)
         return message_page(request, session, message, 404)
     running = run.status == "running"
-    audit = None if running else audit_period(rt.uow(), rt.deployment, run.period, listed=LISTED)
+    audit = (
+        None
+        if running
+        else audit_period(rt.uow_on(shard), rt.deployment, run.period, listed=LISTED)
+    )
     return page(
         request,
         "bill_run.html",
@@ -205,7 +231,7 @@ def progress(request: Request, session: Session, bill_run_id: RunId) -> JSONResp
     """The run's progress for its page to poll (the API's needs a bearer key)."""
     rt = runtime(request)
     try:
-        run = bill_run(rt.reader(), bill_run_id)
+        run = bill_run(rt.reader_holding(Addressed.BILL_RUN, bill_run_id), bill_run_id)
     except Refused as refused:
         return JSONResponse({"error": refusal_text(language(request), refused)}, 404)
     return JSONResponse(_progress(rt, run))

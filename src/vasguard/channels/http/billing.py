@@ -35,7 +35,7 @@ from vasguard.domain.access import Action, Principal
 from vasguard.domain.charging import Kind
 from vasguard.domain.ledger import ChargeStatus
 from vasguard.domain.shards import Addressed
-from vasguard.services.bill_run_thread import start_bill_run
+from vasguard.services.bill_run_thread import start_bill_runs
 from vasguard.services.ledger import (
     bill_run,
     bill_runs_page,
@@ -195,6 +195,9 @@ class BillRunStartedOut(BaseModel):
     run_at: datetime
     resumed: bool = Field(description="an unfinished run of the same instant, resumed")
     cursor: int
+    runs: list[int] = Field(
+        description="the run's id on every shard (one when unsharded); ``id`` is the first's"
+    )
 
 
 @router.get("/charges", response_model=Page[ChargeOut])
@@ -281,8 +284,18 @@ def post_bill_run(
     """Start the bill run of a period as of now; 202 once its record exists, while it runs.
 
     Refused (nothing written) for a period not begun, or one another run holds (409).
+    Sharded, a run starts on every shard (``runs``); a shard's refusal is the answer and
+    the runs that started go on (starting again resumes them).
     """
-    run = start_bill_run(rt.uow, rt.clock(), rt.deployment, body.period, cause=principal.cause)
+    runs = start_bill_runs(
+        rt.shard_uows(),
+        rt.clock(),
+        rt.deployment,
+        body.period,
+        cause=principal.cause,
+        parallel=rt.settings.shard_parallelism,
+    )
+    run = runs[0]
     response.headers["Location"] = f"{router.prefix}/bill-runs/{run.id}"
     return BillRunStartedOut(
         id=run.id,
@@ -290,6 +303,7 @@ def post_bill_run(
         run_at=run.run_at,
         resumed=run.resumed,
         cursor=run.cursor,
+        runs=[r.id for r in runs],
     )
 
 
@@ -301,8 +315,16 @@ def get_bill_runs(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[BillRunOut]:
-    found = bill_runs_page(
-        rt.uow(), rt.deployment, after=decode_cursor(cursor), limit=limit, period=period
+    found = rt.listed(
+        partial(
+            bill_runs_page,
+            deployment=rt.deployment,
+            after=decode_cursor(cursor),
+            limit=limit,
+            period=period,
+        ),
+        lambda r: r.id,
+        rows=limit + 1,
     )
     return page_by_id(found, limit, from_attributes(BillRunOut))
 
@@ -313,4 +335,5 @@ def get_bill_run(
     rt: Rt,
     _: Annotated[Principal, Depends(requires(Action.READ_BILLING))],
 ) -> BillRunOut:
-    return BillRunOut.model_validate(bill_run(rt.uow(), bill_run_id), from_attributes=True)
+    found = bill_run(rt.reader_holding(Addressed.BILL_RUN, bill_run_id), bill_run_id)
+    return BillRunOut.model_validate(found, from_attributes=True)
