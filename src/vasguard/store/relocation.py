@@ -51,6 +51,7 @@ NATIONAL_ONLY = (
     tables.idempotency_keys,
     tables.console_sessions,
     tables.webhooks,
+    tables.partner_feed_counter,
     tables.ported_numbers,
 )
 PER_DATABASE = (
