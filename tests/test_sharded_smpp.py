@@ -20,7 +20,8 @@ from datetime import timedelta
 import pytest
 from conftest import T0
 from sqlalchemy import Engine, select
-from test_serve_smpp import PASSWORD, Peer, peer
+from test_serve import eventually
+from test_serve_smpp import PASSWORD, Peer, peer, smpp_served
 from test_sharded import EVERY, NUMBERS, PROVINCES, SHARDS, Deployment, deployment
 
 from vasguard.bootstrap import Runtime, ShiftedClock
@@ -33,7 +34,7 @@ from vasguard.domain.messages import Receipt
 from vasguard.domain.mt_parts import Outgoing, Submitted
 from vasguard.services.intake import receive_mo
 from vasguard.services.outbox import claim, forget_unmatched, settle
-from vasguard.services.routed_receipts import record_on_shards
+from vasguard.services.routed_receipts import Routed, record_on_shards
 from vasguard.store import tables
 
 pytestmark = pytest.mark.xdist_group("sharded")
@@ -186,6 +187,33 @@ def test_mos_over_smpp_land_on_their_senders_shard_and_each_is_answered_once(dep
     assert [(r["msisdn"], r["direction"]) for r in national] == [(STRANGER, "mo")]
 
 
+def test_serve_binds_once_for_every_shard_and_answers_each_mo_from_its_shard(
+    deployment, peer, tmp_path
+):
+    """``vasguard serve`` configured by the environment alone: SMPP with shards."""
+    d = deployment
+    served = smpp_served(
+        d.env["VASGUARD_DATABASE_URL"],
+        tmp_path,
+        peer,
+        shards=d.env["VASGUARD_SHARDS"],
+        smpp_binds="2",
+    )
+    try:
+        served.start()
+        eventually(lambda: len(peer.recorded("bind", status=0)) == 2, "two binds")
+        peer.send("deliver", messages=[mo(n, n, "0000") for n in EVERY])
+        eventually(lambda: answered(d), "every reply delivered")
+        assert len(peer.recorded("deliver_sm_resp", status=0)) == len(EVERY)
+        assert served.terminate() == 0
+        assert len(peer.recorded("unbind")) == 2, "each bind unbound on SIGTERM"
+    finally:
+        served.kill()
+    for name, province in zip(SHARDS, PROVINCES, strict=True):
+        taken = rows(d.shards[name], tables.messages, m.direction == "mo")
+        assert sorted(r["msisdn"] for r in taken) == sorted(NUMBERS[province]), name
+
+
 def test_receipts_ahead_of_their_submit_sm_resp_settle_the_right_shards_mts(deployment, peer):
     d = deployment
     rt = smpp_runtime(d, peer)
@@ -304,7 +332,7 @@ def test_a_receipt_no_shard_can_place_yet_is_kept_on_each_and_applied_where_its_
     north = NUMBERS["11"][0]
     part = _claimed_reply(d, north)
     receipt = Receipt("X1", True, T0)
-    assert record_on_shards(shards, [receipt], {}) == {}
+    assert record_on_shards(shards, [receipt], {}) == Routed({})
     for name in SHARDS:
         kept = rows(d.shards[name], tables.unmatched_receipts)
         assert [r["smsc_message_id"] for r in kept] == ["X1"], name
@@ -313,7 +341,7 @@ def test_a_receipt_no_shard_can_place_yet_is_kept_on_each_and_applied_where_its_
     assert (mt["status"], mt["receipt_status"]) == ("delivered", "delivered")
     assert rows(d.shards["north"], tables.unmatched_receipts) == []
     # a repeat of it is found on north (settled there) and kept nowhere
-    assert record_on_shards(shards, [receipt], {}) == {"X1": "north"}
+    assert record_on_shards(shards, [receipt], {}) == Routed({"X1": "north"})
     for name in ("east", "west"):
         assert len(rows(d.shards[name], tables.unmatched_receipts)) == 1
         later = FixedClock(T0 + timedelta(days=4))
@@ -328,7 +356,7 @@ def test_a_receipt_whose_shard_the_engine_knows_goes_there_alone(deployment):
     settle(d.sharded.uow_on("west"), d.sharded.clock(), [Submitted(part, "W1")])
     early = Receipt("W2", True, T0)  # a part of west's whose id west has not stored yet
     found = record_on_shards(shards, [Receipt("W1", False, T0, "UNDELIV"), early], {"W2": "west"})
-    assert found == {"W1": "west", "W2": "west"}
+    assert found == Routed({"W1": "west", "W2": "west"})
     [mt] = rows(d.shards["west"], tables.messages, m.direction == "mt")
     assert (mt["status"], mt["receipt_status"]) == ("failed", "failed")
     assert [r["smsc_message_id"] for r in rows(d.shards["west"], tables.unmatched_receipts)] == [
@@ -336,6 +364,27 @@ def test_a_receipt_whose_shard_the_engine_knows_goes_there_alone(deployment):
     ]
     assert rows(d.shards["east"], tables.unmatched_receipts) == []
     assert rows(d.shards["north"], tables.unmatched_receipts) == []
+
+
+def test_a_shard_that_fails_costs_only_its_own_receipts(deployment):
+    """East's database is down: its receipts, and one no shard but east could hold, are
+    refused for now (the SMSC sends them again); west's is applied meanwhile."""
+    d = deployment
+
+    def east_down():
+        raise ConnectionError("east is down")
+
+    shards = {**d.sharded.shard_uows(), "east": east_down}
+    west = NUMBERS["51"][0]
+    part = _claimed_reply(d, west)
+    settle(d.sharded.uow_on("west"), d.sharded.clock(), [Submitted(part, "W1")])
+    receipts = [Receipt(i, True, T0) for i in ("W1", "E1", "U1")]
+    routed = record_on_shards(shards, receipts, {"E1": "east"})
+    assert routed == Routed({"W1": "west"}, frozenset({"E1", "U1"}))
+    [mt] = rows(d.shards["west"], tables.messages, m.direction == "mt")
+    assert mt["status"] == "delivered"
+    for name in ("north", "west"):  # U1 is not kept where it cannot be known to belong
+        assert rows(d.shards[name], tables.unmatched_receipts) == []
 
 
 def test_the_shards_share_the_window_and_one_alone_may_fill_it():

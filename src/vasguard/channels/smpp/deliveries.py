@@ -9,7 +9,8 @@ returned, so after the commit: invariant 6):
   a part of a concatenated MO stored.
 * ESME_RX_T_APPN - not committed: the MO's transaction failed (it may be stored,
   unhandled), or its sender is being moved between shards (nothing stored), so the SMSC
-  redelivers it and the intake acts on it then. Anything that
+  redelivers it and the intake acts on it then; sharded, also a receipt or a part whose
+  shard failed (the other shards' deliver_sm do not wait for it). Anything that
   raises here gets the whole batch this status (the link's rule).
 * ESME_RX_P_APPN - unreadable (an alphabet not read here, a receipt without an id):
   a redelivery would be just as unreadable; it is logged with the sender.
@@ -153,12 +154,19 @@ class Deliveries:
                 case Unreadable(reason=reason):
                     log.warning("deliver_sm not read: %s; answering ESME_RX_P_APPN", reason)
                     statuses[n] = Status.ESME_RX_P_APPN
-        receipt_shards = record_on_shards(self._databases.shards, receipts, known)
+        routed = record_on_shards(self._databases.shards, receipts, known)
+        for n, item in enumerate(items):
+            if isinstance(item, ReceiptIn) and item.report.smsc_message_id in routed.failed:
+                statuses[n] = Status.ESME_RX_T_APPN
         router = _BatchRouter(self._databases.router)
         mos: list[IncomingMo] = []
         owners: list[list[int]] = []
         fragments = [(n, item.fragment) for n, item in enumerate(items) if isinstance(item, PartMo)]
-        for fragment_set in self._keep_fragments(router, [f for _, f in fragments]):
+        stored, failed = self._keep_fragments(router, [f for _, f in fragments])
+        for n, fragment in fragments:
+            if router.shard_of(fragment.key.sender) in failed:
+                statuses[n] = Status.ESME_RX_T_APPN
+        for fragment_set in stored:
             if not fragment_set.complete:
                 continue
             mine = [n for n, f in fragments if f.key == fragment_set.key]
@@ -176,17 +184,28 @@ class Deliveries:
             for n in positions:
                 statuses[n] = result
         taken_on = {router.shard_of(mo.msisdn) for mo in mos}
-        return _Done(statuses, taken_on, receipt_shards)
+        return _Done(statuses, taken_on, routed.shards)
 
-    def _keep_fragments(self, router: Router, fragments: Sequence[Fragment]) -> list[FragmentSet]:
-        """Store parts on their senders' shards; the sets they belong to, as stored now."""
+    def _keep_fragments(
+        self, router: Router, fragments: Sequence[Fragment]
+    ) -> tuple[list[FragmentSet], set[str | None]]:
+        """Store parts on their senders' shards; the sets they belong to, as stored now,
+        and the shards that failed to store theirs (those parts come again)."""
         by_shard: dict[str | None, list[Fragment]] = {}
         for fragment in fragments:
             by_shard.setdefault(router.shard_of(fragment.key.sender), []).append(fragment)
+        if len(by_shard) == 1 and len(self._databases.shards) == 1:  # unsharded: as it was
+            [(shard, on_shard)] = by_shard.items()
+            return concatenation.keep_fragments(router.uow_on(shard), self._clock, on_shard), set()
         stored: list[FragmentSet] = []
+        failed: set[str | None] = set()
         for shard, on_shard in by_shard.items():
-            stored += concatenation.keep_fragments(router.uow_on(shard), self._clock, on_shard)
-        return stored
+            try:
+                stored += concatenation.keep_fragments(router.uow_on(shard), self._clock, on_shard)
+            except Exception:
+                log.exception("%d MO parts not stored on shard %s", len(on_shard), shard)
+                failed.add(shard)
+        return stored, failed
 
     def _take(self, router: Router, mos: Sequence[IncomingMo]) -> list[int]:
         """The intake's verdict on each MO, as a deliver_sm_resp status."""
