@@ -34,6 +34,7 @@ from vasguard.domain.clock import FixedClock
 from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.figures import Days
 from vasguard.domain.msisdn import load_provinces, load_segments
+from vasguard.domain.shards import ID_RANGE
 from vasguard.domain.subscription import Channel
 from vasguard.services import national
 from vasguard.services.intake import IncomingMo, receive_mo, receive_routed
@@ -269,7 +270,9 @@ def test_a_shard_that_fails_mid_run_is_resumed_alone(deployment, monkeypatch):
     again = _run(d.env, "jobs", "bill", "--period", "2026-11", "--at", AT, "--chunk", "1", "--json")
     assert again.exit_code == 0, again.output
     lines = {line["shard"]: line for line in json.loads(again.stdout)["shards"]}
-    assert lines["north"]["resumed"] is True and lines["north"]["run"] == 1
+    [north_run] = _rows(d.shards["north"], tables.bill_runs, tables.bill_runs.c.id)
+    assert lines["north"]["resumed"] is True and lines["north"]["run"] == north_run[0]
+    assert north_run[0] // ID_RANGE == 2  # the north shard's range: its run's id names it
     assert (lines["east"]["charged"], lines["west"]["charged"]) == (0, 0)  # nothing twice
     assert (
         _run(

@@ -29,11 +29,12 @@ from vasguard.channels.http.app import create_app
 from vasguard.channels.webhooks.dispatcher import WebhookDispatcher
 from vasguard.channels.webhooks.feed import feed_of
 from vasguard.domain.events import Cause, CauseKind
-from vasguard.services.partner_feed import SEQUENCER_LOCK, sequence_feed
+from vasguard.domain.partner_feed import SEQUENCER_LOCK
+from vasguard.services.partner_feed import sequence_feed
 from vasguard.services.sharded_feed import ShardedFeed
-from vasguard.store import tables
+from vasguard.store import moves, tables
 from vasguard.store.locks import holding
-from vasguard.store.moves import move_subscriber
+from vasguard.store.moves import MoveRefused, move_subscriber
 from vasguard.store.uow import SqlUnitOfWork
 
 pytestmark = pytest.mark.xdist_group("sharded")
@@ -238,10 +239,10 @@ def test_a_seq_on_two_shards_half_way_through_a_copy_is_told_once(deployment):
     assert copied[0]["seq"] in seqs
 
 
-def test_a_moved_subscribers_events_are_never_skipped(deployment):
-    """``move_subscriber`` copies a moved subscriber's events unsequenced (relocation gives
-    them ``seq`` NULL), so the target numbers them afresh, above every seq read so far: a
-    reader misses none, and one who had read the old seq is told the event again."""
+def test_a_moved_subscribers_events_keep_their_seqs_and_are_told_once(deployment):
+    """``move_subscriber`` copies a moved subscriber's events with their seqs (one national
+    counter: no seq meets another on the target), so a partner who read them is not told
+    them again, and the subscriber's events after the move follow on the new shard."""
     d = deployment
     _confirm_everyone(d)
     feed = _sharded_feed(d)
@@ -261,19 +262,55 @@ def test_a_moved_subscribers_events_are_never_skipped(deployment):
         cause=Cause(CauseKind.API, "test"),
     )
     assert moved.rows["partner_events"] == 1
-    assert feed.sequence(_hold(d)) == 1
-    [again] = feed.page(provider, read[-1].seq, 100)
-    assert again.payload["msisdn"] == mover and again.seq > old
-    assert again.seq in _seqs_on(d.shards["north"]).values()
+    assert feed.sequence(_hold(d)) == 0  # nothing to number again
+    assert feed.page(provider, read[-1].seq, 100) == []
+    assert old in _seqs_on(d.shards["north"]).values()
     assert old not in _seqs_on(d.shards["east"]).values()
-    everyone = feed.page(provider, 0, 100)
-    assert sorted(ev.payload["msisdn"] for ev in everyone) == sorted(
-        ev.payload["msisdn"] for ev in read
-    )
+    assert feed.page(provider, 0, 100) == read
     _order_and_confirm(d.sharded, mover, "80100002")  # on north now
     feed.sequence(_hold(d))
-    [new] = feed.page(provider, again.seq, 100)
+    [new] = feed.page(provider, read[-1].seq, 100)
     assert new.payload["msisdn"] == mover and new.seq in _seqs_on(d.shards["north"]).values()
+
+
+def test_a_move_waits_for_the_sequencer_and_is_finished_when_run_again_if_it_never_frees(
+    deployment, monkeypatch
+):
+    d = deployment
+    _confirm_everyone(d)
+    mover = NUMBERS["31"][0]
+    monkeypatch.setattr(moves, "POLLS", 2)
+    with holding(d.sharded.engine, SEQUENCER_LOCK) as sequencing:
+        assert sequencing
+        with pytest.raises(MoveRefused, match="sequencer"):
+            move_subscriber(
+                d.sharded.engine,
+                d.shards,
+                d.sharded.shard_map,
+                msisdn=mover,
+                to="north",
+                province="11",
+                at=d.sharded.clock().now(),
+                cause=Cause(CauseKind.API, "test"),
+            )
+    s = tables.subscribers.c
+    with d.shards["north"].connect() as conn:
+        assert conn.scalar(select(s.id).where(s.msisdn == mover)) is None
+    with d.shards["east"].connect() as conn:  # left moving: its MOs wait, as for a cut move
+        assert conn.scalar(select(s.status).where(s.msisdn == mover)) == "moving"
+    again = move_subscriber(
+        d.sharded.engine,
+        d.shards,
+        d.sharded.shard_map,
+        msisdn=mover,
+        to="north",
+        province="11",
+        at=d.sharded.clock().now(),
+        cause=Cause(CauseKind.API, "test"),
+    )
+    assert again.resumed and again.rows["subscribers"] == 1
+    with d.shards["north"].connect() as conn:
+        assert conn.scalar(select(s.status).where(s.msisdn == mover)) == "active"
 
 
 def _providers(d: Deployment) -> set[int]:

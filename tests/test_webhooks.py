@@ -26,9 +26,9 @@ from vasguard.bootstrap import Runtime
 from vasguard.channels.webhooks.dispatcher import WebhookDispatcher
 from vasguard.domain.clock import FixedClock
 from vasguard.domain.events import Cause, CauseKind
-from vasguard.domain.partner_feed import SIGNATURE_HEADER, sign, verify
+from vasguard.domain.partner_feed import SEQUENCER_LOCK, SIGNATURE_HEADER, sign, verify
 from vasguard.services.orders import expire_orders
-from vasguard.services.partner_feed import SEQUENCER_LOCK, sequence_feed
+from vasguard.services.partner_feed import sequence_feed
 from vasguard.services.reminders import run_reminders
 from vasguard.store import tables
 from vasguard.store.locks import holding

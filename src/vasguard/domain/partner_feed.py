@@ -27,6 +27,9 @@ from urllib.parse import urlsplit
 
 from vasguard.domain.refusals import InvalidInput
 
+# One sequencer at a time numbers the feed (``services/partner_feed``); a move between
+# shards holds it too, so no event is numbered on the source after its copy was taken.
+SEQUENCER_LOCK = "partner-feed-sequencer"
 SIGNATURE_HEADER = "Vasguard-Signature"
 SIGNATURE_TOLERANCE_SECONDS = 300  # what a receiver should accept; the docs say so
 SECRET_MIN_LENGTH = 16

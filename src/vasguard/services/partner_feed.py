@@ -33,6 +33,7 @@ from vasguard.domain.catalogue import Subscriber
 from vasguard.domain.clock import Clock
 from vasguard.domain.events import Event
 from vasguard.domain.partner_feed import (
+    SEQUENCER_LOCK,
     FeedEvent,
     PartnerEvent,
     PartnerEventKind,
@@ -49,7 +50,6 @@ Hold = Callable[[str], AbstractContextManager[bool]]
 
 NewUow = Callable[[], UnitOfWork]
 
-SEQUENCER_LOCK = "partner-feed-sequencer"
 SEQUENCE_CHUNK = 1000
 MAX_PAGE = 500
 

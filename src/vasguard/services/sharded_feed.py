@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 
-from vasguard.domain.partner_feed import FeedEvent
-from vasguard.services.partner_feed import SEQUENCE_CHUNK, SEQUENCER_LOCK, Hold, NewUow
+from vasguard.domain.partner_feed import SEQUENCER_LOCK, FeedEvent
+from vasguard.services.partner_feed import SEQUENCE_CHUNK, Hold, NewUow
 from vasguard.services.shards import ShardOutcome, UowFactory, on_every_shard, results
 
 

@@ -21,7 +21,8 @@ shards at (c) (the target's copy is whole: it was one transaction).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,9 +32,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from vasguard.domain.catalogue import MOVING, Subscriber, UnknownSubscriber
 from vasguard.domain.events import Cause
 from vasguard.domain.msisdn import normalise
+from vasguard.domain.partner_feed import SEQUENCER_LOCK
 from vasguard.domain.refusals import Refused
 from vasguard.domain.shards import ShardMap
 from vasguard.store import tables
+from vasguard.store.locks import holding
 from vasguard.store.relocation import copy_customers, count_customers, delete_customers
 from vasguard.store.subscribers import SubscriberRepository
 
@@ -124,12 +127,32 @@ def move_subscriber(
             with src.begin() as conn:
                 _set_status(conn, subscriber.id, MOVING, MOVING_EVENT, detail, cause, at)
         _wait_for_older_transactions(src, number)
-        _copy(src, dst, subscriber.id, detail, cause, at)
-    with national.begin() as conn:
-        _record_port(conn, number, province, at)
-    with src.begin() as conn:
-        rows = delete_customers(conn, [subscriber.id])
+    with _feed_sequencer_held(national):
+        if to not in found:
+            _copy(src, dst, subscriber.id, detail, cause, at)
+        with national.begin() as conn:
+            _record_port(conn, number, province, at)
+        with src.begin() as conn:
+            rows = delete_customers(conn, [subscriber.id])
     return Moved(number, subscriber.id, source, to, province, rows, resumed)
+
+
+@contextmanager
+def _feed_sequencer_held(national: Engine) -> Iterator[None]:
+    """Hold the partner feed's sequencer from the copy to the delete: an event numbered on
+    the source after its copy was taken would be told twice (its copy numbered again on
+    the target). The sequencer's rounds are short; waited for like older transactions."""
+    for _ in range(POLLS):
+        with holding(national, SEQUENCER_LOCK) as taken:
+            if taken:
+                yield
+                return
+        with national.connect() as conn:
+            conn.execute(select(func.pg_sleep(POLL)))
+    raise MoveRefused(
+        f"the partner feed's sequencer held its lock for {POLL * POLLS:g} s: "
+        "run the move again later"
+    )
 
 
 def _subscriber(engine: Engine, msisdn: str) -> Subscriber | None:

@@ -116,8 +116,9 @@ def copy_customers(
     split) go by COPY, the source's binary stream piped block by block into the target's;
     otherwise (a move's few rows, a SQLite source) a server-side cursor reads ``CHUNK``
     rows at a time and one executemany writes each chunk. ``province`` gives the rows a
-    new province (a ported number); a partner event then arrives unsequenced, to take its
-    place in the target's own feed (the source's ``seq`` would collide with the target's).
+    new province (a ported number). A partner event keeps its ``seq``: seqs come from one
+    national counter (``services/sharded_feed``), so it meets none on the target, and a
+    partner who read it is not told it again.
     Both transactions are the caller's: read ``source`` in one snapshot (REPEATABLE READ)
     for a copy consistent across tables.
     """
@@ -132,8 +133,6 @@ def copy_customers(
         changed: dict[str, object] = {}
         if province is not None:
             changed["province"] = province
-            if t is tables.partner_events:
-                changed["seq"] = None
         rows = source.execution_options(yield_per=CHUNK).execute(
             select(t).where(_whose(t, subscriber_ids, provinces)).order_by(*t.primary_key)
         )
