@@ -34,10 +34,12 @@ from test_sharded import (
 
 from vasguard.bootstrap import Runtime
 from vasguard.channels.http.app import create_app
+from vasguard.channels.sms.loopback import LoopbackSmsc
 from vasguard.domain.clock import FixedClock
 from vasguard.domain.complaints import complaint_id_of
 from vasguard.domain.shards import ID_RANGE, Addressed
 from vasguard.services.intake import receive_mo
+from vasguard.services.outbox import flush
 from vasguard.store import tables
 
 pytestmark = pytest.mark.xdist_group("sharded")
@@ -289,3 +291,35 @@ def test_a_bill_run_started_in_the_console_runs_on_every_shard(deployment):
             assert one.status_code == 200 and "无违规" in one.text, one.text
             assert f"共核查 {charged} 笔扣费" in one.text and charged > 0
     assert _charges(list(d.shards.values())) == _single_database_billed(d)
+
+
+def test_receipts_over_http_settle_each_part_on_its_own_shard(deployment):
+    d = deployment
+    rt, smsc = d.sharded, LoopbackSmsc()
+    for province in PROVINCES:
+        receive_mo(
+            rt.uow_for(NUMBERS[province][0]),
+            rt.clock(),
+            rt.deployment,
+            msisdn=NUMBERS[province][0],
+            to="10086",
+            text="0000",
+        )
+    for new_uow in rt.shard_uows().values():
+        assert flush(new_uow(), rt.clock(), smsc) >= 1  # submitted: SMSC ids, no receipt yet
+    receipts = smsc.receipts(rt.clock().now())
+    assert len(receipts) >= 3
+    with KeyedClient(create_app(rt), issue_keys(rt, "11")) as client:
+        body = {"receipts": [{"id": r.smsc_message_id, "stat": "DELIVRD"} for r in receipts]}
+        answer = client.post("/api/v1/sms/receipts", json=body)
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"final": len(receipts), "matched": len(receipts)}
+        again = client.post("/api/v1/sms/receipts", json=body)  # a repeat changes nothing
+        assert again.status_code == 200, again.text
+    p = tables.message_parts.c
+    for name in SHARDS:
+        with d.shards[name].connect() as conn:
+            states = list(conn.scalars(select(p.state)))
+            kept = conn.scalar(select(func.count()).select_from(tables.unmatched_receipts))
+        assert states and set(states) == {"delivered"}, (name, states)
+        assert kept == 0, name

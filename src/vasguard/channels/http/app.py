@@ -32,6 +32,7 @@ from vasguard.channels.sms.engine import SmsEngine
 from vasguard.domain.access import Action, Principal, Role
 from vasguard.domain.msisdn import normalise
 from vasguard.domain.receipts import DeliveryReport, as_receipt
+from vasguard.domain.refusals import TryLater
 from vasguard.domain.shards import Addressed
 from vasguard.domain.subscription import Channel
 from vasguard.services.intake import IncomingMo, receive_mo, receive_routed
@@ -40,6 +41,7 @@ from vasguard.services.orders import place_order
 from vasguard.services.outbox import record_receipts
 from vasguard.services.plans import order_plan
 from vasguard.services.resolutions import refund_charge, resolve_complaint
+from vasguard.services.routed_receipts import record_on_shards
 
 
 class Strict(BaseModel):
@@ -176,7 +178,8 @@ class ReceiptsOut(BaseModel):
     final: int = Field(description="receipts with a final stat (the others change nothing)")
     matched: int = Field(
         description="final receipts that settled a part now; the rest are "
-        "kept until the part's SMSC id is stored, or were repeats"
+        "kept until the part's SMSC id is stored, or were repeats (sharded: the receipts "
+        "found on their part's shard, repeats included)"
     )
 
 
@@ -373,14 +376,21 @@ def create_app(rt: Runtime, engine: SmsEngine | None = None) -> FastAPI:
     def post_receipts(
         body: ReceiptsIn, _: Annotated[Principal, Depends(requires(Action.POST_RECEIPT))]
     ) -> ReceiptsOut:
-        """Delivery receipts from an HTTP gateway, as the SMPP engine applies its own."""
+        """Delivery receipts from an HTTP gateway, as the SMPP engine applies its own:
+        sharded, each on the shard holding its part (``services/routed_receipts``); when a
+        shard does not answer, 503 and the batch is sent again (a repeat changes nothing)."""
         at = rt.clock().now()
         final = [
             receipt
             for r in body.receipts
             if (receipt := as_receipt(DeliveryReport(r.id, r.stat), at)) is not None
         ]
-        return ReceiptsOut(final=len(final), matched=record_receipts(rt.uow(), final))
+        if not rt.shard_map.configured:
+            return ReceiptsOut(final=len(final), matched=record_receipts(rt.uow(), final))
+        routed = record_on_shards(rt.shard_uows(), final, {})
+        if routed.failed:
+            raise TryLater(f"{len(routed.failed)} receipts could not be recorded on their shard")
+        return ReceiptsOut(final=len(final), matched=len(routed.shards))
 
     app.include_router(api)
     app.include_router(catalogue_router)
