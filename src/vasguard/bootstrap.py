@@ -126,12 +126,15 @@ class Runtime:
         touches that one database."""
         return self.uow_on(self.shard_of(msisdn))
 
-    def reader_for(self, msisdn: str) -> UnitOfWork:
-        """``reader`` on the shard of ``msisdn``'s subscriber."""
-        shard = self.shard_of(msisdn)
+    def reader_on(self, shard: str | None) -> UnitOfWork:
+        """``reader`` on the shard named (``None``: the national database)."""
         if shard is None:
             return self.reader()
         return SqlUnitOfWork(self.shard_engines[shard], reads_only=True)
+
+    def reader_for(self, msisdn: str) -> UnitOfWork:
+        """``reader`` on the shard of ``msisdn``'s subscriber."""
+        return self.reader_on(self.shard_of(msisdn))
 
     def shard_holding(self, kind: Addressed, key: int | str) -> str | None:
         """The shard holding the subscription, charge or complaint a request names by its
@@ -156,10 +159,7 @@ class Runtime:
 
     def reader_holding(self, kind: Addressed, key: int | str) -> UnitOfWork:
         """``reader`` on the shard holding what ``kind`` and ``key`` name."""
-        shard = self.shard_holding(kind, key)
-        if shard is None:
-            return self.reader()
-        return SqlUnitOfWork(self.shard_engines[shard], reads_only=True)
+        return self.reader_on(self.shard_holding(kind, key))
 
     def listed(
         self,

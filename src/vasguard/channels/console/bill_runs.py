@@ -190,7 +190,7 @@ def one_run(request: Request, session: Session, bill_run_id: RunId) -> Response:
     rt = runtime(request)
     shard = rt.shard_holding(Addressed.BILL_RUN, bill_run_id)
     try:
-        run = bill_run(rt.uow_on(shard), bill_run_id)
+        run = bill_run(rt.reader_on(shard), bill_run_id)
     except Refused as refused:
         message = refusal_text(language(request), refused)
         return message_page(request, session, message, 404)
