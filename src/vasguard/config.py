@@ -59,7 +59,7 @@ class Settings(BaseSettings):
         description="subscriber shards: name, PostgreSQL url, provinces; none: one database",
     )
     shard_parallelism: int = Field(
-        4, ge=1, le=64, description="shards a job or a national report works on at once"
+        4, ge=1, le=64, description="shards a job, a list or a lookup by id works on at once"
     )
     timezone: str = Field("Asia/Shanghai", description="deployment zone for windows and periods")
     service_number: str = Field("10086", description="the number customers text and hear from")

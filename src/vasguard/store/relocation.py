@@ -5,7 +5,8 @@ table but those that are someone else's:
 
 * the catalogue (``replication.CATALOGUE``): national, replicated to every shard;
 * national only: ``api_keys``, ``idempotency_keys`` (a key's requests), ``console_sessions``
-  (a staff login), ``webhooks`` (a partner's endpoint) and ``ported_numbers`` (routing);
+  (a staff login), ``webhooks`` (a partner's endpoint), ``ported_numbers`` (routing) and
+  ``partner_feed_counter`` (the feed's one order of seqs over the shards);
 * the database's own work, never a subscriber's: ``bill_runs`` (a run's cursor is this
   database's ids), ``daily_figures`` (recounted from the rows where they are),
   ``unmatched_receipts`` and ``mo_fragments`` (the SMS link's, keyed by SMSC ids).
