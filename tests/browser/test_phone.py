@@ -37,6 +37,13 @@ def test_care_cancels_a_service_by_sms_in_the_phone_simulator(generated, page, s
     cancelled = page.locator(".bubble.theirs", has_text="您已成功退订")
     expect(cancelled).to_contain_text(services[0])
     screenshot("cancelled")
-    assert served.rt.transport.inbox(msisdn)[-1] == cancelled.locator(".text").inner_text()
+    # The page shows an MT once it is queued; the loopback engine hands it to the handset
+    # a poll later, so wait for it there rather than race the sender.
+    shown = cancelled.locator(".text").inner_text()
+    for _ in range(100):
+        if served.rt.transport.inbox(msisdn)[-1] == shown:
+            break
+        page.wait_for_timeout(50)
+    assert served.rt.transport.inbox(msisdn)[-1] == shown
     page.set_viewport_size({"width": 1280, "height": 800})
     screenshot("desktop")
