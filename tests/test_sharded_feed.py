@@ -251,16 +251,7 @@ def test_a_moved_subscribers_events_keep_their_seqs_and_are_told_once(deployment
     provider = next(iter(_providers(d)))
     read = feed.page(provider, 0, 100)
     old = next(ev.seq for ev in read if ev.payload["msisdn"] == mover)
-    moved = move_subscriber(
-        d.sharded.engine,
-        d.shards,
-        d.sharded.shard_map,
-        msisdn=mover,
-        to="north",
-        province="11",
-        at=d.sharded.clock().now(),
-        cause=Cause(CauseKind.API, "test"),
-    )
+    moved = _to_north(d, mover)
     assert moved.rows["partner_events"] == 1
     assert feed.sequence(_hold(d)) == 0  # nothing to number again
     assert feed.page(provider, read[-1].seq, 100) == []
@@ -283,34 +274,30 @@ def test_a_move_waits_for_the_sequencer_and_is_finished_when_run_again_if_it_nev
     with holding(d.sharded.engine, SEQUENCER_LOCK) as sequencing:
         assert sequencing
         with pytest.raises(MoveRefused, match="sequencer"):
-            move_subscriber(
-                d.sharded.engine,
-                d.shards,
-                d.sharded.shard_map,
-                msisdn=mover,
-                to="north",
-                province="11",
-                at=d.sharded.clock().now(),
-                cause=Cause(CauseKind.API, "test"),
-            )
+            _to_north(d, mover)
     s = tables.subscribers.c
     with d.shards["north"].connect() as conn:
         assert conn.scalar(select(s.id).where(s.msisdn == mover)) is None
     with d.shards["east"].connect() as conn:  # left moving: its MOs wait, as for a cut move
         assert conn.scalar(select(s.status).where(s.msisdn == mover)) == "moving"
-    again = move_subscriber(
+    again = _to_north(d, mover)
+    assert again.resumed and again.rows["subscribers"] == 1
+    with d.shards["north"].connect() as conn:
+        assert conn.scalar(select(s.status).where(s.msisdn == mover)) == "active"
+
+
+def _to_north(d: Deployment, msisdn: str):
+    """Move ``msisdn``'s subscriber to the north shard, a subscriber of Beijing."""
+    return move_subscriber(
         d.sharded.engine,
         d.shards,
         d.sharded.shard_map,
-        msisdn=mover,
+        msisdn=msisdn,
         to="north",
         province="11",
         at=d.sharded.clock().now(),
         cause=Cause(CauseKind.API, "test"),
     )
-    assert again.resumed and again.rows["subscribers"] == 1
-    with d.shards["north"].connect() as conn:
-        assert conn.scalar(select(s.status).where(s.msisdn == mover)) == "active"
 
 
 def _providers(d: Deployment) -> set[int]:
