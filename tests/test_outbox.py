@@ -290,3 +290,14 @@ def test_a_late_outcome_of_an_expired_claim_leaves_the_new_claim_alone(world):
     assert (row["state"], row["claimed_by"]) == ("claimed", "fast")
     settle(world.uow(), world.clock, [Submitted(new, "id-1")])
     assert world.rows(tables.message_parts)[0]["state"] == "submitted"
+
+
+def test_a_claim_by_a_long_owner_name_is_recorded_in_the_column(world):
+    _queue(world, ["hello"])
+    owner = "smpp@" + "pod-of-a-long-deployment-name." * 3 + ":4242/east_and_its_provinces"
+    [part] = claim(world.uow(), world.clock, owner)
+    [row] = world.rows(tables.message_parts)
+    assert row["state"] == "claimed" and len(row["claimed_by"]) == 64 < len(owner)
+    assert row["claimed_by"].startswith("smpp@pod-of-a-long")
+    settle(world.uow(), world.clock, [Submitted(part, "id-1")])
+    assert world.rows(tables.message_parts)[0]["state"] == "submitted"

@@ -1,8 +1,8 @@
 """MT part rules without a database: the cut, the back-off, a part's user data."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from vasguard.domain.mt_parts import THROTTLE_MAX, cut, throttle_delay
+from vasguard.domain.mt_parts import OWNER_LENGTH, THROTTLE_MAX, Claim, cut, throttle_delay
 from vasguard.domain.segmentation import (
     decode_parts,
     encode_part,
@@ -34,3 +34,15 @@ def test_a_part_keeps_its_messages_encoding_and_joins_back():
 
 def test_a_single_part_has_no_udh():
     assert encode_part("hi", "gsm7", 1, 1, 1) == bytes([0x68, 0x69])
+
+
+def test_a_claims_owner_is_recorded_whole_or_cut_with_a_digest_that_keeps_it_apart():
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    short = Claim("smpp@host:42", timedelta(seconds=30), at)
+    assert short.owner_recorded == "smpp@host:42"
+    pod = "vasguard-serve-7d9f8c6b5-x2k4q.province-gateways.cluster.local"
+    east = Claim(f"smpp@{pod}:123456/east_provinces", timedelta(seconds=30), at)
+    west = Claim(f"smpp@{pod}:123456/west_provinces", timedelta(seconds=30), at)
+    assert len(east.owner_recorded) == OWNER_LENGTH == len(west.owner_recorded)
+    assert east.owner_recorded != west.owner_recorded
+    assert east.owner_recorded.startswith("smpp@vasguard-serve")

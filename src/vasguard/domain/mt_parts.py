@@ -18,6 +18,7 @@ Rules:
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -104,6 +105,8 @@ class NotSent:
 
 SubmitOutcome = Submitted | Throttled | Rejected | Unknown | NotSent
 
+OWNER_LENGTH = 64  # message_parts.claimed_by
+
 
 @dataclass(frozen=True, slots=True)
 class Claim:
@@ -117,3 +120,13 @@ class Claim:
     @property
     def until(self) -> datetime:
         return self.at + self.lease
+
+    @property
+    def owner_recorded(self) -> str:
+        """``owner`` as a claim records it: whole when it fits ``OWNER_LENGTH``; a long
+        host name and a shard's name can pass it, and are then cut with a digest of the
+        whole kept, so two owners never record the same name."""
+        if len(self.owner) <= OWNER_LENGTH:
+            return self.owner
+        digest = hashlib.sha256(self.owner.encode()).hexdigest()[:12]
+        return f"{self.owner[: OWNER_LENGTH - 13]}~{digest}"

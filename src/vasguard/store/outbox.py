@@ -132,7 +132,7 @@ class OutboxRepository:
             .where(p.id.in_(due.scalar_subquery()))
             .values(
                 state="claimed",
-                claimed_by=claim.owner,
+                claimed_by=claim.owner_recorded,
                 claimed_until=claim.until,
                 next_attempt_at=claim.until,
                 attempts=p.attempts + 1,
