@@ -323,3 +323,23 @@ def test_receipts_over_http_settle_each_part_on_its_own_shard(deployment):
             kept = conn.scalar(select(func.count()).select_from(tables.unmatched_receipts))
         assert states and set(states) == {"delivered"}, (name, states)
         assert kept == 0, name
+
+
+def test_the_consoles_subscriber_page_and_phone_work_on_the_subscribers_shard(deployment):
+    d = deployment
+    north, west = NUMBERS["11"][0], NUMBERS["51"][0]
+    _order_and_confirm(d.sharded, north)
+    keys = issue_keys(d.sharded, "11")
+    with TestClient(create_app(d.sharded), follow_redirects=False) as console:
+        log_in(console, keys["operator"])
+        profile = console.get(f"/console/subscribers/{north}")
+        assert profile.status_code == 200 and "80100001" in profile.text, profile.text
+        csrf = session_csrf(console, f"/console/phone/{west}")
+        sent = console.post(f"/console/phone/{west}/mo", data={"text": "0000", "csrf": csrf})
+        assert sent.status_code == 303, sent.text
+        assert "0000" in console.get(f"/console/phone/{west}").text
+    m = tables.messages.c
+    for name, expected in (("west", ["0000"]), ("east", []), ("north", [])):
+        with d.shards[name].connect() as conn:
+            texts = list(conn.scalars(select(m.text).where(m.direction == "mo", m.text == "0000")))
+        assert texts == expected, name

@@ -136,10 +136,11 @@ def send_mo(
         error = text(lang, "message_too_long")
     if error is None:
         try:
-            with rt.uow_for(msisdn) as uow:
+            shard = rt.shard_of(msisdn)  # looked up once for both transactions
+            with rt.uow_on(shard) as uow:
                 subscriber = find_subscriber(uow, msisdn, session.principal)
             result = receive_mo(
-                rt.uow_for(subscriber.msisdn),
+                rt.uow_on(shard),
                 rt.clock(),
                 rt.deployment,
                 msisdn=subscriber.msisdn,

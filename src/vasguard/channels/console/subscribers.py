@@ -133,12 +133,13 @@ def _profile(
     """The subscriber's page; ``older``: the timeline continues after that cursor."""
     rt = runtime(request)
     principal = session.principal
-    with rt.reader_for(msisdn) as uow:
+    shard = rt.shard_of(msisdn)  # looked up once for the page's five reads
+    with rt.reader_on(shard) as uow:
         subscriber = find_subscriber(uow, msisdn, principal)
-    plans = plan_history(rt.reader_for(msisdn), msisdn, principal)
-    subscriptions = subscriptions_of(rt.reader_for(msisdn), msisdn, principal, after=0, limit=SHOWN)
+    plans = plan_history(rt.reader_on(shard), msisdn, principal)
+    subscriptions = subscriptions_of(rt.reader_on(shard), msisdn, principal, after=0, limit=SHOWN)
     charges = charges_page(
-        rt.reader_for(msisdn),
+        rt.reader_on(shard),
         rt.deployment,
         principal,
         after=0,
@@ -147,7 +148,7 @@ def _profile(
     )
     after = decode_timeline_cursor(older)
     entries = timeline(
-        rt.reader_for(msisdn), msisdn=msisdn, principal=principal, after=after, limit=SHOWN + 1
+        rt.reader_on(shard), msisdn=msisdn, principal=principal, after=after, limit=SHOWN + 1
     )
     more = len(entries) > SHOWN
     entries = entries[:SHOWN]
