@@ -343,3 +343,33 @@ def test_the_consoles_subscriber_page_and_phone_work_on_the_subscribers_shard(de
         with d.shards[name].connect() as conn:
             texts = list(conn.scalars(select(m.text).where(m.direction == "mo", m.text == "0000")))
         assert texts == expected, name
+
+
+BAD_KEYS = [
+    ("get", "/api/v1/complaints/TS26120103%000001"),
+    ("get", "/api/v1/complaints/TS2612010300000012345678"),
+    ("get", "/api/v1/complaints/%E4%BD%A0%E5%A5%BD"),
+    ("get", "/api/v1/subscriptions/0"),
+    ("get", f"/api/v1/subscriptions/{2**63}"),
+    ("get", "/api/v1/charges/-1"),
+    ("get", "/api/v1/bill-runs/abc"),
+    ("post", "/api/v1/complaints/TS%00/resolution"),
+]
+
+
+def test_bad_keys_and_forged_customer_cookies_on_the_shards_are_clear_answers(deployment):
+    d = deployment
+    with KeyedClient(create_app(d.sharded), issue_keys(d.sharded, "11")) as client:
+        for method, path in BAD_KEYS:
+            answer = getattr(client, method)(path, **({"json": {}} if method == "post" else {}))
+            assert answer.status_code in (404, 422), (path, answer.text)
+            assert answer.headers["content-type"].startswith("application/problem+json")
+    for cookie in ["nosuch.token", "east.", ".x", "a.b.c", "east.%00", "x" * 4000]:
+        with TestClient(create_app(d.sharded), follow_redirects=False) as client:
+            client.cookies.set("vg_my", cookie, path="/my")
+            home = client.get("/my/")
+            assert home.status_code == 200 and 'name="msisdn"' in home.text, cookie
+            cancel = client.post("/my/cancel/confirmed", data={"ids": "1", "csrf": "x"})
+            assert cancel.status_code == 303, cookie  # to the login page
+    for engine in [d.sharded.engine, *d.shards.values()]:
+        assert _ids(engine, tables.customer_sessions) == []
