@@ -27,7 +27,6 @@ from test_webhooks import SECRET, Receiver
 
 from vasguard.channels.http.app import create_app
 from vasguard.channels.webhooks.dispatcher import WebhookDispatcher
-from vasguard.channels.webhooks.feed import feed_of
 from vasguard.domain.events import Cause, CauseKind
 from vasguard.domain.partner_feed import SEQUENCER_LOCK
 from vasguard.services.partner_feed import sequence_feed
@@ -78,7 +77,7 @@ def _counter(d: Deployment) -> tuple[int, int]:
 
 
 def _sharded_feed(d: Deployment) -> ShardedFeed:
-    feed = feed_of(d.sharded)
+    feed = d.sharded.partner_feed()
     assert isinstance(feed, ShardedFeed)
     return feed
 
@@ -195,7 +194,7 @@ def test_a_webhook_gets_every_shards_events_once_in_seq_order(deployment):
             d.sharded.engine,
             batch=2,
             rng=random.Random(1),
-            feed=feed_of(d.sharded),
+            feed=d.sharded.partner_feed(),
         )
         outcomes = asyncio.run(dispatcher.run_once())
         again = asyncio.run(dispatcher.run_once())

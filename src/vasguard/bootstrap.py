@@ -30,6 +30,8 @@ from vasguard.domain.shards import Addressed, ShardMap, province_codes
 from vasguard.domain.templates import Branding
 from vasguard.services.deployment import Deployment
 from vasguard.services.outbox import flush, record_receipt
+from vasguard.services.partner_feed import Feed, LocalFeed
+from vasguard.services.sharded_feed import ShardedFeed
 from vasguard.services.shards import locate, merged_page
 from vasguard.services.unit_of_work import UnitOfWork
 from vasguard.store.engine import open_engine
@@ -182,6 +184,19 @@ class Runtime:
             limit=rows,
             parallel=self.settings.shard_parallelism,
         )
+
+    def partner_feed(self) -> Feed:
+        """The partner feed the routes and the dispatcher read: unsharded, the one
+        database's, exactly as it always was; sharded, the shards' events in the national
+        order (``services/sharded_feed``), the webhooks staying on the national database."""
+        return self.sharded_feed() or LocalFeed(self.uow)
+
+    def sharded_feed(self) -> ShardedFeed | None:
+        """The shards' feed, or ``None`` unsharded (the events are then beside the
+        webhooks, read in the same transaction)."""
+        if not self.shard_map.configured:
+            return None
+        return ShardedFeed(self.uow, self.shard_uows(), parallel=self.settings.shard_parallelism)
 
     def dispose(self) -> None:
         """Close every pooled connection (the national database's and the shards')."""

@@ -31,7 +31,6 @@ from vasguard.bootstrap import Runtime
 from vasguard.channels.http.app import create_app
 from vasguard.channels.sms.engine import SmsEngine
 from vasguard.channels.webhooks.dispatcher import WebhookDispatcher
-from vasguard.channels.webhooks.feed import feed_of
 from vasguard.process.jobs import platform_jobs
 from vasguard.process.scheduler import Scheduler
 from vasguard.store.locks import holding
@@ -77,7 +76,7 @@ async def serve(rt: Runtime, engine: SmsEngine, *, host: str, port: int) -> int:
             backoff_max=s.webhook_backoff_max_seconds,
             batch=s.webhook_batch,
             poll=s.webhook_poll_seconds,
-            feed=feed_of(rt),
+            feed=rt.partner_feed(),
         )
     log.info(
         "vasguard starting",

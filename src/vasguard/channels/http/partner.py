@@ -18,7 +18,6 @@ from vasguard.bootstrap import Runtime
 from vasguard.channels.http import problems
 from vasguard.channels.http.auth import requires, runtime_of
 from vasguard.channels.http.fields import BIGGEST_ID, Line
-from vasguard.channels.webhooks.feed import feed_of, sharded_feed
 from vasguard.domain.access import Action, Principal
 from vasguard.domain.partner_feed import (
     SECRET_MAX_LENGTH,
@@ -119,7 +118,7 @@ def get_events(
     """Your services' confirmations, cancellations and complaints after ``after``, oldest
     first. Keep the last ``seq`` you processed and ask again with it."""
     page = feed_page(
-        feed_of(rt),
+        rt.partner_feed(),
         lambda name: holding(rt.engine, name),
         principal,
         after=after,
@@ -142,7 +141,7 @@ def put_webhook(body: WebhookIn, rt: Rt, principal: Partner) -> WebhookOut:
         url=body.url,
         secret=body.secret,
         after=body.after,
-        feed=sharded_feed(rt),
+        feed=rt.sharded_feed(),
     )
     return _out(webhook)
 
