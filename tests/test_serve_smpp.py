@@ -165,12 +165,17 @@ def test_sigterm_mid_flood_over_smpp_then_restart_every_mo_answered_once(
         for n, msisdn in enumerate(CUSTOMERS)
     ]
     batches = [mos[i : i + 10] for i in range(0, len(mos), 10)]
-    stopped = threading.Event()
+    terminating = threading.Event()
 
     def flood() -> None:
-        for batch in batches:
-            if stopped.is_set():
-                return
+        # Three batches first; the next ones arrive while SIGTERM lands, and the last ones
+        # only after the unbind (they find no bind), so however slow the machine is, the
+        # signal falls mid-flood.
+        for n, batch in enumerate(batches):
+            if n == 3:
+                terminating.wait(timeout=60)
+            if n == 6:
+                eventually(lambda: peer.recorded("unbind"), "unbound")
             peer.send("deliver", messages=batch)
             time.sleep(0.05)
 
@@ -184,9 +189,9 @@ def test_sigterm_mid_flood_over_smpp_then_restart_every_mo_answered_once(
         feeder = threading.Thread(target=flood)
         feeder.start()
         eventually(lambda: len(acknowledged()) >= 20, "some MOs taken")
+        terminating.set()
         assert served.terminate() == 0
-        stopped.set()
-        feeder.join(timeout=10)
+        feeder.join(timeout=30)
         assert peer.recorded("unbind"), "unbound on SIGTERM"
         assert len(acknowledged()) < len(mos), "SIGTERM should have landed mid-flood"
 
