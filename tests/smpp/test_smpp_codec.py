@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from vasguard.channels.smpp import Address, Sar, ShortMessage, SmppConfig, Status
 from vasguard.channels.smpp.backoff import Backoff
 from vasguard.channels.smpp.codec import MalformedPdu, decode, encode
-from vasguard.channels.smpp.framing import Frame, FrameError, Header, read_frame
+from vasguard.channels.smpp.framing import Frame, FrameError, FrameReader, Header, read_frame
 from vasguard.channels.smpp.pdus import (
     MAX_SEQUENCE,
     Bare,
@@ -212,6 +212,49 @@ def test_frames_are_cut_by_command_length():
     first, second = asyncio.run(frames())
     assert decode(first) == Bare(Command.ENQUIRE_LINK, 1)
     assert decode(second) == SubmitSmResp(2, 0, "abc")
+
+
+def test_a_frame_reader_cuts_a_burst_and_joins_pdus_split_across_reads():
+    """What the SMSC wrote in one go comes out of one call; a PDU cut by the TCP stream
+    waits for its rest; the bytes after the last whole PDU are kept for the next read."""
+    pdus = [SubmitSmResp(n, 0, f"id-{n}") for n in range(1, 6)] + [Bare(Command.ENQUIRE_LINK, 6)]
+    data = b"".join(encode(pdu) for pdu in pdus)
+    cut_at = len(encode(pdus[0])) * 3 + 5  # inside the fourth PDU
+
+    async def read() -> list[list[object]]:
+        reader = asyncio.StreamReader()
+        frames = FrameReader(reader)
+        reader.feed_data(data[:cut_at])
+        first = [decode(f) for f in await frames.frames()]
+        reader.feed_data(data[cut_at : cut_at + 3])
+        waiting = asyncio.ensure_future(frames.frames())
+        await asyncio.sleep(0)
+        assert not waiting.done(), "a part of a PDU is not a PDU"
+        reader.feed_data(data[cut_at + 3 :])
+        reader.feed_eof()
+        second = [decode(f) for f in await waiting]
+        with pytest.raises(asyncio.IncompleteReadError):
+            await frames.frames()
+        return [first, second]
+
+    first, second = asyncio.run(read())
+    assert first == pdus[:3]
+    assert second == pdus[3:]
+
+
+def test_a_frame_reader_gives_the_good_pdus_before_refusing_a_bad_length():
+    good = encode(Bare(Command.ENQUIRE_LINK, 1))
+
+    async def read() -> tuple[list[Frame], FrameError]:
+        frames = FrameReader(_reader(good + Header(8, 5, 0, 7).pack()), max_length=66_560)
+        before = await frames.frames()
+        with pytest.raises(FrameError) as caught:
+            await frames.frames()
+        return before, caught.value
+
+    before, error = asyncio.run(read())
+    assert [decode(f) for f in before] == [Bare(Command.ENQUIRE_LINK, 1)]
+    assert error.header.sequence == 7
 
 
 @pytest.mark.parametrize("length", [0, 8, 15, 70_000, 0xFFFFFFFF])

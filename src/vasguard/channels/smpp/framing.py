@@ -56,8 +56,50 @@ class FrameError(Exception):
         )
 
 
+READ_SIZE = 65_536
+
+
+class FrameReader:
+    """Cuts PDUs out of the stream: each read takes whatever the socket holds, so a
+    burst of PDUs (an SMSC's batch of deliver_sm, a window of submit_sm_resp) costs the
+    event loop one wake-up instead of two reads per PDU."""
+
+    def __init__(self, reader: asyncio.StreamReader, max_length: int = DEFAULT_MAX_LENGTH) -> None:
+        self._reader = reader
+        self._max_length = max_length
+        self._buffer = bytearray()
+
+    async def frames(self) -> list[Frame]:
+        """The next whole PDUs, at least one. ``asyncio.IncompleteReadError`` means the
+        peer closed; ``FrameError`` comes once the PDUs before the bad header are read."""
+        while not (frames := self._cut()):
+            data = await self._reader.read(READ_SIZE)
+            if not data:
+                raise asyncio.IncompleteReadError(bytes(self._buffer), None)
+            self._buffer += data
+        return frames
+
+    def _cut(self) -> list[Frame]:
+        buffer, position = self._buffer, 0
+        frames: list[Frame] = []
+        while len(buffer) - position >= HEADER_LENGTH:
+            header = Header(*_HEADER.unpack_from(buffer, position))
+            if not HEADER_LENGTH <= header.length <= self._max_length:
+                if frames:
+                    break
+                raise FrameError(header, self._max_length)
+            end = position + header.length
+            if end > len(buffer):
+                break
+            frames.append(Frame(header, bytes(buffer[position:end])))
+            position = end
+        del buffer[:position]
+        return frames
+
+
 async def read_frame(reader: asyncio.StreamReader, max_length: int = DEFAULT_MAX_LENGTH) -> Frame:
-    """Read exactly one PDU. ``asyncio.IncompleteReadError`` means the peer closed."""
+    """Read exactly one PDU (tests and tools; a link uses ``FrameReader``).
+    ``asyncio.IncompleteReadError`` means the peer closed."""
     head = await reader.readexactly(HEADER_LENGTH)
     header = Header.unpack(head)
     if not HEADER_LENGTH <= header.length <= max_length:

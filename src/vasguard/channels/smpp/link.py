@@ -39,7 +39,7 @@ from vasguard.channels.smpp.errors import (
     OutcomeUnknown,
     ResponseTimeout,
 )
-from vasguard.channels.smpp.framing import FrameError, read_frame
+from vasguard.channels.smpp.framing import FrameError, FrameReader
 from vasguard.channels.smpp.pdus import (
     Bare,
     BindTransceiver,
@@ -180,10 +180,11 @@ class Link:
 
     async def _read_loop(self) -> None:
         reason = "closed by the SMSC"
+        reader = FrameReader(self._reader, self._config.max_pdu_length)
         try:
             while True:
                 try:
-                    frame = await read_frame(self._reader, self._config.max_pdu_length)
+                    frames = await reader.frames()
                 except FrameError as exc:
                     log.error(
                         "SMPP %s: %s; answering generic_nack and dropping the connection",
@@ -197,14 +198,15 @@ class Link:
                     reason = "unframeable PDU from the SMSC"
                     return
                 self.last_received = self._loop.time()
-                try:
-                    pdu = decode(frame)
-                except MalformedPdu as exc:
-                    self._malformed(exc, frame.data)
-                    continue
-                if self._dispatch(pdu):
-                    reason = "unbound by the SMSC"
-                    return
+                for frame in frames:
+                    try:
+                        pdu = decode(frame)
+                    except MalformedPdu as exc:
+                        self._malformed(exc, frame.data)
+                        continue
+                    if self._dispatch(pdu):
+                        reason = "unbound by the SMSC"
+                        return
         except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
             if not isinstance(exc, asyncio.IncompleteReadError):
                 reason = f"connection error: {exc}"
