@@ -200,3 +200,19 @@ def test_decode_unknown_extension_shows_basic_character() -> None:
 def test_decode_rejects_malformed_gsm7(data: bytes) -> None:
     with pytest.raises(ValueError):
         decode_parts([data], "gsm7")
+
+
+# The basic table by septet value: GSM_BASIC leaves out the escape, 0x1B.
+GSM_BASIC_BY_SEPTET = GSM_BASIC[:0x1B] + "\x1b" + GSM_BASIC[0x1B:]
+
+
+@given(st.binary(max_size=200).filter(lambda data: 0x1B not in data))
+def test_unpacked_gsm7_reads_every_octet_as_its_basic_character_or_refuses(data: bytes) -> None:
+    """Octets without an escape are read in one table look-up each; what that gives is
+    the basic character of each septet, and any octet over 0x7F is refused, as the
+    septet-by-septet reading (escapes) does."""
+    if max(data, default=0) > 0x7F:
+        with pytest.raises(ValueError, match="not a GSM-7 septet"):
+            decode_parts([data], "gsm7")
+    else:
+        assert decode_parts([data], "gsm7") == "".join(GSM_BASIC_BY_SEPTET[o] for o in data)

@@ -17,6 +17,8 @@ Decisions:
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -135,6 +137,11 @@ def _line_break_before(text: str, start: int, end: int, encoding: Encoding, limi
 
 def _to_septets(text: str) -> list[int]:
     return [septet for ch in text for septet in _SEPTETS[ch]]
+
+
+_BASIC_TABLE = "".join(_BASIC) + "\ufffe" * 128
+"""``codecs.charmap_decode`` table: an unpacked septet to its basic character; an octet
+over 0x7F maps to U+FFFE, which that codec refuses."""
 
 
 def _from_septets(septets: Sequence[int]) -> str:
@@ -278,7 +285,11 @@ def decode_parts(parts: Sequence[bytes], encoding: Encoding, *, packed: bool = F
     if packed:
         septets = [s for p in pieces for s in _unpack(p.payload, _fill_bits(p.header_octets))]
     else:
-        septets = [s for p in pieces for s in p.payload]
+        unpacked = b"".join(p.payload for p in pieces)
+        if _ESC not in unpacked:  # the common case (a receipt, most MOs): one C call
+            with contextlib.suppress(UnicodeDecodeError):  # an octet over 0x7F: see below
+                return codecs.charmap_decode(unpacked, "strict", _BASIC_TABLE)[0]
+        septets = list(unpacked)
     return _from_septets(septets)
 
 
