@@ -200,6 +200,7 @@ def new_engine(
         deliver_batch=args.deliver_batch,
         response_timeout=30.0,
         enquire_link_interval=60.0,
+        message_payload=args.message_payload,
     )
     return SmppEngine(
         lambda: SqlUnitOfWork(engine),
@@ -412,6 +413,11 @@ def main() -> int:
         "--interval", type=float, default=0.05, help="outbox sender's idle poll, s (serve: 0.05)"
     )
     parser.add_argument("--no-receipts", action="store_true", help="the SMSC sends no receipts")
+    parser.add_argument(
+        "--message-payload",
+        action="store_true",
+        help="a long MT goes whole in message_payload (one submit_sm per MT), not UDH parts",
+    )
     parser.add_argument("--timeout", type=float, default=300.0, help="per run of dialogues, s")
     parser.add_argument("--py-spy", metavar="FILE", help="sample this process into FILE")
     parser.add_argument("--py-spy-rate", type=int, default=250)
@@ -470,7 +476,8 @@ def main() -> int:
     print(
         f"backend      {engine.dialect.name}; {args.binds} bind(s), window {args.window}, "
         f"rate {args.submit_rate or 'unlimited'}, deliver batch {args.deliver_batch}, "
-        f"sender poll {args.interval * 1000:g} ms, receipts {'off' if args.no_receipts else 'on'}"
+        f"sender poll {args.interval * 1000:g} ms, receipts {'off' if args.no_receipts else 'on'}, "
+        f"long MTs {'whole (message_payload)' if args.message_payload else 'in UDH parts'}"
     )
     print(
         f"data         {counts['subscribers']:,} subscribers, {counts['services']:,} services, "
@@ -482,7 +489,7 @@ def main() -> int:
         f"dialogues    {n:,} done of {result['dialogues']:,}, {args.concurrency} in flight "
         f"(0000 then 1; MTs to others: {result['other_mts']}); binds made {result['binds']}"
     )
-    print(f"submit_sm    {result['submits'] / max(n, 1):.2f} parts per dialogue (listing + cancel)")
+    print(f"submit_sm    {result['submits'] / max(n, 1):.2f} per dialogue (listing + cancel)")
     print(f"cancelled    {result['cancelled']:,} subscriptions by the replies `1`")
     print(f"throughput   {n / elapsed:,.0f} dialogues/s ({elapsed:.2f} s)")
     for name, figures in (("0000->listing", first), ("1->cancel", second), ("dialogue", whole)):

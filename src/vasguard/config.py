@@ -122,6 +122,11 @@ class Settings(BaseSettings):
     smpp_reconnect_max_seconds: float = Field(
         60.0, gt=0, description="longest back-off (doubling, with jitter)"
     )
+    smpp_message_payload: bool = Field(
+        False,
+        description="a long MT goes whole in one submit_sm (message_payload TLV) for an SMSC "
+        "that cuts it itself; off: a submit_sm per UDH part",
+    )
 
     # --- the scheduler -------------------------------------------------------------------
     scheduler: bool = Field(True, description="run the scheduled jobs in `serve`")
@@ -273,6 +278,7 @@ class Settings(BaseSettings):
             response_timeout=self.smpp_response_timeout_seconds,
             reconnect_min=self.smpp_reconnect_min_seconds,
             reconnect_max=self.smpp_reconnect_max_seconds,
+            message_payload=self.smpp_message_payload,
         )
 
 

@@ -56,7 +56,8 @@
 // receipt_resp are not emitted (benchmarks).
 //
 // submit_sm events carry the decoded "text" and the UDH's information elements
-// ("udh_hex", each IE with its id and length) when esm_class has UDHI.
+// ("udh_hex", each IE with its id and length) when esm_class has UDHI, and "payload",
+// the decoded message_payload TLV, when there is one.
 // Receipts: a submit_sm with registered_delivery bit 0 set gets, receipt_delay_ms later,
 // a deliver_sm with esm_class 0x04, the SMPP 3.4 Appendix B text ("id:... sub:001
 // dlvrd:001 submit date:... done date:... stat:DELIVRD err:000 text:...") and the
@@ -300,6 +301,8 @@ function onSession(session) {
         destination_addr: pdu.destination_addr, data_coding: pdu.data_coding,
         esm_class: pdu.esm_class, registered_delivery: pdu.registered_delivery,
         text: sm && typeof sm.message === 'string' ? sm.message : null,
+        payload: pdu.message_payload && typeof pdu.message_payload.message === 'string'
+          ? pdu.message_payload.message : null,
         udh_hex: sm && sm.udh ? sm.udh.map((ie) => Buffer.from(ie).toString('hex')) : null,
       });
     }

@@ -171,6 +171,47 @@ def test_0000_gets_a_long_ucs2_listing_in_parts_and_1_cancels(world, smsc, confi
     assert len(submits) == len(smsc.events("submit_sm")), "no MT part was submitted twice"
 
 
+def test_with_message_payload_a_long_listing_goes_whole_in_one_submit_sm(world, smsc, config, run):
+    """``message_payload`` on: the listing, several SMS long, is one part, one submit_sm
+    carrying the whole UCS-2 text in the message_payload TLV (no UDH), and one receipt
+    settles it; a reply that fits one SMS still goes in short_message."""
+    for code in ("80100001", "80100002", "90000001", "80200002"):
+        world.subscribe(code)
+
+    async def scenario():
+        engine = await started(world, lambda: config(message_payload=True))
+        try:
+            await smsc.do("deliver", messages=[mo("list", ALICE, "0000")])
+            await smsc.wait("deliver_sm_resp", mo="list", status=0)
+            await until(lambda: mts_settled(world), what="the listing delivered")
+            await smsc.do("deliver", messages=[mo("cancel", ALICE, "1", to=LISTING_PORT)])
+            await smsc.wait("deliver_sm_resp", mo="cancel", status=0)
+            await until(lambda: mts_settled(world), what="every MT settled")
+        finally:
+            await engine.stop()
+
+    run(scenario())
+    smsc.settle()
+    [listing] = all_rows(world, select(tables.messages).where(m.kind == "listing"))
+    [part] = all_rows(
+        world,
+        select(tables.message_parts).where(tables.message_parts.c.message_id == listing["id"]),
+    )
+    assert listing["parts"] >= 3, "the listing is several SMS long"
+    assert listing["status"] == "delivered" and part["state"] == "delivered"
+    assert (part["number"], part["parts"], part["text"]) == (1, 1, listing["text"])
+    submits = {e["message_id"]: e for e in smsc.events("submit_sm", status=0)}
+    whole = submits[part["smsc_message_id"]]
+    assert (whole["data_coding"], whole["esm_class"], whole["udh_hex"]) == (8, 0, None)
+    assert whole["payload"] == listing["text"] and not whole["text"]
+    [cancel_mo] = all_rows(world, select(tables.messages).where(m.direction == "mo", m.text == "1"))
+    [reply] = all_rows(world, select(tables.messages).where(m.in_reply_to == cancel_mo["id"]))
+    [short] = [e for e in submits.values() if e["text"] == reply["text"]]
+    assert short["payload"] is None and reply["status"] == "delivered"
+    mts = all_rows(world, select(tables.messages).where(m.direction == "mt"))
+    assert len(submits) == len(smsc.events("submit_sm")) == len(mts), "one submit_sm per MT"
+
+
 def test_receipts_settle_every_mt_even_when_they_overtake_the_submit_sm_resp(
     world, smsc, config, run
 ):

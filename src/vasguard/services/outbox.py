@@ -112,15 +112,18 @@ def claim(
     *,
     limit: int = 100,
     lease: timedelta = DEFAULT_LEASE,
+    whole: bool = False,
 ) -> list[Outgoing]:
     """Cut due MTs into parts and claim up to ``limit`` due parts for ``owner``, in
-    message then part order; committed before this returns."""
+    message then part order; committed before this returns. ``whole``: an MT not cut yet
+    is one part, its whole text (for a transport that sends it so: SMPP's
+    ``message_payload``)."""
     at = clock.now()
     with uow:
         outbox = uow.messages.outbox
         rows: list[dict[str, Any]] = []
         for mt in outbox.uncut_due(at, limit):
-            parts = cut(mt.text, reply=mt.reply).parts
+            parts = (mt.text,) if whole else cut(mt.text, reply=mt.reply).parts
             rows.extend(
                 {
                     "message_id": mt.id,

@@ -18,7 +18,9 @@ class SmppConfig:
     ``deliver_batch`` is how many deliver_sm already received are handed to the handler
     in one call (one group commit); ``deliver_backlog`` is how many may wait for the
     handler before new ones are answered ESME_RX_T_APPN so the SMSC redelivers later.
-    Times are in seconds.
+    ``message_payload``: an MT longer than one SMS goes whole, in one submit_sm with the
+    ``message_payload`` TLV, for an SMSC that cuts it for the handset itself (one submit
+    and one receipt per MT); otherwise as UDH parts, a submit_sm each. Times are in seconds.
     """
 
     host: str
@@ -38,6 +40,7 @@ class SmppConfig:
     deliver_batch: int = 64
     deliver_backlog: int = 1_000
     max_pdu_length: int = DEFAULT_MAX_LENGTH
+    message_payload: bool = False
 
     def __post_init__(self) -> None:
         problems = []

@@ -57,18 +57,24 @@ REGISTERED_DELIVERY_FINAL = 0x01
 """Ask for a receipt on the final outcome (success or failure) of every part."""
 
 
+MAX_SHORT_MESSAGE = 254
+"""Octets of user data short_message holds (SMPP 3.4 5.2.22); more go in message_payload."""
+
+
 def short_message(part: Outgoing, *, source_ton: int = 0, destination_ton: int = 0) -> ShortMessage:
     """The submit_sm body of one part: data_coding 0 (GSM-7, a septet an octet) or 8
     (UCS-2) by the MT's encoding, the UDH and esm_class UDHI when it has several parts,
-    a final receipt requested. Addresses go as stored (a service number or sub-port, an
-    11-digit national MSISDN), so their TON is 0 (unknown: the SMSC reads them) by
-    default, NPI 1 (E.164)."""
+    a final receipt requested. A whole MT (one part, claimed so for ``message_payload``)
+    too long for short_message goes in the message_payload TLV. Addresses go as stored (a
+    service number or sub-port, an 11-digit national MSISDN), so their TON is 0
+    (unknown: the SMSC reads them) by default, NPI 1 (E.164)."""
+    data = encode_part(part.text, part.encoding, part.reference, part.number, part.parts)
+    payload = part.parts == 1 and len(data) > MAX_SHORT_MESSAGE
     return ShortMessage(
         source=Address(part.source, source_ton, 1),
         destination=Address(part.msisdn, destination_ton, 1),
-        short_message=encode_part(
-            part.text, part.encoding, part.reference, part.number, part.parts
-        ),
+        short_message=b"" if payload else data,
+        message_payload=data if payload else None,
         data_coding=UCS2 if part.encoding == "ucs2" else GSM7,
         esm_class=ESM_CLASS_UDHI if part.parts > 1 else 0,
         registered_delivery=REGISTERED_DELIVERY_FINAL,
@@ -108,6 +114,7 @@ class SmppEngine:
                 interval=interval,
                 lease=lease,
                 depth=partial(self._depth, name),
+                whole=config.message_payload,
             )
             for name, new_uow in shards.items()
         }

@@ -60,7 +60,9 @@ class OutboxSender:
         lease: timedelta = DEFAULT_LEASE,
         depth_every: float = 5.0,
         depth: Callable[[int], None] = OUTBOX_DEPTH.set,
+        whole: bool = False,
     ) -> None:
+        """``whole``: MTs are claimed as one part each (``services.outbox.claim``)."""
         self._new_uow = new_uow
         self._clock = clock
         self._submit = submit
@@ -71,6 +73,7 @@ class OutboxSender:
         self._depth_every = depth_every
         # Where the outbox's depth goes: the gauge, or a sum over several shards' senders.
         self._depth = depth
+        self._whole = whole
         self._in_flight: set[asyncio.Task[None]] = set()
         self._outcomes: asyncio.Queue[SubmitOutcome | None] = asyncio.Queue()
         self._stopping = asyncio.Event()
@@ -117,6 +120,7 @@ class OutboxSender:
                         self._owner,
                         limit=room,
                         lease=self._lease,
+                        whole=self._whole,
                     )
                 for part in parts:
                     task = asyncio.get_running_loop().create_task(self._one(part))
