@@ -64,7 +64,7 @@ from vasguard.domain.mo_ids import DEFAULT_WINDOW
 from vasguard.generate import generate
 from vasguard.services.deployment import Deployment
 from vasguard.store import tables
-from vasguard.store.engine import open_engine
+from vasguard.store.engine import Checkpointer, open_engine
 from vasguard.store.migrate import upgrade
 from vasguard.store.uow import SqlUnitOfWork
 
@@ -414,6 +414,11 @@ def main() -> int:
     )
     parser.add_argument("--no-receipts", action="store_true", help="the SMSC sends no receipts")
     parser.add_argument(
+        "--commit-checkpoints",
+        action="store_true",
+        help="SQLite: leave WAL checkpoints to the commits (serve checkpoints in a thread)",
+    )
+    parser.add_argument(
         "--message-payload",
         action="store_true",
         help="a long MT goes whole in message_payload (one submit_sm per MT), not UDH parts",
@@ -452,6 +457,7 @@ def main() -> int:
         drained, drain_seconds = drain_backlog(engine, clock)
         run_id = uuid.uuid4().hex[:8]
         smsc = Smsc()
+        checkpoints = None if args.commit_checkpoints else Checkpointer.start_for(engine)
         try:
             settings: dict[str, Any] = {
                 "record_submits": False,
@@ -464,6 +470,8 @@ def main() -> int:
             result = asyncio.run(bench(engine, smsc, clock, warm, msisdns, args, run_id))
         finally:
             smsc.stop()
+            if checkpoints is not None:
+                checkpoints.stop()
         engine.dispose()
 
     n = result["done"]

@@ -33,6 +33,7 @@ from vasguard.channels.sms.engine import SmsEngine
 from vasguard.channels.webhooks.dispatcher import WebhookDispatcher
 from vasguard.process.jobs import platform_jobs
 from vasguard.process.scheduler import Scheduler
+from vasguard.store.engine import Checkpointer
 from vasguard.store.locks import holding
 
 log = logging.getLogger("vasguard.process")
@@ -90,6 +91,7 @@ async def serve(rt: Runtime, engine: SmsEngine, *, host: str, port: int) -> int:
             "clock": clock.now().isoformat(),
         },
     )
+    checkpoints = Checkpointer.start_for(rt.engine)  # SQLite: no commit writes the WAL back
     with _signals(server) as stopping:
         web = asyncio.create_task(_web(server), name="http")
         signalled = asyncio.create_task(stopping.wait(), name="signal")
@@ -115,6 +117,8 @@ async def serve(rt: Runtime, engine: SmsEngine, *, host: str, port: int) -> int:
         if running:
             await asyncio.gather(engine.stop(), *(t for t in (jobs, hooks) if t is not None))
         ok = await web
+    if checkpoints is not None:
+        await asyncio.to_thread(checkpoints.stop)
     log.info("vasguard stopped")
     return 0 if ok and not failed else 1
 
