@@ -255,6 +255,8 @@ function scheduleRedelivery() {
 }
 
 function onSession(session) {
+  // No Nagle: a PDU leaves when written, not after the ESME's delayed ACK (up to 40 ms).
+  session.socket.setNoDelay(true);
   sessionCount += 1;
   const state = {
     number: sessionCount, session, bound: false, closed: false, outstanding: 0,
