@@ -58,6 +58,8 @@ import psutil
 from dialogue import AT, cancelled_by_listing, pick_subscribers  # bench/dialogue.py
 from sqlalchemy import Engine, func, select, update
 
+import vasguard.channels.smpp.deliveries as deliveries_module
+import vasguard.channels.sms.sender as sender_module
 from vasguard.channels.smpp import SmppConfig
 from vasguard.channels.smpp.engine import SmppEngine
 from vasguard.domain.mo_ids import DEFAULT_WINDOW
@@ -354,6 +356,40 @@ def split(path: str) -> tuple[Counter[str], int]:
     return counts, total
 
 
+class ThreadCpu:
+    """CPU time of the calling thread (``time.thread_time``: waits for the GIL, the disk or
+    the server are not counted) inside the database jobs of the engine, by activity; the
+    rest of the process's CPU is the event loop's. Wraps the functions the engine's
+    modules call, for this process only."""
+
+    JOBS = (
+        ("MOs' transactions (receive_routed)", deliveries_module, "receive_routed"),
+        ("receipts (record_on_shards)", deliveries_module, "record_on_shards"),
+        ("outbox claim", sender_module, "claim"),
+        ("outbox settle", sender_module, "settle"),
+        ("outbox depth", sender_module, "outbox_depth"),
+    )
+
+    def __init__(self) -> None:
+        self.seconds: Counter[str] = Counter()
+        self.measuring = False
+        self._lock = threading.Lock()
+        for label, module, name in self.JOBS:
+            setattr(module, name, self._timed(label, getattr(module, name)))
+
+    def _timed(self, label: str, job: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.thread_time()
+            try:
+                return job(*args, **kwargs)
+            finally:
+                if self.measuring:
+                    with self._lock:
+                        self.seconds[label] += time.thread_time() - started
+
+        return timed
+
+
 async def bench(
     engine: Engine,
     smsc: Smsc,
@@ -362,6 +398,7 @@ async def bench(
     msisdns: list[str],
     args: argparse.Namespace,
     run_id: str,
+    thread_cpu: ThreadCpu | None = None,
 ) -> dict[str, Any]:
     sms = new_engine(engine, clock, smsc.port, args, owner=f"bench-{run_id}")
     await sms.start()
@@ -376,11 +413,15 @@ async def bench(
             Sampler(args.py_spy, args.py_spy_rate, args.py_spy_seconds) if args.py_spy else None
         )
         smsc_cpu = smsc.cpu_seconds()
+        if thread_cpu is not None:
+            thread_cpu.measuring = True
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
         wall = time.perf_counter()
         done = await smsc.dialogues(msisdns, f"bench-{run_id}", args.concurrency, args.timeout)
         wall = time.perf_counter() - wall
         cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+        if thread_cpu is not None:
+            thread_cpu.measuring = False
         smsc_cpu = smsc.cpu_seconds() - smsc_cpu
         if sampler is not None:
             await sampler.wait()
@@ -424,6 +465,9 @@ def main() -> int:
         help="a long MT goes whole in message_payload (one submit_sm per MT), not UDH parts",
     )
     parser.add_argument("--timeout", type=float, default=300.0, help="per run of dialogues, s")
+    parser.add_argument(
+        "--thread-cpu", action="store_true", help="thread CPU inside each database job"
+    )
     parser.add_argument("--py-spy", metavar="FILE", help="sample this process into FILE")
     parser.add_argument("--py-spy-rate", type=int, default=250)
     parser.add_argument(
@@ -467,7 +511,10 @@ def main() -> int:
             if args.no_receipts:
                 settings["receipt_delay_ms"] = 10**9
             smsc.send("config", **settings)
-            result = asyncio.run(bench(engine, smsc, clock, warm, msisdns, args, run_id))
+            thread_cpu = ThreadCpu() if args.thread_cpu else None
+            result = asyncio.run(
+                bench(engine, smsc, clock, warm, msisdns, args, run_id, thread_cpu)
+            )
         finally:
             smsc.stop()
             if checkpoints is not None:
@@ -515,6 +562,12 @@ def main() -> int:
         f"{smsc_cpu / elapsed * 100:.0f}% of a core)"
     )
     print(f"peak RSS     {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
+    if thread_cpu is not None:
+        print("thread CPU   ms per dialogue, inside the database jobs (the rest: the event loop)")
+        for label, seconds in thread_cpu.seconds.most_common():
+            print(f"  {seconds / n * 1000:6.2f} ms  {label}")
+        rest = esme - sum(thread_cpu.seconds.values())
+        print(f"  {rest / n * 1000:6.2f} ms  event loop: SMPP codec and session, asyncio, the rest")
     if args.py_spy:
         counts_by, total = split(args.py_spy)
         if total:
