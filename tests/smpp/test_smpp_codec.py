@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from vasguard.channels.smpp import Address, Sar, ShortMessage, SmppConfig, Status
 from vasguard.channels.smpp.backoff import Backoff
 from vasguard.channels.smpp.codec import MalformedPdu, decode, encode
+from vasguard.channels.smpp.engine import short_message
 from vasguard.channels.smpp.framing import Frame, FrameError, FrameReader, Header, read_frame
 from vasguard.channels.smpp.pdus import (
     MAX_SEQUENCE,
@@ -37,6 +38,7 @@ from vasguard.channels.smpp.text import (
     decode_text,
     encode_text,
 )
+from vasguard.domain.mt_parts import Outgoing
 
 
 def frame(data: bytes) -> Frame:
@@ -385,3 +387,40 @@ def test_config_says_what_is_wrong():
     with pytest.raises(ValueError, match="password must be ASCII of at most 8") as caught:
         SmppConfig(host="h", port=2775, system_id="vas", password="far-too-long", window=0)
     assert "window must be at least 1" in str(caught.value)
+
+
+# --- an MT part as a submit_sm body (channels.smpp.engine.short_message) ----------------
+
+
+def _part(text: str, encoding: str, number: int = 1, parts: int = 1) -> Outgoing:
+    return Outgoing(
+        part_id=1,
+        message_id=300,
+        msisdn="13800000001",
+        source="10086977",
+        encoding=encoding,  # type: ignore[arg-type]
+        number=number,
+        parts=parts,
+        text=text,
+        attempts=1,
+    )
+
+
+def test_a_whole_mt_too_long_for_short_message_goes_in_message_payload():
+    """A one-part MT whose user data passes 254 octets (claimed whole for
+    message_payload) goes in the TLV, with no UDH; one that fits stays in short_message;
+    a part of a cut MT keeps its UDH. Each encodes and decodes back unchanged."""
+    text = "您订购的业务：" * 30  # 210 UCS-2 characters, 420 octets
+    whole = short_message(_part(text, "ucs2"))
+    assert whole.short_message == b"" and whole.message_payload == text.encode("utf-16-be")
+    assert (whole.data_coding, whole.esm_class, whole.registered_delivery) == (8, 0, 1)
+    fits = short_message(_part("天气预报已退订", "ucs2"))
+    assert fits.message_payload is None and fits.short_message == "天气预报已退订".encode(
+        "utf-16-be"
+    )
+    cut = short_message(_part(text[:67], "ucs2", number=2, parts=4))
+    assert cut.message_payload is None and cut.esm_class == 0x40
+    assert cut.short_message[:6] == bytes([5, 0, 3, 300 % 256, 4, 2])
+    for message in (whole, fits, cut):
+        data = encode(SubmitSm(9, message))
+        assert decode(Frame(Header.unpack(data[:16]), data)) == SubmitSm(9, message)
