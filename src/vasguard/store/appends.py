@@ -11,7 +11,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Table, insert
+from sqlalchemy import Connection, Table, bindparam, insert
+
+from vasguard.store.prepared import Prepared
 
 # One batch: a table, and rows for it that all give the same columns.
 Batch = tuple[Table, list[dict[str, Any]]]
@@ -52,7 +54,7 @@ class Appends:
     @staticmethod
     def _write(conn: Connection, batches: list[Batch]) -> None:
         for table, rows in batches:
-            conn.execute(_plain(table), rows)
+            _plain(table, tuple(rows[0])).run_many(conn, rows)
         conn.commit()
 
     def discard(self) -> None:
@@ -60,5 +62,6 @@ class Appends:
 
 
 @cache
-def _plain(table: Table) -> Insert:
-    return insert(table).inline()  # inline: no implicit RETURNING of the new id
+def _plain(table: Table, columns: tuple[str, ...]) -> Prepared:
+    """The INSERT of these columns (every MO appends, so it runs through store.prepared)."""
+    return Prepared(insert(table).values({name: bindparam(name) for name in columns}))

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from vasguard.domain.listing import CurrentListing, Listing, ListingEntry
 from vasguard.store.appends import Appends
+from vasguard.store.prepared import Prepared
 from vasguard.store.subscriptions import NAMED_COLUMNS, named_subscription
 from vasguard.store.tables import listing_items, listings, providers, services, subscriptions
 
@@ -21,8 +22,8 @@ _NEWEST = (
 )
 _HELD_AT = 5  # where NAMED_COLUMNS start in a row of _LATEST
 # The newest listing with its items as they stand now, in one round trip (a listing with
-# no items has one row, with NULL items).
-_LATEST = (
+# no items has one row, with NULL items); every MO after a 0000 reads it (store.prepared).
+_LATEST = Prepared(
     select(
         listings.c.id,
         listings.c.expires_at,
@@ -90,19 +91,19 @@ class ListingRepository:
 
     def latest(self, subscriber_id: int) -> CurrentListing | None:
         """The subscriber's newest listing: a new 0000 replaces every earlier numbering."""
-        rows = self._conn.execute(_LATEST, {"subscriber_id": subscriber_id}).all()
+        rows = _LATEST.rows(self._conn, {"subscriber_id": subscriber_id})
         if not rows:
             return None
-        head = rows[0]
+        listing_id, expires_at, cancel_all_code, cancel_all_until = rows[0][:4]
         items = [named_subscription(r[_HELD_AT:]) for r in rows if r[_HELD_AT] is not None]
-        numbers = [r.number for r in rows if r[_HELD_AT] is not None]
+        numbers = [r[4] for r in rows if r[_HELD_AT] is not None]
         return CurrentListing(
             Listing(
-                id=head.id,
-                expires_at=head.expires_at,
+                id=listing_id,
+                expires_at=expires_at,
                 items={n: h.subscription_id for n, h in zip(numbers, items, strict=True)},
-                cancel_all_code=head.cancel_all_code,
-                cancel_all_until=head.cancel_all_until,
+                cancel_all_code=cancel_all_code,
+                cancel_all_until=cancel_all_until,
             ),
             {h.subscription_id: h for h in items},
         )

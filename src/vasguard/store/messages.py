@@ -22,6 +22,7 @@ from vasguard.domain.messages import (
 from vasguard.store.appends import Appends
 from vasguard.store.fragments import FragmentRepository
 from vasguard.store.outbox import OutboxRepository
+from vasguard.store.prepared import Prepared
 from vasguard.store.tables import messages, subscribers
 
 _ADD = messages.insert().returning(messages.c.id)
@@ -52,20 +53,39 @@ def _of_sender(column: Column[Any]) -> ScalarSelect[Any]:
     return select(column).where(subscribers.c.msisdn == bindparam("sender")).scalar_subquery()
 
 
-# An MO is stored and its sender looked up in one statement: one round trip, not two.
+# What an MO row is given besides its sender's id and province.
+_MO_COLUMNS = (
+    "direction",
+    "msisdn",
+    "service_number",
+    "kind",
+    "text",
+    "encoding",
+    "parts",
+    "status",
+    "smsc_message_id",
+    "created_at",
+    "handled_at",
+)
+
+# An MO is stored and its sender looked up in one statement: one round trip, not two;
+# every MO runs it, so it runs through store.prepared.
 _RECEIVE = {
-    name: dialect.insert(messages)
-    .values(
-        subscriber_id=_of_sender(subscribers.c.id),
-        province=_of_sender(subscribers.c.province),
-    )
-    .on_conflict_do_nothing(index_elements=["direction", "smsc_message_id"])
-    .returning(
-        messages.c.id,
-        messages.c.subscriber_id,
-        messages.c.province,
-        _of_sender(subscribers.c.language),
-        _of_sender(subscribers.c.status),
+    name: Prepared(
+        dialect.insert(messages)
+        .values(
+            subscriber_id=_of_sender(subscribers.c.id),
+            province=_of_sender(subscribers.c.province),
+            **{name: bindparam(name) for name in _MO_COLUMNS},
+        )
+        .on_conflict_do_nothing(index_elements=["direction", "smsc_message_id"])
+        .returning(
+            messages.c.id,
+            messages.c.subscriber_id,
+            messages.c.province,
+            _of_sender(subscribers.c.language),
+            _of_sender(subscribers.c.status),
+        )
     )
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
@@ -123,9 +143,8 @@ class MessageRepository:
         self._store_mo(mo, "mo_incomplete", mo.created_at)
 
     def _store_mo(self, mo: NewMo, kind: str, handled_at: datetime | None) -> Received | None:
-        statement = _RECEIVE[self._conn.dialect.name]
-        row = self._conn.execute(
-            statement,
+        row = _RECEIVE[self._conn.dialect.name].first(
+            self._conn,
             {
                 "direction": "mo",
                 "sender": mo.msisdn,
@@ -140,7 +159,7 @@ class MessageRepository:
                 "created_at": mo.created_at,
                 "handled_at": handled_at,
             },
-        ).first()
+        )
         if row is None:
             return None
         mo_id, subscriber_id, province, language, status = row

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, exists, func, select, update
+from sqlalchemy import Connection, Select, bindparam, exists, func, or_, select, update
 
 from vasguard.domain.catalogue import BillingMode
 from vasguard.domain.listing import ListingCandidate
@@ -19,6 +19,7 @@ from vasguard.domain.subscription import (
     State,
 )
 from vasguard.store.catalogue import plan_includes
+from vasguard.store.prepared import Prepared
 from vasguard.store.tables import (
     PENDING_CONFIRMATION,
     charges,
@@ -37,8 +38,9 @@ class StaleState(RuntimeError):
 _OPEN = [state.value for state in OPEN_STATES]
 _SUBSCRIBER = subscriptions.c.subscriber_id == bindparam("subscriber_id")
 
-# The online dialogue's statements are built once (see store.subscribers).
-_HOLDINGS = (
+# The online dialogue's statements are built once (see store.subscribers); the 0000
+# listing's and the cancel's run through store.prepared.
+_HOLDINGS = Prepared(
     select(
         subscriptions.c.id,
         services.c.code,
@@ -95,9 +97,13 @@ _OPEN_HELD = _HELD.where(subscriptions.c.state.in_(_OPEN)).order_by(subscription
 _REMINDED = _HELD.where(subscriptions.c.reminder_mt_id.is_not(None)).order_by(
     subscriptions.c.reminder_mt_id.desc()
 )
-_CANCEL = (
+# Open states spelt out, not IN (list): a list is expanded per call, which Prepared refuses.
+_CANCEL = Prepared(
     update(subscriptions)
-    .where(subscriptions.c.id == bindparam("subscription_id"), subscriptions.c.state.in_(_OPEN))
+    .where(
+        subscriptions.c.id == bindparam("subscription_id"),
+        or_(*(subscriptions.c.state == state for state in _OPEN)),
+    )
     .values(
         state=State.CANCELLED.value,
         ended_at=bindparam("at"),
@@ -217,7 +223,7 @@ class SubscriptionRepository:
 
     def listing_candidates(self, subscriber_id: int, at: datetime) -> list[ListingCandidate]:
         """The subscriber's active subscriptions, flagged when their plan already includes them."""
-        rows = self._conn.execute(_HOLDINGS, {"subscriber_id": subscriber_id, "at": at}).all()
+        rows = _HOLDINGS.rows(self._conn, {"subscriber_id": subscriber_id, "at": at})
         return [
             ListingCandidate(
                 r[0],
@@ -265,8 +271,8 @@ class SubscriptionRepository:
         self, subscription_id: int, *, at: datetime, cause: str, message_id: int | None
     ) -> bool:
         """End an open subscription; ``False`` if it was no longer open."""
-        result = self._conn.execute(
-            _CANCEL,
+        changed = _CANCEL.run(
+            self._conn,
             {
                 "subscription_id": subscription_id,
                 "at": at,
@@ -274,4 +280,4 @@ class SubscriptionRepository:
                 "message_id": message_id,
             },
         )
-        return result.rowcount == 1
+        return changed == 1
