@@ -372,6 +372,7 @@ class ThreadCpu:
 
     def __init__(self) -> None:
         self.seconds: Counter[str] = Counter()
+        self.calls: Counter[str] = Counter()
         self.measuring = False
         self._lock = threading.Lock()
         for label, module, name in self.JOBS:
@@ -386,6 +387,7 @@ class ThreadCpu:
                 if self.measuring:
                     with self._lock:
                         self.seconds[label] += time.thread_time() - started
+                        self.calls[label] += 1
 
         return timed
 
@@ -565,7 +567,9 @@ def main() -> int:
     if thread_cpu is not None:
         print("thread CPU   ms per dialogue, inside the database jobs (the rest: the event loop)")
         for label, seconds in thread_cpu.seconds.most_common():
-            print(f"  {seconds / n * 1000:6.2f} ms  {label}")
+            calls = thread_cpu.calls[label]
+            each = f"{seconds / calls * 1000:.2f} ms each" if calls else "not run"
+            print(f"  {seconds / n * 1000:6.2f} ms  {label}: {calls / n:.2f} jobs ({each})")
         rest = esme - sum(thread_cpu.seconds.values())
         print(f"  {rest / n * 1000:6.2f} ms  event loop: SMPP codec and session, asyncio, the rest")
     if args.py_spy:
