@@ -117,6 +117,25 @@ def test_one_failed_part_fails_the_mt_with_the_reason_and_not_due_mts_wait(world
     assert world.rows(tables.message_parts, p.number == 1)[0]["error"] == "UNDELIV"
 
 
+def test_a_failed_mt_gets_its_own_parts_reason_when_ids_of_parts_and_mts_differ(world):
+    """The reason is read from the MT's own first failed part, not from a part whose id
+    happens to equal the MT's (SQLite once rendered that correlation unqualified)."""
+    for n in range(7):  # earlier MTs: the order's MT id is now ahead of its parts' ids
+        world.sms(f"hello {n}")
+    with world.engine.begin() as conn:
+        conn.execute(tables.messages.update().values(status="sent"))
+    placed = _order(world)
+    smsc = LoopbackSmsc()
+    assert flush(world.uow(), world.clock, smsc) == 1
+    parts = world.rows(tables.message_parts)
+    assert parts and all(r["id"] != r["message_id"] for r in parts)
+    [receipt, *_] = smsc.receipts(world.clock.now(), delivered=False)
+    record_receipt(world.uow(), receipt)
+    assert _message(world, placed.request_message_id)["status"] == "failed"
+    [event] = world.rows(tables.events, tables.events.c.kind == "delivery_failed")
+    assert "UNDELIV" in event["detail"]
+
+
 def test_the_loopback_smsc_keeps_a_bounded_window_and_joins_parts():
     from datetime import UTC, datetime
 

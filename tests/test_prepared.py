@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from vasguard.store.engine import open_engine
-from vasguard.store.prepared import NotPreparable, Prepared
+from vasguard.store.prepared import DIALECTS, NotPreparable, Prepared, one_of
 from vasguard.store.types import UtcDateTime
 
 PROBES = Table(
@@ -209,3 +209,28 @@ def test_on_postgresql_a_connection_killed_is_invalidated_not_reused(pg_url: str
     finally:
         PROBES.metadata.drop_all(engine)
         engine.dispose()
+
+
+_BY_IDS = {
+    dialect: Prepared(
+        select(PROBES.c.id).where(one_of(PROBES.c.id, "ids", dialect)).order_by(PROBES.c.id)
+    )
+    for dialect in DIALECTS
+}
+_BY_NAMES = {
+    dialect: Prepared(
+        select(PROBES.c.id).where(one_of(PROBES.c.name, "names", dialect)).order_by(PROBES.c.id)
+    )
+    for dialect in DIALECTS
+}
+
+
+def test_one_of_takes_a_list_of_any_length_as_one_parameter(probes: Engine) -> None:
+    with probes.connect() as conn:
+        for n in range(1, 8):
+            _ADD.first(conn, _probe(n, name=str(n * 11)))
+        by_ids, by_names = _BY_IDS[conn.dialect.name], _BY_NAMES[conn.dialect.name]
+        assert by_ids.rows(conn, {"ids": [7, 2, 99, 5]}) == [(2,), (5,), (7,)]
+        assert by_ids.rows(conn, {"ids": []}) == []
+        assert by_ids.rows(conn, {"ids": list(range(1000))}) == [(n,) for n in range(1, 8)]
+        assert by_names.rows(conn, {"names": ["22", "77", "x'; --"]}) == [(2,), (7,)]

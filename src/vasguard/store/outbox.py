@@ -28,6 +28,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    literal_column,
     select,
     update,
 )
@@ -36,6 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from vasguard.domain.messages import Receipt
 from vasguard.domain.mt_parts import Claim, Outgoing, Rejected, Submitted
 from vasguard.domain.segmentation import Encoding
+from vasguard.store.prepared import DIALECTS, Prepared, one_of
 from vasguard.store.tables import PART_PENDING, QUEUED, message_parts, messages, unmatched_receipts
 
 p = message_parts.c
@@ -70,62 +72,9 @@ _INSERT_PARTS = {
     )
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
-_SUBMITTED = (
-    update(message_parts)
-    .where(p.id == bindparam("part_id"), PART_PENDING)
-    .values(
-        state="submitted",
-        smsc_message_id=bindparam("smsc_id"),
-        submitted_at=bindparam("at"),
-        claimed_by=None,
-        claimed_until=None,
-        error=None,
-    )
-)
 _ANY_PENDING = exists().where(p.message_id == m.id, PART_PENDING)
 _ALL_DELIVERED = ~exists().where(p.message_id == m.id, p.state != "delivered")
 
-# The sender's and the receipts' statements are built once, here: building one and
-# deriving its cache key took SQLAlchemy 100-270 µs per call on the bench machine, more
-# than running it, and these run several times a second per bind.
-
-
-def _ids(name: str = "ids") -> Any:
-    return bindparam(name, expanding=True)
-
-
-_UNCUT_DUE = (
-    select(m.id, m.subscriber_id, m.province, m.text, m.in_reply_to)
-    .where(QUEUED, m.send_after <= bindparam("at"), ~exists().where(p.message_id == m.id))
-    .order_by(m.send_after, m.id)
-    .limit(bindparam("limit"))
-    .with_for_update(skip_locked=True, of=messages)
-)
-_DUE_PARTS = (
-    select(p.id)
-    .where(PART_PENDING, p.next_attempt_at <= bindparam("at"))
-    .order_by(p.next_attempt_at, p.id)
-    .limit(bindparam("limit"))
-    .with_for_update(skip_locked=True)
-)
-_CLAIM = (
-    update(message_parts)
-    .where(p.id.in_(_DUE_PARTS.scalar_subquery()))
-    .values(
-        state="claimed",
-        claimed_by=bindparam("owner"),
-        claimed_until=bindparam("until"),
-        next_attempt_at=bindparam("until"),
-        attempts=p.attempts + 1,
-    )
-    .returning(p.id, p.message_id, p.number, p.parts, p.text, p.attempts)
-)
-_HEADS = select(m.id, m.msisdn, m.service_number, m.encoding).where(m.id.in_(_ids()))
-_MARK_SENT = (
-    update(messages)
-    .where(m.id.in_(_ids()), QUEUED, ~_ANY_PENDING)
-    .values(status="sent", sent_at=bindparam("at"))
-)
 _RELEASE = {
     sent: update(message_parts)
     .where(
@@ -143,53 +92,143 @@ _RELEASE = {
     )
     for sent in (True, False)
 }
-_SETTLE_PARTS = (
-    update(message_parts)
-    .where(p.smsc_message_id.in_(_ids()), p.state == "submitted")
-    .values(state=bindparam("outcome"), settled_at=bindparam("at"), error=bindparam("reason"))
-    .returning(p.smsc_message_id, p.message_id)
-)
-_SETTLED_IDS = select(p.smsc_message_id).where(
-    p.smsc_message_id.in_(_ids()), p.state.in_(["delivered", "failed"])
-)
-_DELIVERED = (
-    update(messages)
-    .where(m.id.in_(_ids()), m.status == "sent", _ALL_DELIVERED)
-    .values(status="delivered", receipt_status="delivered", receipt_at=bindparam("at"))
-    .returning(m.id, m.subscriber_id, m.province)
-)
-_FIRST_FAILED_PART = (
-    select(p.error)
-    .where(p.message_id == m.id, p.state == "failed", p.error != "ABANDONED")
-    .order_by(p.number)
-    .limit(1)
-    .scalar_subquery()
-)
-_FAILED = (
-    update(messages)
-    .where(
-        m.id.in_(_ids()),
-        m.status.in_(["queued", "sent"]),
-        exists().where(p.message_id == m.id, p.state == "failed", p.smsc_message_id.is_not(None)),
-    )
-    .values(status="failed", receipt_status="failed", receipt_at=bindparam("at"))
-    .returning(m.id, m.subscriber_id, m.province, _FIRST_FAILED_PART)
-)
 _KEEP_UNMATCHED = unmatched_receipts.insert()
 _u = unmatched_receipts.c
-_TAKE_UNMATCHED = (
-    delete(unmatched_receipts)
-    .where(
-        _u.smsc_message_id.in_(_ids()),
-        exists().where(p.smsc_message_id == _u.smsc_message_id),
-    )
-    .returning(_u.smsc_message_id, _u.delivered, _u.at, _u.stat)
-)
+_SENT_OR_QUEUED = m.status.in_([literal_column("'queued'"), literal_column("'sent'")])
+_SETTLED = p.state.in_([literal_column("'delivered'"), literal_column("'failed'")])
+
+
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    """The sender's and the receipts' statements, for one dialect. They run several
+    times a second per bind, so they are ``Prepared`` (store.prepared), and a list of ids
+    is one parameter (``one_of``), not a placeholder per id."""
+
+    uncut_due: Prepared
+    claim: Prepared
+    heads: Prepared
+    submitted: Prepared
+    mark_sent: Prepared
+    settle_parts: Prepared
+    settled_ids: Prepared
+    delivered: Prepared
+    failed: Prepared
+    failed_parts: Prepared
+    take_unmatched: Prepared
+
+    @classmethod
+    def build(cls, dialect: str) -> _Statements:
+        due_parts = (
+            select(p.id)
+            .where(PART_PENDING, p.next_attempt_at <= bindparam("at"))
+            .order_by(p.next_attempt_at, p.id)
+            .limit(bindparam("limit"))
+            .with_for_update(skip_locked=True)
+        )
+        return cls(
+            uncut_due=Prepared(
+                select(m.id, m.subscriber_id, m.province, m.text, m.in_reply_to)
+                .where(
+                    QUEUED, m.send_after <= bindparam("at"), ~exists().where(p.message_id == m.id)
+                )
+                .order_by(m.send_after, m.id)
+                .limit(bindparam("limit"))
+                .with_for_update(skip_locked=True, of=messages)
+            ),
+            claim=Prepared(
+                update(message_parts)
+                .where(p.id.in_(due_parts.scalar_subquery()))
+                .values(
+                    state="claimed",
+                    claimed_by=bindparam("owner"),
+                    claimed_until=bindparam("until"),
+                    next_attempt_at=bindparam("until"),
+                    attempts=p.attempts + 1,
+                )
+                .returning(p.id, p.message_id, p.number, p.parts, p.text, p.attempts)
+            ),
+            heads=Prepared(
+                select(m.id, m.msisdn, m.service_number, m.encoding).where(
+                    one_of(m.id, "ids", dialect)
+                )
+            ),
+            submitted=Prepared(
+                update(message_parts)
+                .where(p.id == bindparam("part_id"), PART_PENDING)
+                .values(
+                    state="submitted",
+                    smsc_message_id=bindparam("smsc_id"),
+                    submitted_at=bindparam("at"),
+                    claimed_by=None,
+                    claimed_until=None,
+                    error=None,
+                )
+            ),
+            mark_sent=Prepared(
+                update(messages)
+                .where(one_of(m.id, "ids", dialect), QUEUED, ~_ANY_PENDING)
+                .values(status="sent", sent_at=bindparam("at"))
+            ),
+            settle_parts=Prepared(
+                update(message_parts)
+                .where(one_of(p.smsc_message_id, "ids", dialect), p.state == "submitted")
+                .values(
+                    state=bindparam("outcome"),
+                    settled_at=bindparam("at"),
+                    error=bindparam("reason"),
+                )
+                .returning(p.smsc_message_id, p.message_id)
+            ),
+            settled_ids=Prepared(
+                select(p.smsc_message_id).where(one_of(p.smsc_message_id, "ids", dialect), _SETTLED)
+            ),
+            delivered=Prepared(
+                update(messages)
+                .where(one_of(m.id, "ids", dialect), m.status == "sent", _ALL_DELIVERED)
+                .values(status="delivered", receipt_status="delivered", receipt_at=bindparam("at"))
+                .returning(m.id, m.subscriber_id, m.province)
+            ),
+            failed=Prepared(
+                update(messages)
+                .where(
+                    one_of(m.id, "ids", dialect),
+                    _SENT_OR_QUEUED,
+                    exists().where(
+                        p.message_id == m.id, p.state == "failed", p.smsc_message_id.is_not(None)
+                    ),
+                )
+                .values(status="failed", receipt_status="failed", receipt_at=bindparam("at"))
+                .returning(m.id, m.subscriber_id, m.province)
+            ),
+            # Apart, not a subquery in the RETURNING above: SQLite renders the columns
+            # there unqualified, and "message_id = id" inside it meant the part's own id.
+            failed_parts=Prepared(
+                select(p.message_id, p.error)
+                .where(
+                    one_of(p.message_id, "ids", dialect),
+                    p.state == "failed",
+                    p.error != "ABANDONED",
+                )
+                .order_by(p.message_id, p.number)
+            ),
+            take_unmatched=Prepared(
+                delete(unmatched_receipts)
+                .where(
+                    one_of(_u.smsc_message_id, "ids", dialect),
+                    exists().where(p.smsc_message_id == _u.smsc_message_id),
+                )
+                .returning(_u.smsc_message_id, _u.delivered, _u.at, _u.stat)
+            ),
+        )
+
+
+_STATEMENTS = {dialect: _Statements.build(dialect) for dialect in DIALECTS}
 
 
 class OutboxRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self._sql = _STATEMENTS[conn.dialect.name]
 
     @property
     def _postgres(self) -> bool:
@@ -202,7 +241,7 @@ class OutboxRepository:
         locked, skipping those another sender is cutting right now."""
         return [
             UncutMt(r[0], r[1], r[2], r[3], r[4] is not None)
-            for r in self._conn.execute(_UNCUT_DUE, {"at": at, "limit": limit}).all()
+            for r in self._sql.uncut_due.rows(self._conn, {"at": at, "limit": limit})
         ]
 
     def add_parts(self, rows: Sequence[dict[str, Any]]) -> None:
@@ -214,20 +253,20 @@ class OutboxRepository:
     def claim(self, claim: Claim, limit: int) -> list[Outgoing]:
         """Take up to ``limit`` due parts (queued, or claimed by a sender whose lease ran
         out) for ``claim.owner`` until ``claim.until``."""
-        rows = self._conn.execute(
-            _CLAIM,
+        rows = self._sql.claim.rows(
+            self._conn,
             {
                 "at": claim.at,
                 "limit": limit,
                 "owner": claim.owner_recorded,
                 "until": claim.until,
             },
-        ).all()
+        )
         if not rows:
             return []
         heads = {
             r[0]: r[1:]
-            for r in self._conn.execute(_HEADS, {"ids": sorted({r[1] for r in rows})}).all()
+            for r in self._sql.heads.rows(self._conn, {"ids": sorted({r[1] for r in rows})})
         }
         claimed = [
             Outgoing(
@@ -254,17 +293,13 @@ class OutboxRepository:
         and another sender sent it too) keeps its first id."""
         if not submitted:
             return 0
-        result = cast(
-            CursorResult[Any],
-            self._conn.execute(
-                _SUBMITTED,
-                [
-                    {"part_id": s.part.part_id, "smsc_id": s.smsc_message_id, "at": at}
-                    for s in submitted
-                ],
-            ),
+        return self._sql.submitted.run_many(
+            self._conn,
+            [
+                {"part_id": s.part.part_id, "smsc_id": s.smsc_message_id, "at": at}
+                for s in submitted
+            ],
         )
-        return int(result.rowcount)
 
     def mark_sent(self, message_ids: Sequence[int], at: datetime) -> int:
         """MTs whose every part is now submitted become ``sent`` at ``at``: the instant the
@@ -272,11 +307,7 @@ class OutboxRepository:
         How many did."""
         if not message_ids:
             return 0
-        result = cast(
-            CursorResult[Any],
-            self._conn.execute(_MARK_SENT, {"ids": sorted(set(message_ids)), "at": at}),
-        )
-        return int(result.rowcount)
+        return self._sql.mark_sent.run(self._conn, {"ids": sorted(set(message_ids)), "at": at})
 
     def release(
         self, part: Outgoing, next_attempt_at: datetime, error: str | None, *, sent: bool
@@ -335,15 +366,15 @@ class OutboxRepository:
             groups.setdefault(key, set()).add(receipt.smsc_message_id)
         settled: dict[str, int] = {}
         for (delivered, stat, at), smsc_ids in groups.items():
-            rows = self._conn.execute(
-                _SETTLE_PARTS,
+            rows = self._sql.settle_parts.rows(
+                self._conn,
                 {
                     "ids": sorted(smsc_ids),
                     "outcome": "delivered" if delivered else "failed",
                     "at": at,
                     "reason": None if delivered else stat,
                 },
-            ).all()
+            )
             settled.update({r[0]: r[1] for r in rows})
         return settled
 
@@ -352,7 +383,9 @@ class OutboxRepository:
         receipt for one of them is a repeat)."""
         if not smsc_ids:
             return set()
-        return {r[0] for r in self._conn.execute(_SETTLED_IDS, {"ids": sorted(set(smsc_ids))})}
+        return {
+            r[0] for r in self._sql.settled_ids.rows(self._conn, {"ids": sorted(set(smsc_ids))})
+        }
 
     def settle_messages(self, message_ids: Sequence[int], at: datetime) -> list[SettledMessage]:
         """MTs whose parts' receipts now decide them: delivered once every part is, failed
@@ -361,10 +394,15 @@ class OutboxRepository:
         if not message_ids:
             return []
         params = {"ids": sorted(set(message_ids)), "at": at}
-        delivered = self._conn.execute(_DELIVERED, params).all()
-        failed = self._conn.execute(_FAILED, params).all()
+        delivered = self._sql.delivered.rows(self._conn, params)
+        failed = self._sql.failed.rows(self._conn, params)
+        reasons: dict[int, str | None] = {}
+        if failed:
+            ids = {"ids": sorted(r[0] for r in failed)}
+            for message_id, error in self._sql.failed_parts.rows(self._conn, ids):
+                reasons.setdefault(message_id, error)  # the first failed part's, by number
         return [SettledMessage(r[0], r[1], r[2], "delivered") for r in delivered] + [
-            SettledMessage(r[0], r[1], r[2], "failed", r[3]) for r in failed
+            SettledMessage(r[0], r[1], r[2], "failed", reasons.get(r[0])) for r in failed
         ]
 
     def keep_unmatched(self, receipts: Sequence[Receipt]) -> None:
@@ -387,7 +425,7 @@ class OutboxRepository:
         """Remove and return the kept receipts for these SMSC ids whose part now has it."""
         if not smsc_ids:
             return []
-        rows = self._conn.execute(_TAKE_UNMATCHED, {"ids": sorted(set(smsc_ids))}).all()
+        rows = self._sql.take_unmatched.rows(self._conn, {"ids": sorted(set(smsc_ids))})
         return [Receipt(r[0], bool(r[1]), r[2], r[3]) for r in rows]
 
     def forget_unmatched(self, before: datetime) -> int:

@@ -25,15 +25,18 @@ none of these statements. Anything not on the MO path uses ``Connection.execute`
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Select, String, any_, bindparam, func, literal_column, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ClauseElement, ColumnElement
 from sqlalchemy.sql.expression import ReturnsRows
+from sqlalchemy.types import TypeDecorator
 
 Row = tuple[Any, ...]
 _Processor = Callable[[Any], Any]
@@ -125,11 +128,15 @@ class Prepared:
         finally:
             cursor.close()
 
-    def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
         """Execute a statement that returns no rows once per parameter set, in one
-        ``executemany`` (an append's rows)."""
-        if rows:
-            _, cursor = self._execute(conn, rows, many=True)
+        ``executemany`` (an append's rows); how many rows it changed in all."""
+        if not rows:
+            return 0
+        _, cursor = self._execute(conn, rows, many=True)
+        try:
+            return int(cursor.rowcount)
+        finally:
             cursor.close()
 
     def _execute(
@@ -139,7 +146,7 @@ class Prepared:
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             compiled = self._compiled[dialect.name] = _compile(self.statement, dialect)
-        bound = [compiled.bind(p) for p in parameters] if many else compiled.bind(parameters)
+        bound: Any = [compiled.bind(p) for p in parameters] if many else compiled.bind(parameters)
         if not conn.in_transaction():
             conn.begin()
         proxied = conn.connection
@@ -209,3 +216,33 @@ def _column_conversions(
         if processor is not None:
             conversions.append((n, processor))
     return conversions
+
+
+DIALECTS = ("postgresql", "sqlite")
+"""The dialects a statement built per dialect (``one_of``) is built for."""
+
+
+class _JsonList(TypeDecorator[Sequence[Any]]):
+    """A list bound as one JSON text, for SQLite's ``json_each``."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: Sequence[Any] | None, dialect: Dialect) -> str | None:
+        return None if value is None else json.dumps(list(value))
+
+
+def one_of(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[bool]:
+    """``column`` equal to one of a list given per call as the one parameter ``name``.
+
+    ``column.in_(list)`` is expanded by SQLAlchemy into one placeholder per element at
+    each call, so its SQL changes with the list's length (and cannot be ``Prepared``, nor
+    planned once by PostgreSQL). This is one text whatever the length:
+    ``= ANY(array)`` on PostgreSQL, ``IN (SELECT value FROM json_each(json))`` on SQLite.
+    """
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    values: Select[Any] = select(literal_column("value")).select_from(
+        func.json_each(bindparam(name, type_=_JsonList()))
+    )
+    return column.in_(values)
