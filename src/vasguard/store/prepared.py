@@ -1,14 +1,15 @@
-"""The MO path's hot statements, compiled once and run on the driver's cursor.
+"""The SMS path's hot statements, compiled once and run on the driver's cursor.
 
 Why: ``Connection.execute`` spends, per call, about as much CPU in SQLAlchemy as SQLite
 spends running a small indexed statement: the compiled-cache lookup, building and
 processing the parameters, the execution context, the result object (measured in
-docs/smpp-throughput.md). Every MO runs two or three such statements, and an SMPP link
-brings hundreds of MOs a second. A ``Prepared`` keeps the statement declared in Core, with
-its tables, columns and types, and does once per dialect what SQLAlchemy does per call:
-compile it, find the order of its parameters and each parameter's and column's type
-conversion. A call then only converts and orders the parameters, runs the driver's
-cursor and converts the columns back.
+docs/smpp-throughput.md). Every MO runs two or three such statements, every submit and
+receipt a share of the outbox's, and an SMPP link brings hundreds of each a second. A
+``Prepared`` keeps the statement declared in Core, with its tables, columns and types,
+and does once per dialect what SQLAlchemy does per call: compile it, find the order of
+its parameters and each parameter's and column's type conversion. A call then only
+converts and orders the parameters, runs the driver's cursor and converts the columns
+back.
 
 What it keeps of SQLAlchemy's behaviour: the transaction (a statement on a connection
 outside one begins it through ``Connection.begin``, so SQLite's ``BEGIN IMMEDIATE`` hook
@@ -20,7 +21,7 @@ Python, and escaped parameter names. An INSERT or UPDATE names in ``values()`` e
 column it sets: its columns are fixed when it is compiled, not taken from each call's
 parameters as ``Connection.execute`` takes them.
 What it does not do: ``before_cursor_execute`` events and statement logging, which see
-none of these statements. Anything not on the MO path uses ``Connection.execute``.
+none of these statements. Anything not on that path uses ``Connection.execute``.
 """
 
 from __future__ import annotations
