@@ -20,6 +20,7 @@ _NEWEST = (
     .limit(1)
     .scalar_subquery()
 )
+_NUMBER = 4  # the item's number in a row of _LATEST
 _HELD_AT = 5  # where NAMED_COLUMNS start in a row of _LATEST
 # The newest listing with its items as they stand now, in one round trip (a listing with
 # no items has one row, with NULL items); every MO after a 0000 reads it (store.prepared).
@@ -94,9 +95,9 @@ class ListingRepository:
         rows = _LATEST.rows(self._conn, {"subscriber_id": subscriber_id})
         if not rows:
             return None
-        listing_id, expires_at, cancel_all_code, cancel_all_until = rows[0][:4]
+        listing_id, expires_at, cancel_all_code, cancel_all_until = rows[0][:_NUMBER]
         items = [named_subscription(r[_HELD_AT:]) for r in rows if r[_HELD_AT] is not None]
-        numbers = [r[4] for r in rows if r[_HELD_AT] is not None]
+        numbers = [r[_NUMBER] for r in rows if r[_HELD_AT] is not None]
         return CurrentListing(
             Listing(
                 id=listing_id,

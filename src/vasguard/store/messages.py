@@ -69,7 +69,9 @@ _MO_COLUMNS = (
 )
 
 # An MO is stored and its sender looked up in one statement: one round trip, not two;
-# every MO runs it, so it runs through store.prepared.
+# every MO runs it, so it runs through store.prepared. SQLite renders RETURNING's columns
+# unqualified, so a subquery there must name only columns of its own FROM (here
+# subscribers.msisdn), never the inserted row's (see store.outbox's failed_parts).
 _RECEIVE = {
     name: Prepared(
         dialect.insert(messages)
